@@ -1,0 +1,71 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+)
+
+// Connect dials a Dask endpoint and performs the TLS handshake (for tls://)
+// and the Dask handshake, all within opts.HandshakeTimeout and ctx.
+//
+// addr is a Dask address such as tls://10.0.0.5:8786; a bare host:port means
+// tls:// when tlsCfg is set and tcp:// otherwise. A tls:// address needs a
+// tlsCfg (ErrTLSRequired). If tlsCfg names no ServerName and verifies the
+// server's name, the address's host is used, as crypto/tls.Dial does;
+// configurations that check the peer another way (VerifyConnection with
+// InsecureSkipVerify) are used unchanged.
+//
+// Like Dask 2023.8 and later, Connect writes its handshake at once and then
+// reads the server's; that is deadlock-free against every Dask server
+// generation, all of which also write theirs at once.
+func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOptions) (*Comm, error) {
+	a, err := commAddr(addr, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.handshakeTimeout())
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", a.HostPort())
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", a, err)
+	}
+	conn := raw
+	if a.Scheme == SchemeTLS {
+		cfg := tlsCfg.Clone()
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg.ServerName = a.Host
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, fmt.Errorf("connecting to %s: tls handshake: %w", a, err)
+		}
+		conn = tc
+	}
+	c := newComm(conn, a.Scheme, opts)
+	if err := c.exchangeHandshake(ctx, opts.handshake()); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", a, err)
+	}
+	return c, nil
+}
+
+// commAddr parses addr for Connect and Listen: a bare host:port takes tls
+// when a tls.Config is given, and tls always requires one.
+func commAddr(addr string, tlsCfg *tls.Config) (Addr, error) {
+	def := SchemeTCP
+	if tlsCfg != nil {
+		def = SchemeTLS
+	}
+	a, err := ParseAddr(addr, def)
+	if err != nil {
+		return Addr{}, err
+	}
+	if a.Scheme == SchemeTLS && tlsCfg == nil {
+		return Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
+	}
+	return a, nil
+}
