@@ -130,3 +130,17 @@ func FromCertificate(cert *x509.Certificate) (ID, error) {
 		return ID{}, fmt.Errorf("%w: %d daskca URIs in one certificate", ErrBadIdentity, len(found))
 	}
 }
+
+// ValidateTrustDomain checks a SPIFFE trust domain name: lower-case letters,
+// digits, '.', '-' and '_', at most 255 characters.
+func ValidateTrustDomain(td string) error {
+	if td == "" || len(td) > 255 {
+		return fmt.Errorf("invalid trust domain %q: must be 1 to 255 characters", td)
+	}
+	for _, c := range td {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return fmt.Errorf("invalid trust domain %q: character %q not allowed (use lower-case letters, digits, '.', '-', '_')", td, c)
+		}
+	}
+	return nil
+}

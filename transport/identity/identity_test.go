@@ -103,3 +103,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateTrustDomain(t *testing.T) {
+	for td, ok := range map[string]bool{
+		"dask.acme.internal": true, "acme-dask_ca": true, "": false, "Acme": false, "a/b": false, "a:1": false,
+	} {
+		if err := ValidateTrustDomain(td); (err == nil) != ok {
+			t.Errorf("ValidateTrustDomain(%q) = %v, want ok=%v", td, err, ok)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/password"
+	"github.com/daskca/daskca/store"
+)
+
+// exactArgs is cobra.ExactArgs with a usage exit code and the expected form.
+func exactArgs(n int, form string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError("%s takes %d argument(s): %s %s (got %d)", cmd.CommandPath(), n, cmd.CommandPath(), form, len(args))
+		}
+		return nil
+	}
+}
+
+// layout resolves the home directory.
+func (g *globalOpts) layout() (home.Layout, error) {
+	return home.Default(g.home, g.getenv)
+}
+
+// initializedLayout resolves the home and checks that it holds an inventory.
+func (g *globalOpts) initializedLayout() (home.Layout, error) {
+	l, err := g.layout()
+	if err != nil {
+		return l, err
+	}
+	if !l.Exists() {
+		return l, withHint(fmt.Errorf("no daskca inventory in %s", l.Dir),
+			"run daskca init --name \"My Dask CA\" (or pass --home / set DASKCA_HOME to an existing home)")
+	}
+	return l, nil
+}
+
+// openStore opens the inventory of an initialized home.
+func (g *globalOpts) openStore(l home.Layout, readOnly bool) (*store.Store, error) {
+	s, err := store.Open(l.Inventory(), store.Options{ReadOnly: readOnly, Now: g.now})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, withHint(err, "another daskca process is using %s; wait for it to finish and retry", l.Inventory())
+	case errors.Is(err, store.ErrCorrupt):
+		return nil, withHint(err, "restore the inventory from a backup (daskca backup) or move %s aside", l.Inventory())
+	case err != nil:
+		return nil, err
+	}
+	return s, nil
+}
+
+// passwordSource is where the CA password is read from.
+func (g *globalOpts) passwordSource(file string, cmd *cobra.Command) password.Source {
+	return password.Source{File: file, Getenv: g.getenv, TTY: g.tty, Prompt: cmd.ErrOrStderr()}
+}
+
+// loadCA loads the CA with its keys, asking for the password when the keys
+// are encrypted.
+func (g *globalOpts) loadCA(l home.Layout, pwFile string, cmd *cobra.Command) (*ca.Authority, error) {
+	enc, err := ca.IsEncrypted(l.CADir())
+	if err != nil {
+		return nil, caError(err, l)
+	}
+	var pw []byte
+	if enc {
+		pw, err = g.passwordSource(pwFile, cmd).Read()
+		if errors.Is(err, password.ErrNone) {
+			return nil, withHint(err, "pass --password-file FILE or set %s", password.EnvVar)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	a, err := ca.Load(l.CADir(), pw)
+	return a, caError(err, l)
+}
+
+// caError adds the fix to the CA errors users can fix.
+func caError(err error, l home.Layout) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ca.ErrWrongPassword):
+		return withHint(err, "check --password-file or %s", password.EnvVar)
+	case errors.Is(err, ca.ErrNotInitialized), errors.Is(err, os.ErrNotExist):
+		return withHint(err, "run daskca init in %s first", l.Dir)
+	}
+	return err
+}

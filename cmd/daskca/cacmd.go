@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/issue"
+)
+
+func newCACmd(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Inspect and manage the CA itself",
+		Args:  exactArgs(0, "SUBCOMMAND"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newCAShowCmd(g), newCAExportRootKeyCmd(g), newCAForgetRootKeyCmd(g))
+	return cmd
+}
+
+func newCAShowCmd(g *globalOpts) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show the CA chain: subjects, fingerprints, constraints, expiry, key storage",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output, "text", "json"); err != nil {
+				return err
+			}
+			l, err := g.initializedLayout()
+			if err != nil {
+				return err
+			}
+			a, err := ca.LoadPublic(l.CADir())
+			if err != nil {
+				return caError(err, l)
+			}
+			enc, err := ca.IsEncrypted(l.CADir())
+			if err != nil {
+				return caError(err, l)
+			}
+			return printCA(cmd, output, issue.DescribeCA(a, enc))
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
+	var out, pwFile string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "export-root-key --out FILE",
+		Short: "Write the root CA key, encrypted with the CA password, for offline keeping",
+		Example: `  daskca ca export-root-key --out /media/offline/acme-root.key
+  daskca ca forget-root-key --yes`,
+		Args: exactArgs(0, "--out FILE"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageError("export-root-key needs --out FILE")
+			}
+			if !force && fileExists(out) {
+				return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite it")
+			}
+			l, err := g.initializedLayout()
+			if err != nil {
+				return err
+			}
+			a, err := g.loadCA(l, pwFile, cmd)
+			if err != nil {
+				return err
+			}
+			pw, err := g.passwordSource(pwFile, cmd).Read()
+			if err != nil {
+				return err
+			}
+			pemKey, err := a.ExportRootKey(pw)
+			if err != nil {
+				return err
+			}
+			if err := fsutil.WriteFile(out, pemKey, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote the encrypted root key to %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "file to write the encrypted root key to (mode 0600)")
+	cmd.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite --out if it exists")
+	return cmd
+}
+
+func newCAForgetRootKeyCmd(g *globalOpts) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "forget-root-key --yes",
+		Short: "Remove the root CA key from the home (needs an intermediate; export it first)",
+		Args:  exactArgs(0, "--yes"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := g.initializedLayout()
+			if err != nil {
+				return err
+			}
+			if !yes {
+				return withHint(fmt.Errorf("refusing to remove the root key without --yes"),
+					"export it first with daskca ca export-root-key --out FILE, then pass --yes")
+			}
+			if err := ca.ForgetRootKey(l.CADir()); err != nil {
+				return withHint(err, "only a CA created with --intermediate can sign without its root key")
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "removed the root key from", l.CADir())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that the root key has been exported")
+	return cmd
+}

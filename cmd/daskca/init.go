@@ -1,0 +1,202 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/duration"
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/password"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+type initOpts struct {
+	name         string
+	intermediate bool
+	keyType      string
+	validity     time.Duration
+	permitDNS    []string
+	permitIP     []string
+	trustDomain  string
+	passwordFile string
+	insecure     bool
+	output       string
+}
+
+func newInitCmd(g *globalOpts) *cobra.Command {
+	o := &initOpts{validity: 10 * duration.Year}
+	cmd := &cobra.Command{
+		Use:   "init --name NAME",
+		Short: "Create the organisation CA and an empty inventory",
+		Example: `  daskca init --name "Acme Dask CA"
+  daskca init --name "Acme Dask CA" --intermediate --permit-dns .dask.internal --permit-ip 10.0.0.0/8
+  daskca init --name "Lab CA" --password-file ~/.daskca-pw --trust-domain lab.example.org`,
+		Args: exactArgs(0, "--name NAME"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runInit(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.name, "name", "", "name of the CA (subject CN), e.g. \"Acme Dask CA\" (required)")
+	f.BoolVar(&o.intermediate, "intermediate", false, "sign leaves with an intermediate CA, so the root key can be kept offline")
+	f.StringVar(&o.keyType, "key-type", string(ca.ECP256), "CA key type: "+keyTypeList())
+	f.Var(duration.Value{D: &o.validity}, "validity", "lifetime of the root CA, e.g. 10y or 3650d")
+	f.StringSliceVar(&o.permitDNS, "permit-dns", nil, "name constraint: permitted DNS suffix, e.g. .dask.internal (repeatable)")
+	f.StringSliceVar(&o.permitIP, "permit-ip", nil, "name constraint: permitted IP range, e.g. 10.0.0.0/8 (repeatable)")
+	f.StringVar(&o.trustDomain, "trust-domain", "", "SPIFFE trust domain of endpoint identities (default: derived from --name)")
+	f.StringVar(&o.passwordFile, "password-file", "", "file whose first line is the password encrypting the CA key")
+	f.BoolVar(&o.insecure, "insecure-no-password", false, "store the CA key unencrypted (not for production)")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func keyTypeList() string {
+	var s []string
+	for _, k := range ca.KeyTypes {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}
+
+func runInit(cmd *cobra.Command, g *globalOpts, o *initOpts) error {
+	if o.name == "" {
+		return usageError("init needs --name, e.g. --name \"Acme Dask CA\"")
+	}
+	if o.insecure && o.passwordFile != "" {
+		return usageError("--insecure-no-password and --password-file exclude each other")
+	}
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	opts, err := o.caOptions(g.now)
+	if err != nil {
+		return err
+	}
+	l, err := g.layout()
+	if err != nil {
+		return err
+	}
+	if err := checkFreshHome(l); err != nil {
+		return err
+	}
+	var pw []byte
+	if !o.insecure {
+		pw, err = g.passwordSource(o.passwordFile, cmd).ReadNew()
+		if errors.Is(err, password.ErrNone) {
+			return withHint(err, "pass --password-file FILE, set %s, or run init on a terminal", password.EnvVar)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a, err := ca.New(opts)
+	if err != nil {
+		return err
+	}
+	a.Insecure = o.insecure
+	if err := createHome(l, a, pw); err != nil {
+		return err
+	}
+	return printCA(cmd, o.output, issue.DescribeCA(a, !o.insecure))
+}
+
+func (o *initOpts) caOptions(now func() time.Time) (ca.Options, error) {
+	kt, err := ca.ParseKeyType(o.keyType)
+	if err != nil {
+		return ca.Options{}, usageError("--key-type: %v", err)
+	}
+	td := o.trustDomain
+	if td == "" {
+		td = slug(o.name)
+	}
+	if err := identity.ValidateTrustDomain(td); err != nil {
+		return ca.Options{}, usageError("--trust-domain: %v", err)
+	}
+	opts := ca.Options{Name: o.name, KeyType: kt, Validity: o.validity, Intermediate: o.intermediate, TrustDomain: td, Now: now}
+	for _, d := range o.permitDNS {
+		n, err := issue.NormalizeDNS(strings.TrimPrefix(d, "."))
+		if err != nil || strings.HasPrefix(n, "*") {
+			return ca.Options{}, usageError("--permit-dns %q: not a DNS suffix such as .dask.internal", d)
+		}
+		opts.PermitDNS = append(opts.PermitDNS, d)
+	}
+	for _, s := range o.permitIP {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return ca.Options{}, usageError("--permit-ip %q: not a CIDR range such as 10.0.0.0/8", s)
+		}
+		opts.PermitIP = append(opts.PermitIP, n)
+	}
+	return opts, nil
+}
+
+// slug turns a CA name into a default trust domain: "Acme Dask CA" -> "acme-dask-ca".
+func slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(name) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "-")
+	if s == "" {
+		return "daskca"
+	}
+	return s
+}
+
+func checkFreshHome(l home.Layout) error {
+	for _, p := range []string{l.Inventory(), l.CADir()} {
+		if _, err := os.Stat(p); err == nil {
+			return withHint(fmt.Errorf("%s already holds a daskca CA", l.Dir),
+				"use another --home, or remove %s if you really mean to start over", l.Dir)
+		}
+	}
+	return nil
+}
+
+// createHome writes the CA, the trust bundle and an empty inventory. If any
+// step fails, what this call created is removed again.
+func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
+	_, statErr := os.Stat(l.Dir)
+	created := os.IsNotExist(statErr)
+	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating home: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if created {
+			_ = os.RemoveAll(l.Dir)
+			return
+		}
+		_ = os.RemoveAll(l.CADir())
+		_ = os.Remove(l.Bundle())
+		_ = os.Remove(l.Inventory())
+	}()
+	if err := a.Save(l.CADir(), pw); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFile(l.Bundle(), a.BundlePEM(), 0o644); err != nil {
+		return err
+	}
+	s, err := store.Open(l.Inventory(), store.Options{})
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}

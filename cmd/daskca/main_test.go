@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and generated docs")
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"daskca": func() int {
+			return run(context.Background(), newRootCmd(defaultEnv()), os.Args[1:])
+		},
+	}))
+}
+
+// TestScripts runs the CLI scenarios in testdata/script: each is a txtar
+// file of daskca, openssl and shell-like commands with expected output, run
+// against a real binary entry point, real files and a real inventory.
+func TestScripts(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl is needed by the CLI scenarios: apt-get install -y openssl")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("DASKCA_HOME", e.WorkDir+"/home")
+			e.Setenv("DASKCA_PASSWORD", "")
+			e.Setenv("USER", "tester")
+			return nil
+		},
+	})
+}

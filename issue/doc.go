@@ -1,0 +1,11 @@
+// Package issue turns a request for an endpoint certificate into a signed
+// certificate, its files on disk and its record in the inventory.
+//
+// It owns the rules of what daskca issues: which names are valid (RFC 1123
+// host names, wildcards only as the whole left-most label, IPv4 and IPv6
+// addresses), what each role's certificate looks like (the SPIFFE identity
+// URI, OU=<role>, the extended key usages Dask requires), and the order of the
+// steps that keeps files and inventory in agreement: files are staged first,
+// the inventory transaction commits, then the staged files are renamed into
+// place. The CA (package ca) signs; the inventory (package store) records.
+package issue

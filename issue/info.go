@@ -1,0 +1,137 @@
+package issue
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/daskca/daskca/store"
+)
+
+// Info is the public view of one inventory record: what `issue`, `list` and
+// `show` print. Its JSON field names are a contract for scripts and never
+// change meaning.
+type Info struct {
+	Name              string     `json:"name"`
+	Role              string     `json:"role"`
+	Serial            string     `json:"serial"`
+	Status            string     `json:"status"` // active, revoked, superseded or expired
+	NotBefore         time.Time  `json:"not_before"`
+	NotAfter          time.Time  `json:"not_after"`
+	DNS               []string   `json:"dns"`
+	IPs               []string   `json:"ips"`
+	URI               string     `json:"uri"`
+	FingerprintSHA256 string     `json:"fingerprint_sha256"`
+	KeyType           string     `json:"key_type"`
+	Issuer            string     `json:"issuer_fingerprint_sha256,omitempty"`
+	CertFile          string     `json:"cert_file"`
+	KeyFile           string     `json:"key_file"`
+	CAFile            string     `json:"ca_file"`
+	IssuedAt          time.Time  `json:"issued_at"`
+	RevokedAt         *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason  string     `json:"revocation_reason,omitempty"`
+	Supersedes        string     `json:"supersedes,omitempty"`
+	SupersededBy      string     `json:"superseded_by,omitempty"`
+}
+
+// Status is a record's status as users see it: an active certificate past its
+// NotAfter is "expired".
+func Status(r store.Record, now time.Time) string {
+	if r.Status == store.Active && !now.Before(r.NotAfter) {
+		return "expired"
+	}
+	return string(r.Status)
+}
+
+// NewInfo builds the public view of a record at the given time.
+func NewInfo(r store.Record, now time.Time) Info {
+	in := Info{
+		Name: r.Name, Role: r.Role, Serial: r.Serial, Status: Status(r, now),
+		NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(),
+		DNS: nonNil(r.DNS), IPs: nonNil(r.IPs), URI: r.URI,
+		FingerprintSHA256: r.FingerprintSHA256, KeyType: r.KeyType, Issuer: r.Issuer,
+		CertFile: r.CertFile, KeyFile: r.KeyFile, CAFile: r.CAFile,
+		IssuedAt: r.IssuedAt.UTC(), RevocationReason: r.RevocationReason,
+		Supersedes: r.Supersedes, SupersededBy: r.SupersededBy,
+	}
+	if !r.RevokedAt.IsZero() {
+		t := r.RevokedAt.UTC()
+		in.RevokedAt = &t
+	}
+	return in
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Find resolves what a user typed to one record: a serial (hex, with or
+// without colons or 0x), "role/name", or a name. A name that several roles
+// use, or that has only inactive records, resolves to its newest record;
+// ErrAmbiguous is returned when two roles have an active certificate of that
+// name.
+func Find(s *store.Store, query string) (store.Record, error) {
+	if role, name, ok := strings.Cut(query, "/"); ok {
+		recs, err := s.ByName(name)
+		if err != nil {
+			return store.Record{}, err
+		}
+		for _, r := range recs {
+			if r.Role == role {
+				return r, nil
+			}
+		}
+		return store.Record{}, fmt.Errorf("%w: %q (see daskca list)", ErrNotFound, query)
+	}
+	if serial, ok := normalizeSerial(query); ok {
+		r, err := s.Cert(serial)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Record{}, err
+		}
+	}
+	recs, err := s.ByName(query)
+	if err != nil {
+		return store.Record{}, err
+	}
+	if len(recs) == 0 {
+		return store.Record{}, fmt.Errorf("%w: %q is neither a name nor a serial in the inventory (see daskca list)", ErrNotFound, query)
+	}
+	var active []store.Record
+	for _, r := range recs {
+		if r.Status == store.Active {
+			active = append(active, r)
+		}
+	}
+	switch len(active) {
+	case 0:
+		return recs[0], nil
+	case 1:
+		return active[0], nil
+	default:
+		return store.Record{}, fmt.Errorf("%w: %q is active as %s and %s; say which, e.g. %s/%s",
+			ErrAmbiguous, query, active[0].Role, active[1].Role, active[0].Role, query)
+	}
+}
+
+// normalizeSerial turns "0x1A:2b" or "1a2b" into the inventory's lower-case
+// hex form, reporting whether s looked like a serial at all.
+func normalizeSerial(s string) (string, bool) {
+	s = strings.TrimPrefix(strings.ToLower(strings.ReplaceAll(s, ":", "")), "0x")
+	s = strings.TrimLeft(s, "0")
+	if s == "" || len(s) > 40 {
+		return "", false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", false
+		}
+	}
+	return s, true
+}

@@ -1,0 +1,197 @@
+package issue
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"go.step.sm/crypto/pemutil"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// Issuer issues endpoint certificates from one CA into one inventory and home.
+// It is safe for concurrent use if its Store is.
+type Issuer struct {
+	CA     *ca.Authority
+	Store  *store.Store
+	Layout home.Layout
+	Now    func() time.Time // zero: time.Now
+	Actor  string           // recorded in audit events
+}
+
+func (is *Issuer) now() time.Time {
+	if is.Now != nil {
+		return is.Now()
+	}
+	return time.Now()
+}
+
+// Issue validates req, signs a new certificate, records it and writes its
+// files. It refuses a (role, name) that has an active certificate unless
+// req.Force is set, in which case the old record is marked superseded in the
+// same transaction. On any error nothing is recorded and no file changes.
+func (is *Issuer) Issue(ctx context.Context, req Request) (store.Record, error) {
+	c, err := req.check()
+	if err != nil {
+		return store.Record{}, err
+	}
+	old, exists, err := is.Store.Active(string(c.Role), c.Name)
+	if err != nil {
+		return store.Record{}, err
+	}
+	if exists && !c.Force {
+		return store.Record{}, fmt.Errorf("%w for %s %s (serial %s, expires %s); pass --force to replace it",
+			ErrActive, c.Role, c.Name, old.Serial, old.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, err
+	}
+	leaf, err := is.sign(c)
+	if err != nil {
+		return store.Record{}, err
+	}
+	replace := ""
+	if exists {
+		replace = old.Serial
+	}
+	if err := is.commit(leaf, replace); err != nil {
+		return store.Record{}, err
+	}
+	return leaf.rec, nil
+}
+
+// signed is a certificate with everything needed to record and write it.
+type signed struct {
+	rec   store.Record
+	files []file
+}
+
+type file struct {
+	path string
+	data []byte
+	mode fs.FileMode
+}
+
+func (is *Issuer) sign(c checked) (signed, error) {
+	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
+	key, err := ca.GenerateKey(c.KeyType)
+	if err != nil {
+		return signed{}, err
+	}
+	now := is.now()
+	tmpl := Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity))
+	cert, err := is.CA.Sign(tmpl, key.Public())
+	if err != nil {
+		return signed{}, fmt.Errorf("issuing %s/%s: %w", c.Role, c.Name, err)
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return signed{}, err
+	}
+	paths := is.Layout.Endpoint(string(c.Role), c.Name)
+	rec := Record(cert, c.KeyType, now)
+	rec.CertFile, rec.KeyFile, rec.CAFile = paths.Cert, paths.Key, paths.CA
+	rec.Issuer = ca.Fingerprint(is.CA.Issuer())
+	return signed{
+		rec: rec,
+		files: []file{
+			{paths.Cert, ChainPEM(cert, is.CA.Chain()), 0o644},
+			{paths.Key, keyPEM, 0o600},
+			{paths.CA, is.CA.BundlePEM(), 0o644},
+		},
+	}, nil
+}
+
+// commit stages the files, records the certificate in one transaction, then
+// renames the staged files into place.
+func (is *Issuer) commit(s signed, replace string) error {
+	var staged []*fsutil.Staged
+	abort := func() {
+		for _, st := range staged {
+			st.Abort()
+		}
+	}
+	for _, f := range s.files {
+		st, err := fsutil.Stage(f.path, f.data, f.mode)
+		if err != nil {
+			abort()
+			return err
+		}
+		staged = append(staged, st)
+	}
+	if err := is.Store.Issue(s.rec, replace, is.Actor); err != nil {
+		abort()
+		return fmt.Errorf("recording %s/%s: %w", s.rec.Role, s.rec.Name, err)
+	}
+	var errs []error
+	for _, st := range staged {
+		errs = append(errs, st.Commit())
+	}
+	return errors.Join(errs...)
+}
+
+// Record describes a signed certificate for the inventory. File paths are
+// left for the caller.
+func Record(cert *x509.Certificate, kt ca.KeyType, issuedAt time.Time) store.Record {
+	rec := store.Record{
+		Serial:            SerialString(cert),
+		Role:              firstOr(cert.Subject.OrganizationalUnit, ""),
+		Name:              cert.Subject.CommonName,
+		Status:            store.Active,
+		NotBefore:         cert.NotBefore.UTC(),
+		NotAfter:          cert.NotAfter.UTC(),
+		DNS:               append([]string{}, cert.DNSNames...),
+		FingerprintSHA256: ca.Fingerprint(cert),
+		KeyType:           string(kt),
+		DER:               cert.Raw,
+		IssuedAt:          issuedAt.UTC().Truncate(time.Second),
+	}
+	if id, err := identity.FromCertificate(cert); err == nil {
+		rec.URI = id.String()
+		rec.Role = string(id.Role)
+		rec.Name = id.Name
+	}
+	for _, ip := range cert.IPAddresses {
+		rec.IPs = append(rec.IPs, ip.String())
+	}
+	return rec
+}
+
+// SerialString is the inventory's form of a serial number: lower-case hex.
+func SerialString(cert *x509.Certificate) string { return cert.SerialNumber.Text(16) }
+
+// ChainPEM encodes a leaf followed by its chain, as Dask reads a cert file.
+func ChainPEM(leaf *x509.Certificate, chain []*x509.Certificate) []byte {
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
+	for _, c := range chain {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// encodeKey writes a leaf key as unencrypted PKCS#8 PEM: Dask loads it
+// without a password, so its protection is the file mode.
+func encodeKey(key crypto.Signer) ([]byte, error) {
+	blk, err := pemutil.Serialize(key, pemutil.WithPKCS8(true))
+	if err != nil {
+		return nil, fmt.Errorf("encoding key: %w", err)
+	}
+	return pem.EncodeToMemory(blk), nil
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
