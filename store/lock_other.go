@@ -1,0 +1,12 @@
+//go:build !unix
+
+package store
+
+import (
+	"os"
+	"time"
+)
+
+// lockFile is a no-op where flock does not exist; bbolt still takes its own
+// lock right after validation.
+func lockFile(f *os.File, exclusive bool, timeout time.Duration) error { return nil }

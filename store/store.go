@@ -1,0 +1,265 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the inventory layout this package reads and writes (see
+// keys.go and record.go). Open refuses files with a newer version.
+const SchemaVersion = 1
+
+const (
+	defaultTimeout = 2 * time.Second       // a CLI user waits this long for another daskca
+	lockRetry      = 10 * time.Millisecond // flock polling interval while waiting
+	// openWalkLimit: files up to this size get a full structural walk at
+	// Open (tens of milliseconds); bigger ones get it from VerifyFile.
+	openWalkLimit = 64 << 20
+)
+
+// Options configure Open. The zero value opens read-write, waits 2s for the
+// lock and uses the wall clock.
+type Options struct {
+	// Timeout is how long Open waits for another process's lock. Zero means
+	// 2s; negative means try once.
+	Timeout time.Duration
+	// ReadOnly opens with a shared lock; writes fail with ErrReadOnly and a
+	// missing file is an error instead of being created.
+	ReadOnly bool
+	// Now stamps audit events and defaults for IssuedAt and RevokedAt. Nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// Store is an open inventory. It is safe for concurrent use by goroutines;
+// every method runs in its own bbolt transaction.
+type Store struct {
+	db       *bolt.DB
+	path     string
+	now      func() time.Time
+	readOnly bool
+}
+
+// Open opens the inventory at path, creating it (mode 0600, parent
+// directory must exist) unless opts.ReadOnly. It fails with ErrNotFound for
+// a missing file opened read-only, ErrLocked when another process holds the
+// lock past the timeout, ErrCorrupt for a file that is not an intact bbolt
+// database, and ErrSchema for a database that is not an inventory of a
+// version this package knows.
+func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, false)
+}
+
+func open(path string, opts Options, fullWalk bool) (*Store, error) {
+	o := &opener{readOnly: opts.ReadOnly, timeout: opts.Timeout, fullWalk: fullWalk}
+	if o.timeout == 0 {
+		o.timeout = defaultTimeout
+	}
+	bopts := &bolt.Options{Timeout: max(o.timeout, time.Nanosecond), ReadOnly: opts.ReadOnly, OpenFile: o.openFile}
+	var db *bolt.DB
+	err := guarded(func() (err error) {
+		db, err = bolt.Open(path, 0o600, bopts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening inventory %s: %w", path, openErr(err))
+	}
+	s := &Store{db: db, path: path, now: opts.Now, readOnly: opts.ReadOnly}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening inventory %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openErr(err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return ErrLocked
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch):
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
+
+// opener is bbolt's OpenFile hook: it locks the file and validates it
+// before bbolt reads a byte of it.
+type opener struct {
+	readOnly, fullWalk bool
+	timeout            time.Duration
+}
+
+func (o *opener) openFile(name string, _ int, _ os.FileMode) (*os.File, error) {
+	flag := os.O_RDWR
+	if o.readOnly {
+		flag = os.O_RDONLY
+	}
+	created := false
+	f, err := os.OpenFile(name, flag, 0)
+	if errors.Is(err, fs.ErrNotExist) && o.readOnly {
+		return nil, fmt.Errorf("%w (%w)", ErrNotFound, err)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		created = err == nil
+		if errors.Is(err, fs.ErrExist) { // lost a race with another creator
+			f, err = os.OpenFile(name, flag, 0)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := o.check(f, created); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (o *opener) check(f *os.File, created bool) error {
+	if err := lockFile(f, !o.readOnly, o.timeout); err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	switch {
+	case info.Size() == 0 && created:
+		return nil
+	case info.Size() == 0:
+		return fmt.Errorf("empty file: %w", ErrCorrupt)
+	}
+	m, err := readLayout(f, info.Size())
+	if err == nil && (o.fullWalk || info.Size() <= openWalkLimit) {
+		err = walkFile(f, m)
+	}
+	return err
+}
+
+// init creates the buckets of a new inventory, or checks the schema and
+// buckets of an existing one.
+func (s *Store) init() error {
+	fresh := false
+	err := s.view(func(tx *bolt.Tx) error {
+		fresh = tx.Bucket(bucketMeta) == nil
+		if fresh {
+			return checkForeign(tx)
+		}
+		return checkSchema(tx)
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	if s.readOnly {
+		return fmt.Errorf("%w: no schema version: not an inventory", ErrSchema)
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
+			return err
+		}
+		return meta.Put(keyRecords, u64(0))
+	})
+}
+
+// checkForeign refuses a bbolt database that holds buckets but no schema.
+func checkForeign(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		return fmt.Errorf("%w: bucket %q but no schema version: not an inventory", ErrSchema, name)
+	})
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	v := tx.Bucket(bucketMeta).Get(keySchema)
+	switch {
+	case v == nil:
+		return fmt.Errorf("%w: no schema version", ErrSchema)
+	case len(v) != 4:
+		return fmt.Errorf("schema version %x: %w", v, ErrCorrupt)
+	case binary.BigEndian.Uint32(v) > SchemaVersion:
+		return fmt.Errorf("%w: version %d is newer than %d; upgrade daskca", ErrSchema, binary.BigEndian.Uint32(v), SchemaVersion)
+	case binary.BigEndian.Uint32(v) < 1:
+		return fmt.Errorf("schema version 0: %w", ErrCorrupt)
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s missing: %w", name, ErrCorrupt)
+		}
+	}
+	return nil
+}
+
+// Close releases the file and its lock. Calling it again returns nil.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file the Store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// view runs a read transaction, turning bbolt panics and memory faults on a
+// damaged file into ErrCorrupt.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return guarded(func() error { return s.db.View(fn) })
+}
+
+// update runs one write transaction: everything fn did commits or nothing.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return guarded(func() error { return s.db.Update(fn) })
+}
+
+// userPanic carries a panic out of a caller's callback untouched by guarded.
+type userPanic struct{ v any }
+
+func guarded(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if up, ok := r.(userPanic); ok {
+				panic(up.v)
+			}
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	err = fn()
+	switch {
+	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+		return ErrClosed
+	case errors.Is(err, berrors.ErrDatabaseReadOnly):
+		return ErrReadOnly
+	}
+	return err
+}
+
+// callback calls a caller's fn so that its panics pass through guarded.
+func callback[T any](fn func(T) error, v T) error {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(userPanic{r})
+		}
+	}()
+	return fn(v)
+}
+
+// clone copies a value out of a transaction.
+func clone(b []byte) []byte { return bytes.Clone(b) }

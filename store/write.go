@@ -1,0 +1,279 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Writes. Each method is one bbolt transaction: the records, their index
+// entries, one audit event per changed record, the record count and the
+// audit head commit together or not at all.
+
+// writer is the state of one write transaction.
+type writer struct {
+	certs *bolt.Bucket
+	idx   [3]*bolt.Bucket // in indexBuckets order
+	meta  *bolt.Bucket
+	audit *auditLog
+	added uint64
+}
+
+func (s *Store) newWriter(tx *bolt.Tx) (*writer, error) {
+	w := &writer{certs: tx.Bucket(bucketCerts), meta: tx.Bucket(bucketMeta)}
+	for i, name := range indexBuckets {
+		w.idx[i] = tx.Bucket(name)
+	}
+	var err error
+	w.audit, err = openAudit(tx, s.now())
+	return w, err
+}
+
+// get loads the record with the given serial.
+func (w *writer) get(serial string) (Record, []byte, error) {
+	sk, err := serialKey(serial)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	v := w.certs.Get(sk)
+	if v == nil {
+		return Record{}, nil, fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
+	}
+	r, err := decodeRecord(v)
+	if err != nil {
+		return Record{}, nil, fmt.Errorf("certificate %s: %w", serial, err)
+	}
+	return r, sk, nil
+}
+
+// insert stores a new record; the caller adds its index entries.
+func (w *writer) insert(r *Record, sk []byte) error {
+	if w.certs.Get(sk) != nil {
+		return fmt.Errorf("certificate %s: %w", r.Serial, ErrExists)
+	}
+	if err := w.certs.Put(sk, encodeRecord(nil, r)); err != nil {
+		return fmt.Errorf("certificate %s: %w", r.Serial, err)
+	}
+	w.added++
+	return nil
+}
+
+func (w *writer) index(i int, k []byte) error {
+	return w.idx[i].Put(k, []byte{})
+}
+
+// rewrite replaces old by r (same serial), moving index entries whose keys
+// changed.
+func (w *writer) rewrite(old, r *Record, sk []byte) error {
+	if err := w.certs.Put(sk, encodeRecord(nil, r)); err != nil {
+		return fmt.Errorf("certificate %s: %w", r.Serial, err)
+	}
+	oldKeys, newKeys := indexKeys(old, sk), indexKeys(r, sk)
+	for i := range oldKeys {
+		if bytes.Equal(oldKeys[i], newKeys[i]) {
+			continue
+		}
+		if err := w.idx[i].Delete(oldKeys[i]); err != nil {
+			return err
+		}
+		if err := w.index(i, newKeys[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish updates the record count and the audit head.
+func (w *writer) finish() error {
+	if w.added > 0 {
+		n := uint64(0)
+		if v := w.meta.Get(keyRecords); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		if err := w.meta.Put(keyRecords, u64(n+w.added)); err != nil {
+			return err
+		}
+	}
+	return w.audit.close()
+}
+
+// Put inserts new records in one transaction, with one ev event per record
+// in slice order. A serial that is already stored, or repeated in recs,
+// fails the whole batch with ErrExists. An empty Status means Active. Keys
+// are sorted before insertion, which keeps bulk loads fast.
+func (s *Store) Put(recs []Record, ev EventKind, actor string) error {
+	type item struct {
+		r  *Record
+		sk []byte
+	}
+	items := make([]item, len(recs))
+	for i := range recs {
+		r := recs[i]
+		if r.Status == "" {
+			r.Status = Active
+		}
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("putting records: %w", err)
+		}
+		sk, _ := serialKey(r.Serial)
+		items[i] = item{&r, sk}
+	}
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b item) int { return bytes.Compare(a.sk, b.sk) })
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Equal(sorted[i-1].sk, sorted[i].sk) {
+			return fmt.Errorf("putting records: certificate %s twice in batch: %w", sorted[i].r.Serial, ErrExists)
+		}
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		w, err := s.newWriter(tx)
+		if err != nil {
+			return err
+		}
+		var keys [3][][]byte
+		for _, it := range sorted {
+			if err := w.insert(it.r, it.sk); err != nil {
+				return err
+			}
+			for i, k := range indexKeys(it.r, it.sk) {
+				keys[i] = append(keys[i], k)
+			}
+		}
+		for i := range keys {
+			slices.SortFunc(keys[i], bytes.Compare)
+			for _, k := range keys[i] {
+				if err := w.index(i, k); err != nil {
+					return err
+				}
+			}
+		}
+		for _, it := range items {
+			if err := w.audit.add(ev, it.r, actor, ""); err != nil {
+				return err
+			}
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("putting %d records: %w", len(recs), err)
+	}
+	return nil
+}
+
+// Issue inserts rec with an "issue" event. If replace is not empty, the
+// record with that serial is marked replaced in the same transaction:
+// rec.Supersedes = replace, its SupersededBy = rec.Serial, its status
+// becomes Superseded unless it is revoked, and it gets a "supersede" event.
+// An empty rec.Status means Active; a zero IssuedAt means now. Errors:
+// ErrExists, ErrNotFound (replace), ErrSuperseded (replace was already
+// replaced), ErrInvalid.
+func (s *Store) Issue(rec Record, replace string, actor string) error {
+	if rec.Status == "" {
+		rec.Status = Active
+	}
+	if rec.IssuedAt.IsZero() {
+		rec.IssuedAt = s.now()
+	}
+	if replace != "" {
+		rec.Supersedes = replace
+	}
+	if err := rec.validate(); err != nil {
+		return fmt.Errorf("issuing %s/%s: %w", rec.Role, rec.Name, err)
+	}
+	if replace == rec.Serial {
+		return fmt.Errorf("issuing %s/%s: certificate %s cannot replace itself: %w", rec.Role, rec.Name, replace, ErrInvalid)
+	}
+	sk, _ := serialKey(rec.Serial)
+	err := s.update(func(tx *bolt.Tx) error {
+		w, err := s.newWriter(tx)
+		if err != nil {
+			return err
+		}
+		if err := w.insert(&rec, sk); err != nil {
+			return err
+		}
+		for i, k := range indexKeys(&rec, sk) {
+			if err := w.index(i, k); err != nil {
+				return err
+			}
+		}
+		detail := ""
+		if replace != "" {
+			detail = "replaces " + replace
+		}
+		if err := w.audit.add(EventIssue, &rec, actor, detail); err != nil {
+			return err
+		}
+		if replace != "" {
+			if err := w.supersede(replace, rec.Serial, actor); err != nil {
+				return err
+			}
+		}
+		return w.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("issuing %s/%s: %w", rec.Role, rec.Name, err)
+	}
+	return nil
+}
+
+func (w *writer) supersede(serial, by, actor string) error {
+	old, sk, err := w.get(serial)
+	if err != nil {
+		return err
+	}
+	if old.SupersededBy != "" {
+		return fmt.Errorf("certificate %s was replaced by %s: %w", serial, old.SupersededBy, ErrSuperseded)
+	}
+	r := old
+	r.SupersededBy = by
+	if r.Status == Active {
+		r.Status = Superseded
+	}
+	if err := w.rewrite(&old, &r, sk); err != nil {
+		return err
+	}
+	return w.audit.add(EventSupersede, &r, actor, "superseded by "+by)
+}
+
+// Revoke marks the record revoked at at (zero: now) for reason and returns
+// it as stored. Errors: ErrNotFound; ErrAlreadyRevoked, with the record as
+// it is.
+func (s *Store) Revoke(serial, reason string, at time.Time, actor string) (Record, error) {
+	if at.IsZero() {
+		at = s.now()
+	}
+	var out Record
+	err := s.update(func(tx *bolt.Tx) error {
+		w, err := s.newWriter(tx)
+		if err != nil {
+			return err
+		}
+		old, sk, err := w.get(serial)
+		if err != nil {
+			return err
+		}
+		if old.Status == Revoked {
+			out = old
+			return fmt.Errorf("certificate %s revoked at %s: %w", serial, old.RevokedAt.Format(time.RFC3339), ErrAlreadyRevoked)
+		}
+		r := old
+		r.Status, r.RevokedAt, r.RevocationReason = Revoked, at, reason
+		if err := w.rewrite(&old, &r, sk); err != nil {
+			return err
+		}
+		if err := w.audit.add(EventRevoke, &r, actor, reason); err != nil {
+			return err
+		}
+		out = r
+		return w.finish()
+	})
+	if err != nil {
+		return out, fmt.Errorf("revoking %s: %w", serial, err)
+	}
+	return decodeRecord(encodeRecord(nil, &out)) // normalise times as a read would
+}
