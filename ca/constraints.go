@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"bytes"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -167,15 +166,30 @@ func matchURI(raw, constraint string) bool {
 }
 
 func anyNet(nets []*net.IPNet, ip net.IP) bool {
-	if ip4 := ip.To4(); ip4 != nil {
-		ip = ip4
-	}
 	for _, n := range nets {
-		if len(n.IP) == len(ip) && bytes.Equal(ip.Mask(n.Mask), n.IP.Mask(n.Mask)) {
+		if inNet(ip, n) {
 			return true
 		}
 	}
 	return false
+}
+
+// inNet reports whether ip is in n the way certificates compare them:
+// IPv4 addresses (and IPv4-mapped IPv6 ones, which certificates carry as
+// IPv4) only against 4-byte ranges, IPv6 only against 16-byte ones.
+func inNet(ip net.IP, n *net.IPNet) bool {
+	if ip4 := ip.To4(); ip4 != nil {
+		ip = ip4
+	}
+	if len(ip) != len(n.IP) || len(ip) != len(n.Mask) {
+		return false
+	}
+	for i := range ip {
+		if ip[i]&n.Mask[i] != n.IP[i]&n.Mask[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func netStrings(nets []*net.IPNet) []string {

@@ -132,7 +132,9 @@ func TestSignRefuses(t *testing.T) {
 			ErrNameConstraint, []string{"192.168.1.1"}},
 		{"URI of another trust domain", func(c *x509.Certificate) { c.URIs = []*url.URL{mustURL("spiffe://other.org/dask/worker/w1")} },
 			ErrNameConstraint, []string{"spiffe://other.org/dask/worker/w1", testTrustDomain}},
-		{"URI under the trust domain", func(c *x509.Certificate) { c.URIs = []*url.URL{mustURL("spiffe://x.dask.acme.internal/dask/worker/w1")} },
+		{"URI under the trust domain", func(c *x509.Certificate) {
+			c.URIs = []*url.URL{mustURL("spiffe://x.dask.acme.internal/dask/worker/w1")}
+		},
 			ErrNameConstraint, nil},
 		{"URI with IP host", func(c *x509.Certificate) { c.URIs = []*url.URL{mustURL("https://10.0.0.1/")} }, ErrNameConstraint, nil},
 		{"hostname CN outside, no DNS SANs", func(c *x509.Certificate) { c.Subject.CommonName, c.DNSNames = "www.example.com", nil },
