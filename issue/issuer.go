@@ -50,8 +50,8 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (store.Record, error) 
 		return store.Record{}, err
 	}
 	if exists && !c.Force {
-		return store.Record{}, fmt.Errorf("%w for %s %s (serial %s, expires %s); pass --force to replace it",
-			ErrActive, c.Role, c.Name, old.Serial, old.NotAfter.UTC().Format(time.RFC3339))
+		return store.Record{}, fmt.Errorf("%s %s: %w (serial %s, expires %s)",
+			c.Role, c.Name, ErrActive, old.Serial, old.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, err

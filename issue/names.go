@@ -21,11 +21,13 @@ func ValidateName(name string) error {
 	if len(name) > maxNameLen {
 		return fmt.Errorf("%w %.20q...: longer than %d characters", ErrInvalidName, name, maxNameLen)
 	}
-	for i, c := range name {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			i > 0 && (c == '.' || c == '-' || c == '_')
+	if c := name[0]; c == '.' || c == '-' || c == '_' {
+		return fmt.Errorf("%w %q: must start with a letter or digit", ErrInvalidName, name)
+	}
+	for _, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
 		if !ok {
-			return fmt.Errorf("%w %q: character %q not allowed (use letters, digits, '.', '-' and '_', starting with a letter or digit)", ErrInvalidName, name, c)
+			return fmt.Errorf("%w %q: character %q not allowed (use letters, digits, '.', '-' and '_')", ErrInvalidName, name, c)
 		}
 	}
 	if strings.Contains(name, "..") {

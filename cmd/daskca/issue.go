@@ -88,7 +88,7 @@ func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name str
 func issueError(err error) error {
 	switch {
 	case errors.Is(err, issue.ErrActive):
-		return withHint(err, "renew it instead, or revoke it first")
+		return withHint(err, "pass --force to replace it; the old certificate is then marked superseded")
 	case errors.Is(err, ca.ErrOutlivesIssuer):
 		return withHint(err, "choose a shorter --validity")
 	case errors.Is(err, ca.ErrNameConstraint):
