@@ -88,7 +88,11 @@ func TestRealDaskTLSCluster(t *testing.T) {
 			ca := testca.New(t)
 			c := mustCluster(t, rt, ca)
 			worker := c.workers[0]
-			dasktest.WaitForLogLine(t, c.sched, dasktest.LogRegisterWorker, 10*time.Second)
+			line := dasktest.WaitForLogLine(t, c.sched, dasktest.LogRegisterWorker, 10*time.Second)
+			if !strings.Contains(line, worker.Addr) {
+				t.Errorf("scheduler registered another worker than %s: %s", worker.Addr, line)
+			}
+			mustListenOnLoopbackOnly(t, c.sched, worker)
 
 			cert, key, _ := ca.WriteFiles(t, c.dir, identity.Client, "alice")
 			out, err := c.runClient(t, cert, key, 30*time.Second)
@@ -133,6 +137,26 @@ func TestRealDaskRejectsForeignClient(t *testing.T) {
 			line := dasktest.WaitForLogLine(t, c.sched, dasktest.LogTLSHandshakeFailed, 10*time.Second)
 			t.Logf("client: %v\nscheduler: %s", err, line)
 		})
+	}
+}
+
+// mustListenOnLoopbackOnly checks that each process listens (Dask comm and
+// dashboard at least) and only on loopback addresses.
+func mustListenOnLoopbackOnly(t *testing.T, procs ...*dasktest.Proc) {
+	t.Helper()
+	for _, p := range procs {
+		addrs, err := p.ListenAddrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(addrs) < 2 {
+			t.Errorf("%s listens on %v, want its comm and dashboard ports", p.Name, addrs)
+		}
+		for _, a := range addrs {
+			if !a.Addr().IsLoopback() {
+				t.Errorf("%s listens on %v, beyond loopback", p.Name, a)
+			}
+		}
 	}
 }
 

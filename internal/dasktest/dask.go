@@ -1,6 +1,7 @@
 package dasktest
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,9 @@ const (
 type SchedulerOptions struct {
 	// Args are passed to the scheduler as given, before the harness's
 	// defaults. Defaults are added only for flags absent here: --host
-	// tls://127.0.0.1 with --port 0 (both only when --host and --interface
-	// are absent), and --dashboard-address 127.0.0.1:0.
+	// tls://127.0.0.1 (unless --host or --interface is given), --port 0
+	// (unless --port is given or --host names a port, so Dask never takes
+	// the fixed 8786) and --dashboard-address 127.0.0.1:0.
 	Args []string
 	// Env is added to the base environment (later entries win), e.g.
 	// DASK_CONFIG=<dir> or DASK_DISTRIBUTED__COMM__TLS__CA_FILE=<path>.
@@ -82,9 +84,9 @@ func (rt Runtime) StartScheduler(t testing.TB, opts SchedulerOptions) *Proc {
 	args := append([]string{"-m", "distributed.cli.dask_scheduler"}, opts.Args...)
 	if !hasFlag(opts.Args, "--host", "--interface") {
 		args = append(args, "--host", "tls://127.0.0.1")
-		if !hasFlag(opts.Args, "--port") {
-			args = append(args, "--port", "0")
-		}
+	}
+	if !hasFlag(opts.Args, "--port") && !hostHasPort(flagValue(opts.Args, "--host")) {
+		args = append(args, "--port", "0")
 	}
 	if !hasFlag(opts.Args, "--dashboard-address") {
 		args = append(args, "--dashboard-address", "127.0.0.1:0")
@@ -142,6 +144,29 @@ func hasFlag(args []string, flags ...string) bool {
 		}
 	}
 	return false
+}
+
+// flagValue returns the value of the last occurrence of flag in args, or "".
+func flagValue(args []string, flag string) string {
+	v := ""
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			v = args[i+1]
+		} else if after, ok := strings.CutPrefix(a, flag+"="); ok {
+			v = after
+		}
+	}
+	return v
+}
+
+// hostHasPort reports whether a Dask --host value such as tls://h:8786,
+// [::1]:0 or h names a port.
+func hostHasPort(host string) bool {
+	if _, rest, ok := strings.Cut(host, "://"); ok {
+		host = rest
+	}
+	_, _, err := net.SplitHostPort(host)
+	return err == nil
 }
 
 // addressAfter returns the first word after marker in a log line, without

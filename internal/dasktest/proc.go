@@ -152,12 +152,13 @@ func (p *Proc) WaitFor(substr string, timeout time.Duration) (string, error) {
 }
 
 // WaitForLogLine waits up to timeout for a log line of p containing substr
-// and returns it, failing the test (with the log) when none comes.
+// and returns it, failing the test when none comes (the log is printed when
+// the test that started p ends).
 func WaitForLogLine(t testing.TB, p *Proc, substr string, timeout time.Duration) string {
 	t.Helper()
 	line, err := p.WaitFor(substr, timeout)
 	if err != nil {
-		t.Fatalf("dasktest: %v; log:\n%s", err, p.Log())
+		t.Fatalf("dasktest: %v", err)
 	}
 	return line
 }
