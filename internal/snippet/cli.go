@@ -1,0 +1,66 @@
+package snippet
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// CLI renders the `dask scheduler` or `dask worker` command line of a
+// scheduler or worker endpoint. Dask has no flags for the TLS version or
+// ciphers, so those, when set, are given as DASK_* variables before the
+// command. Clients have no command line: use Python.
+func CLI(ep Endpoint, o Options) (string, error) {
+	if ep.Role == identity.Client {
+		return "", fmt.Errorf("%w: a client has no dask command line; use the python form", ErrBadOption)
+	}
+	host, port, err := schedulerHostPort(o)
+	if err != nil {
+		return "", err
+	}
+	var words []string
+	for _, v := range envOnlyVars(ep, o) {
+		words = append(words, v.Name+"="+transport.ShellQuote(v.Value))
+	}
+	if ep.Role == identity.Scheduler {
+		words = append(words, "dask", "scheduler", "--host", quote("tls://"+bracket(host)), "--port", portString(port))
+	} else {
+		words = append(words, "dask", "worker", quote("tls://"+net.JoinHostPort(host, portString(port))), "--name", quote(ep.Name))
+	}
+	words = append(words, "--tls-ca-file", quote(ep.CAFile), "--tls-cert", quote(ep.CertFile))
+	if ep.KeyFile != "" {
+		words = append(words, "--tls-key", quote(ep.KeyFile))
+	}
+	return strings.Join(words, " ") + "\n", nil
+}
+
+// envOnlyVars are the settings the dask command line cannot express.
+func envOnlyVars(ep Endpoint, o Options) []transport.EnvVar {
+	var c transport.Config
+	c.TLS.Ciphers = o.Ciphers
+	if o.MinTLS != 0 && o.MinTLS != 1.2 {
+		c.TLS.MinVersion = o.MinTLS
+	}
+	return c.Env()
+}
+
+// quote shell-quotes s unless it is made only of characters no shell treats
+// specially.
+func quote(s string) string {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-:=@+,", c)) {
+			return transport.ShellQuote(s)
+		}
+	}
+	return s
+}
+
+func bracket(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
+}

@@ -1,0 +1,82 @@
+package snippet
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// Material is the content of an endpoint's files, for forms that embed it.
+type Material struct {
+	CA, Cert, Key []byte // Key is nil when Cert is the combined file
+}
+
+// K8sSecret renders a Kubernetes Secret holding the endpoint's files, followed
+// by the pod spec fragment (as comments, so the output applies as is) that
+// mounts it at prefix and points Dask at it.
+func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (string, error) {
+	combined := m.Key == nil
+	ep := Files(role, name, prefix, combined)
+	data := map[string]string{CAName: string(m.CA)}
+	if combined {
+		data[CombinedName] = string(m.Cert)
+	} else {
+		data[CertName], data[KeyName] = string(m.Cert), string(m.Key)
+	}
+	secretName := "dask-tls-" + string(role) + "-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	secret := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"type":       "Opaque",
+		"metadata": map[string]any{
+			"name":   secretName,
+			"labels": map[string]string{"app.kubernetes.io/managed-by": "daskca", "daskca.io/role": string(role), "daskca.io/name": name},
+		},
+		"stringData": data,
+	}
+	body, err := marshal(secret)
+	if err != nil {
+		return "", err
+	}
+	pod := map[string]any{
+		"volumes":      []any{map[string]any{"name": "dask-tls", "secret": map[string]any{"secretName": secretName, "defaultMode": 0o400}}},
+		"volumeMounts": []any{map[string]any{"name": "dask-tls", "mountPath": prefix, "readOnly": true}},
+		"env":          envList(Config(ep, o).Env()),
+	}
+	frag, err := marshal(pod)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Kubernetes Secret with the TLS files of %s %s.\n", role, name)
+	b.Write(body)
+	b.WriteString("# Pod spec: add the volume, mount it in the Dask container, and set its env:\n")
+	for _, line := range strings.Split(strings.TrimRight(string(frag), "\n"), "\n") {
+		b.WriteString("#   " + line + "\n")
+	}
+	return b.String(), nil
+}
+
+func envList(vars []transport.EnvVar) []any {
+	var out []any
+	for _, v := range vars {
+		out = append(out, map[string]string{"name": v.Name, "value": v.Value})
+	}
+	return out
+}
+
+// marshal writes YAML with the two-space indentation Kubernetes manifests use.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}

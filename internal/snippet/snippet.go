@@ -1,0 +1,131 @@
+// Package snippet renders what Dask needs to use one endpoint's certificate:
+// a YAML config file, DASK_* environment variables, the `dask scheduler` or
+// `dask worker` command line, a Python Security object and a Kubernetes
+// Secret. Every form is built from one transport.Config, the same type the Go
+// transport loads, so the snippets and the transport cannot disagree.
+package snippet
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+
+	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// File names under a path prefix, shared by every form and by `export`. They
+// match the keys of the Kubernetes Secret, so a mounted Secret and an
+// exported directory look the same to Dask.
+const (
+	CAName       = "ca.pem"
+	CertName     = "tls.crt"
+	KeyName      = "tls.key"
+	CombinedName = "tls.pem"
+)
+
+// DefaultPort is the scheduler port Dask uses when none is given.
+const DefaultPort = 8786
+
+// ErrBadOption is wrapped by errors about snippet options.
+var ErrBadOption = errors.New("invalid snippet option")
+
+// Endpoint is one certificate's identity and where its files are on the
+// host that will run it.
+type Endpoint struct {
+	Role     identity.Role
+	Name     string
+	CAFile   string
+	CertFile string
+	KeyFile  string // empty when CertFile also holds the key (combined)
+}
+
+// Options shape the rendered configuration.
+type Options struct {
+	Scheduler string  // scheduler address, e.g. tls://sched01:8786; "" if unknown
+	MinTLS    float64 // 0, 1.2 or 1.3
+	Ciphers   string  // OpenSSL cipher string for TLS 1.2, "" for Dask's default
+}
+
+// Files returns an endpoint's file paths under a prefix directory.
+func Files(role identity.Role, name, prefix string, combined bool) Endpoint {
+	ep := Endpoint{Role: role, Name: name, CAFile: path.Join(prefix, CAName)}
+	if combined {
+		ep.CertFile = path.Join(prefix, CombinedName)
+	} else {
+		ep.CertFile, ep.KeyFile = path.Join(prefix, CertName), path.Join(prefix, KeyName)
+	}
+	return ep
+}
+
+// Check validates the options: a known TLS version, ciphers Go and Dask
+// accept, and a tls:// scheduler address.
+func (o Options) Check() error {
+	if o.MinTLS != 0 && o.MinTLS != 1.2 && o.MinTLS != 1.3 {
+		return fmt.Errorf("%w: minimum TLS version %v (use 1.2 or 1.3)", ErrBadOption, o.MinTLS)
+	}
+	if o.Ciphers != "" {
+		if _, err := transport.ParseCiphers(o.Ciphers); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+	}
+	if o.Scheduler != "" {
+		a, err := transport.ParseAddr(o.Scheduler, "tls")
+		if err != nil {
+			return fmt.Errorf("%w: scheduler address: %w", ErrBadOption, err)
+		}
+		if a.Scheme != "tls" {
+			return fmt.Errorf("%w: scheduler address %q is not tls:// (encryption is required)", ErrBadOption, o.Scheduler)
+		}
+	}
+	return nil
+}
+
+// Config builds the Dask configuration of an endpoint: encryption required,
+// tls as the default scheme, the CA bundle, the role's certificate and key,
+// and the minimum TLS version (1.2 unless raised).
+func Config(ep Endpoint, o Options) transport.Config {
+	yes := true
+	c := transport.Config{RequireEncryption: &yes, DefaultScheme: "tls"}
+	c.TLS.CAFile = ep.CAFile
+	c.TLS.Ciphers = o.Ciphers
+	c.TLS.MinVersion = o.MinTLS
+	if c.TLS.MinVersion == 0 {
+		c.TLS.MinVersion = 1.2
+	}
+	c.TLS.SetFiles(ep.Role, transport.RoleFiles{Cert: ep.CertFile, Key: ep.KeyFile})
+	if ep.Role != identity.Scheduler && o.Scheduler != "" {
+		c.SchedulerAddress = o.Scheduler
+	}
+	return c
+}
+
+// YAML renders the endpoint's configuration as a Dask YAML file.
+func YAML(ep Endpoint, o Options) ([]byte, error) {
+	head := fmt.Sprintf("# Dask TLS configuration for %s %s.\n# Put it in ~/.config/dask/, /etc/dask/ or $DASK_CONFIG.\n", ep.Role, ep.Name)
+	b, err := Config(ep, o).YAML()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(head), b...), nil
+}
+
+// Env renders the endpoint's configuration as shell export lines.
+func Env(ep Endpoint, o Options) string {
+	return fmt.Sprintf("# Dask TLS configuration for %s %s.\n", ep.Role, ep.Name) + Config(ep, o).EnvShell()
+}
+
+// schedulerHostPort splits the scheduler address, defaulting the port.
+func schedulerHostPort(o Options) (host string, port int, err error) {
+	if o.Scheduler == "" {
+		return "", 0, fmt.Errorf("%w: the scheduler address is needed (pass --scheduler tls://HOST:%d)", ErrBadOption, DefaultPort)
+	}
+	a, err := transport.ParseAddr(o.Scheduler, "tls")
+	if err != nil {
+		return "", 0, err
+	}
+	return a.Host, a.Port, nil
+}
+
+func portString(p int) string { return strconv.Itoa(p) }

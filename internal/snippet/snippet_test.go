@@ -1,0 +1,165 @@
+package snippet
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/NAME, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/snippet -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+var opts = Options{Scheduler: "tls://sched01.dask.internal:8786"}
+
+func TestGolden(t *testing.T) {
+	for _, role := range identity.Roles {
+		for _, combined := range []bool{false, true} {
+			ep := Files(role, "n1", "/etc/dask/tls", combined)
+			base := string(role)
+			if combined {
+				base += "-combined"
+			}
+			t.Run(base, func(t *testing.T) {
+				y, err := YAML(ep, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, base+".yaml", string(y))
+				golden(t, base+".env", Env(ep, opts))
+				golden(t, base+".py", Python(ep, opts))
+				if role != identity.Client {
+					cli, err := CLI(ep, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					golden(t, base+".cli", cli)
+				}
+			})
+		}
+	}
+	strict := Options{Scheduler: "tls://[fd00::5]:8786", MinTLS: 1.3, Ciphers: "ECDHE-ECDSA-AES256-GCM-SHA384"}
+	ep := Files(identity.Scheduler, "s1", "/etc/dask/tls", false)
+	cli, err := CLI(ep, strict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "scheduler-tls13.cli", cli)
+	golden(t, "scheduler-tls13.py", Python(ep, strict))
+}
+
+// The YAML we emit must load back into the very Config it came from.
+func TestYAMLRoundTrip(t *testing.T) {
+	for _, o := range []Options{opts, {MinTLS: 1.3, Ciphers: "ECDHE-RSA-AES128-GCM-SHA256"}} {
+		for _, role := range identity.Roles {
+			ep := Files(role, "n1", "/p a/th's", false)
+			y, err := YAML(ep, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := transport.ParseYAML(y)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", role, err, y)
+			}
+			if want := Config(ep, o); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: loaded %+v, want %+v", role, got, want)
+			}
+		}
+	}
+}
+
+func TestK8sSecret(t *testing.T) {
+	m := Material{CA: []byte("CA PEM\n"), Cert: []byte("CERT PEM\n"), Key: []byte("KEY PEM\n")}
+	out, err := K8sSecret(identity.Worker, "node_07", "/etc/dask/tls", m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "worker.k8s.yaml", out)
+	var secret struct {
+		Kind       string
+		Metadata   struct{ Name string }
+		StringData map[string]string `yaml:"stringData"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &secret); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"ca.pem": "CA PEM\n", "tls.crt": "CERT PEM\n", "tls.key": "KEY PEM\n"}
+	if secret.Kind != "Secret" || secret.Metadata.Name != "dask-tls-worker-node-07" || !reflect.DeepEqual(secret.StringData, want) {
+		t.Errorf("secret = %+v", secret)
+	}
+	// The commented pod fragment is valid YAML once uncommented, with the same env as Env.
+	var frag strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "#   "); ok {
+			frag.WriteString(rest + "\n")
+		}
+	}
+	var pod struct {
+		Env []transport.EnvVar `yaml:"env"`
+	}
+	if err := yaml.Unmarshal([]byte(frag.String()), &pod); err != nil {
+		t.Fatalf("pod fragment: %v\n%s", err, frag.String())
+	}
+	if wantEnv := Config(Files(identity.Worker, "node_07", "/etc/dask/tls", false), opts).Env(); !reflect.DeepEqual(pod.Env, wantEnv) {
+		t.Errorf("pod env = %v, want %v", pod.Env, wantEnv)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"defaults", Options{}, true},
+		{"tls 1.3", Options{MinTLS: 1.3}, true},
+		{"tls 1.1", Options{MinTLS: 1.1}, false},
+		{"good ciphers", Options{Ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256"}, true},
+		{"weak cipher", Options{Ciphers: "RC4-SHA"}, false},
+		{"tcp scheduler", Options{Scheduler: "tcp://s:8786"}, false},
+		{"no port", Options{Scheduler: "tls://s"}, false},
+		{"bare scheduler", Options{Scheduler: "s:8786"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.o.Check()
+			if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrBadOption) {
+				t.Errorf("Check() = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if _, err := CLI(Files(identity.Client, "c", "/p", false), opts); !errors.Is(err, ErrBadOption) {
+		t.Errorf("CLI for a client = %v", err)
+	}
+	if _, err := CLI(Files(identity.Worker, "w", "/p", false), Options{}); !errors.Is(err, ErrBadOption) {
+		t.Errorf("CLI without scheduler = %v", err)
+	}
+}
