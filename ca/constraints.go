@@ -91,17 +91,17 @@ func validDomain(s string, leadingDot bool) bool {
 // stricter of Go's crypto/x509 and OpenSSL's, so whatever passes here
 // verifies under both.
 func checkNames(tmpl *x509.Certificate, chain []*x509.Certificate) error {
-	dnsNames := tmpl.DNSNames
+	dnsNames, dnsKind := tmpl.DNSNames, "DNS name"
 	if len(dnsNames) == 0 && hostnameLike(tmpl.Subject.CommonName) {
 		// OpenSSL checks a leaf's hostname-like CN against DNS
 		// constraints when the leaf has no DNS SANs.
-		dnsNames = []string{tmpl.Subject.CommonName}
+		dnsNames, dnsKind = []string{tmpl.Subject.CommonName}, "common name (taken as a DNS name without DNS SANs)"
 	}
 	for _, ca := range chain {
 		for _, d := range dnsNames {
 			if len(ca.PermittedDNSDomains) > 0 && !anyMatch(ca.PermittedDNSDomains, d, matchDomain) ||
 				anyMatch(ca.ExcludedDNSDomains, d, matchDomain) {
-				return nameError("DNS name", d, ca, ca.PermittedDNSDomains)
+				return nameError(dnsKind, d, ca, ca.PermittedDNSDomains)
 			}
 		}
 		for _, ip := range tmpl.IPAddresses {
