@@ -1,0 +1,155 @@
+package store_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/daskca/daskca/store"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	s, path := newStore(t)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %v, want 0600", perm)
+	}
+	if s.Path() != path {
+		t.Errorf("Path() = %q, want %q", s.Path(), path)
+	}
+	if n, err := s.Count(); err != nil || n != 0 {
+		t.Errorf("Count() = %d, %v; want 0", n, err)
+	}
+	mustCheckOK(t, s)
+}
+
+func TestOpenReadOnlyMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.db")
+	_, err := store.Open(path, store.Options{ReadOnly: true})
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, err, fs.ErrNotExist)
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read-only Open created the file: %v", err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	s, path := newStore(t)
+	mustPut(t, s, rec("a1", "worker", "w1", t0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	_, err := s.Cert("a1")
+	wantErr(t, err, store.ErrClosed)
+	for _, ro := range []bool{false, true} {
+		s2 := mustOpen(t, path, store.Options{ReadOnly: ro})
+		if got := mustCert(t, s2, "a1"); got.Name != "w1" {
+			t.Errorf("read-only=%v: Name = %q", ro, got.Name)
+		}
+		if ro {
+			wantErr(t, s2.Put([]store.Record{rec("b2", "worker", "w2", t0)}, store.EventImport, "t"), store.ErrReadOnly)
+			wantErr(t, s2.SetMeta("k", nil), store.ErrReadOnly)
+		}
+		s2.Close()
+	}
+}
+
+func TestLockTimeout(t *testing.T) {
+	_, path := newStore(t) // holds the exclusive lock
+	tests := []struct {
+		name string
+		opts store.Options
+	}{
+		{"writer", store.Options{Timeout: 150 * time.Millisecond}},
+		{"reader", store.Options{Timeout: 150 * time.Millisecond, ReadOnly: true}},
+		{"try once", store.Options{Timeout: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := store.Open(path, tt.opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("second Open of a locked inventory succeeded")
+			}
+			wantErr(t, err, store.ErrLocked)
+		})
+	}
+}
+
+func TestReadersShareLock(t *testing.T) {
+	s, path := newStore(t)
+	mustPut(t, s, rec("1", "client", "c", t0))
+	s.Close()
+	r1 := mustOpen(t, path, store.Options{ReadOnly: true})
+	r2 := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1})
+	mustCert(t, r1, "1")
+	mustCert(t, r2, "1")
+	_, err := store.Open(path, store.Options{Timeout: -1})
+	wantErr(t, err, store.ErrLocked)
+}
+
+// boltUpdate edits a closed inventory behind the store's back.
+func boltUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*bolt.Tx) error
+		want error
+	}{
+		{"newer version", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, store.SchemaVersion+1))
+		}, store.ErrSchema},
+		{"no version", func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("schema")) }, store.ErrSchema},
+		{"bad version", func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte{1}) }, store.ErrCorrupt},
+		{"missing bucket", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("idx.role")) }, store.ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, path := newStore(t)
+			s.Close()
+			boltUpdate(t, path, tt.edit)
+			for _, ro := range []bool{false, true} {
+				_, err := store.Open(path, store.Options{ReadOnly: ro})
+				wantErr(t, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestForeignBoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.db")
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("something-else"))
+		return err
+	})
+	_, err := store.Open(path, store.Options{})
+	wantErr(t, err, store.ErrSchema)
+
+	empty := filepath.Join(t.TempDir(), "empty-bolt.db")
+	boltUpdate(t, empty, func(*bolt.Tx) error { return nil })
+	_, err = store.Open(empty, store.Options{ReadOnly: true})
+	wantErr(t, err, store.ErrSchema)
+	mustOpen(t, empty, store.Options{}) // an empty bbolt file becomes an inventory
+}
