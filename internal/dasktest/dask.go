@@ -19,8 +19,12 @@ const (
 	LogWorkerAt = "Start worker at:"
 	// LogRegistered is printed by a worker once the scheduler accepted it.
 	LogRegistered = "Registered to:"
-	// LogRegisterWorker is printed by the scheduler for each worker it accepts.
+	// LogRegisterWorker is printed by the scheduler for each worker it
+	// accepts, followed by the worker's address in a version-dependent form.
 	LogRegisterWorker = "Register worker"
+	// LogReceiveClient is printed by the scheduler for each client that
+	// connects, followed by the client's id.
+	LogReceiveClient = "Receive client connection:"
 	// LogTLSHandshakeFailed is in the one warning a listener logs for each
 	// connection whose TLS handshake failed.
 	LogTLSHandshakeFailed = "TLS handshake failed"

@@ -22,8 +22,8 @@
 // A test that needs Dask and cannot find it fails with the command that
 // installs it (scripts/install-test-deps does everything); it never skips,
 // so a machine without Dask cannot pass the suite by accident. The trixie
-// chroot is optional unless DASKCA_REQUIRE_TRIXIE is set (CI sets it): then
-// a missing chroot is a failure too.
+// chroot is optional unless DASKCA_REQUIRE_TRIXIE is set (CI should set it):
+// then a missing chroot is a failure too.
 //
 // # Files inside the chroot
 //
@@ -46,21 +46,33 @@
 // <sys.prefix>/etc/dask; keep those empty on test machines.
 //
 // Servers bind loopback only: unless the test passes them, the scheduler
-// gets --host tls://127.0.0.1 --port 0, the worker --host 127.0.0.1, and
+// gets --host tls://127.0.0.1 and --port 0 (--port 0 also when the test's
+// --host names no port), the worker --host 127.0.0.1 and --nthreads 1, and
 // both --dashboard-address 127.0.0.1:0 (without it even --no-dashboard
 // listens on 0.0.0.0:8787). Dask picks the ports; the harness reads the real
 // address from the log.
 //
 // # Log lines to wait on
 //
-// Both Dask generations print, through the logging module on stderr:
+// Both Dask generations print, through the logging module on stderr (after
+// a "2026-11-26 03:15:50,880 - " time stamp):
 //
 //	distributed.scheduler - INFO -   Scheduler at:     tls://127.0.0.1:40191
 //	distributed.nanny - INFO -         Start Nanny at: 'tls://127.0.0.1:44335'
 //	distributed.worker - INFO -       Start worker at:      tls://127.0.0.1:33799
 //	distributed.worker - INFO -         Registered to:      tls://127.0.0.1:40191
-//	distributed.scheduler - INFO - Register worker <WorkerState 'tls://127.0.0.1:33799', ...>
+//	distributed.scheduler - INFO - Starting worker compute stream, tls://127.0.0.1:33799
+//	distributed.scheduler - INFO - Receive client connection: Client-88d0ce1b-...
+//	distributed.comm.tcp - WARNING - Listener on 'tls://127.0.0.1:40191': TLS handshake
+//	    failed with remote 'tls://127.0.0.1:57812': [SSL: CERTIFICATE_VERIFY_FAILED]
+//	    certificate verify failed: unable to get local issuer certificate (_ssl.c:1029)
 //
-// and for every rejected TLS connection the listener logs one warning
-// containing "TLS handshake failed" (see LogTLSHandshakeFailed).
+// (the last on one line, once per rejected connection). The scheduler's
+// line for an accepted worker differs between generations but always starts
+// with "Register worker" and holds the worker's address:
+//
+//	Register worker <WorkerState 'tls://127.0.0.1:40297', status: init, ...>   (2022.12)
+//	Register worker addr: tls://127.0.0.1:42121 name: tls://127.0.0.1:42121    (2024.12)
+//
+// The Log* constants name the stable parts.
 package dasktest
