@@ -123,8 +123,8 @@ func (f Filter) match(r *Record) bool {
 }
 
 // List streams the records f selects to fn. The order is stable and
-// depends on the filter: with NotAfterBefore, by NotAfter then serial (the
-// expiry index); else with Role, by name, IssuedAt and serial (the role
+// depends on the filter: with NotAfterBefore, by NotAfter second then
+// serial (the expiry index); else with Role, by name, IssuedAt and serial (the role
 // index); else by numeric serial.
 func (s *Store) List(f Filter, fn func(Record) error) error {
 	emit := func(r Record) (bool, error) {
@@ -175,7 +175,8 @@ func scanExpiry(tx *bolt.Tx, t time.Time, fn func(Record) (bool, error)) error {
 }
 
 // ExpiringBefore streams every record whose NotAfter is strictly before t,
-// whatever its status, soonest first (ties by serial). It reads only the
+// whatever its status, soonest first: ordered by the NotAfter second, then
+// by serial (certificate times have whole seconds). It reads only the
 // matching part of the expiry index. Use List with a Status to filter.
 func (s *Store) ExpiringBefore(t time.Time, fn func(Record) error) error {
 	return s.view(func(tx *bolt.Tx) error {
