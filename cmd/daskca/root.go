@@ -65,6 +65,8 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newShowCmd(g),
 		newCACmd(g),
 		newQuickstartCmd(g),
+		newConfigCmd(g),
+		newExportCmd(g),
 	)
 	return root
 }

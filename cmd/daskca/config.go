@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/snippet"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// snippetOpts are the flags shared by config and export.
+type snippetOpts struct {
+	scheduler string
+	prefix    string
+	minTLS    string
+	ciphers   string
+	combined  bool
+}
+
+func (o *snippetOpts) bind(f *pflag.FlagSet) {
+	f.StringVar(&o.scheduler, "scheduler", "", "scheduler address, e.g. tls://sched01.dask.internal:8786")
+	f.StringVar(&o.minTLS, "min-tls", "1.2", "minimum TLS version: 1.2 or 1.3")
+	f.StringVar(&o.ciphers, "ciphers", "", "OpenSSL cipher string restricting TLS 1.2 suites (TLS 1.3 suites are not restricted)")
+	f.BoolVar(&o.combined, "combined", false, "use one PEM file holding certificate chain and key, and no key file")
+}
+
+func (o *snippetOpts) options() (snippet.Options, error) {
+	v, err := strconv.ParseFloat(o.minTLS, 64)
+	if err != nil || v != 1.2 && v != 1.3 {
+		return snippet.Options{}, usageError("--min-tls %q: use 1.2 or 1.3", o.minTLS)
+	}
+	so := snippet.Options{Scheduler: o.scheduler, MinTLS: v, Ciphers: o.ciphers}
+	if err := so.Check(); err != nil {
+		return so, usageError("%v", err)
+	}
+	return so, nil
+}
+
+var configFormats = []string{"yaml", "env", "cli", "python", "k8s-secret", "json"}
+
+func newConfigCmd(g *globalOpts) *cobra.Command {
+	o := &snippetOpts{}
+	var format string
+	cmd := &cobra.Command{
+		Use:   "config NAME|ROLE/NAME|SERIAL",
+		Short: "Print the Dask configuration that uses a certificate",
+		Long: `Print what Dask needs to use a certificate of the inventory:
+  yaml        a file for ~/.config/dask/, /etc/dask/ or $DASK_CONFIG
+  env         DASK_* variables as shell export lines
+  cli         the dask scheduler / dask worker command line (not for clients)
+  python      a distributed.Security(...) object named security
+  k8s-secret  a Kubernetes Secret with the files, and the pod spec to use it
+  json        all of the above in one object
+Paths are those of the files in the home, or under --path-prefix where the
+files will live on the target host (see daskca export).`,
+		Example: `  daskca config sched01 --format cli --scheduler tls://sched01.dask.internal:8786
+  daskca config node07 --format yaml --scheduler tls://sched01.dask.internal:8786 > ~/.config/dask/tls.yaml
+  daskca config alice --format python --path-prefix /etc/dask/tls
+  daskca config node07 --format k8s-secret --path-prefix /etc/dask/tls | kubectl apply -f -`,
+		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL"),
+		RunE: func(cmd *cobra.Command, args []string) error { return runConfig(cmd, g, o, format, args[0]) },
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "yaml", "one of yaml, env, cli, python, k8s-secret, json")
+	cmd.Flags().StringVar(&o.prefix, "path-prefix", "", "directory where the files will be on the target host (default: where they are in the home)")
+	o.bind(cmd.Flags())
+	return cmd
+}
+
+func runConfig(cmd *cobra.Command, g *globalOpts, o *snippetOpts, format, query string) error {
+	if !contains(configFormats, format) {
+		return usageError("--format %q: choose one of yaml, env, cli, python, k8s-secret, json", format)
+	}
+	so, err := o.options()
+	if err != nil {
+		return err
+	}
+	l, rec, err := g.findActive(query)
+	if err != nil {
+		return err
+	}
+	role := identity.Role(rec.Role)
+	ep, err := localEndpoint(l, rec, o)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	switch format {
+	case "yaml":
+		y, err := snippet.YAML(ep, so)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(y)
+		return err
+	case "env":
+		_, err := fmt.Fprint(w, snippet.Env(ep, so))
+		return err
+	case "cli":
+		s, err := snippet.CLI(ep, so)
+		if err != nil {
+			return withHint(err, "use --format python for clients; give the scheduler with --scheduler tls://HOST:8786")
+		}
+		_, err = fmt.Fprint(w, s)
+		return err
+	case "python":
+		_, err := fmt.Fprint(w, snippet.Python(ep, so))
+		return err
+	case "k8s-secret":
+		prefix := o.prefix
+		if prefix == "" {
+			prefix = "/etc/dask/tls"
+		}
+		m, err := material(rec, o.combined)
+		if err != nil {
+			return err
+		}
+		s, err := snippet.K8sSecret(role, rec.Name, prefix, m, so)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(w, s)
+		return err
+	}
+	return configJSON(cmd, ep, so)
+}
+
+// configJSON prints every form in one object, for scripts.
+func configJSON(cmd *cobra.Command, ep snippet.Endpoint, so snippet.Options) error {
+	y, err := snippet.YAML(ep, so)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	for _, v := range snippet.Config(ep, so).Env() {
+		env[v.Name] = v.Value
+	}
+	out := map[string]any{
+		"name": ep.Name, "role": string(ep.Role),
+		"ca_file": ep.CAFile, "cert_file": ep.CertFile, "key_file": ep.KeyFile,
+		"yaml": string(y), "env": env, "python": snippet.Python(ep, so),
+	}
+	if cli, err := snippet.CLI(ep, so); err == nil {
+		out["cli"] = cli
+	}
+	return writeJSON(cmd.OutOrStdout(), out)
+}
+
+// findActive resolves a query to an active certificate of the inventory.
+func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error) {
+	l, err := g.initializedLayout()
+	if err != nil {
+		return l, store.Record{}, err
+	}
+	s, err := g.openStore(l, true)
+	if err != nil {
+		return l, store.Record{}, err
+	}
+	defer s.Close()
+	rec, err := issue.Find(s, query)
+	if err != nil {
+		return l, rec, err
+	}
+	if st := issue.Status(rec, g.now()); st != "active" {
+		return l, rec, withHint(fmt.Errorf("%s/%s (serial %s) is %s", rec.Role, rec.Name, rec.Serial, st),
+			"issue a new certificate for it first")
+	}
+	return l, rec, nil
+}
+
+// localEndpoint gives the endpoint's file paths: under --path-prefix, or the
+// files in the home (writing the combined file there when asked for).
+func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.Endpoint, error) {
+	role := identity.Role(rec.Role)
+	if o.prefix != "" {
+		return snippet.Files(role, rec.Name, o.prefix, o.combined), nil
+	}
+	ep := snippet.Endpoint{Role: role, Name: rec.Name, CAFile: rec.CAFile, CertFile: rec.CertFile, KeyFile: rec.KeyFile}
+	if !o.combined {
+		return ep, nil
+	}
+	m, err := material(rec, true)
+	if err != nil {
+		return ep, err
+	}
+	p := l.Endpoint(rec.Role, rec.Name).Combined
+	if err := fsutil.WriteFile(p, m.Cert, 0o600); err != nil {
+		return ep, err
+	}
+	ep.CertFile, ep.KeyFile = p, ""
+	return ep, nil
+}
+
+// material reads an endpoint's files from the home.
+func material(rec store.Record, combined bool) (snippet.Material, error) {
+	var m snippet.Material
+	var err error
+	read := func(p string) []byte {
+		if err != nil {
+			return nil
+		}
+		var b []byte
+		b, err = os.ReadFile(p)
+		return b
+	}
+	m.CA, m.Cert, m.Key = read(rec.CAFile), read(rec.CertFile), read(rec.KeyFile)
+	if err != nil {
+		return m, withHint(err, "the files of %s/%s are missing from the home; issue it again with --force", rec.Role, rec.Name)
+	}
+	if combined {
+		m.Cert, m.Key = snippet.Combined(m.Cert, m.Key), nil
+	}
+	return m, nil
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/snippet"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+func newExportCmd(g *globalOpts) *cobra.Command {
+	o := &snippetOpts{}
+	var dir string
+	var tarball, force bool
+	cmd := &cobra.Command{
+		Use:   "export NAME|ROLE/NAME|SERIAL --dir DIR",
+		Short: "Write a ready-to-copy bundle for one host: TLS files plus dask.yaml and dask.env",
+		Long: `Write everything one host needs into DIR: ca.pem, tls.crt and tls.key (or
+tls.pem with --combined), and dask.yaml and dask.env pointing at those files
+where they will live on the host (--path-prefix, default DIR). With --tar the
+bundle is one DIR/ROLE-NAME.tar.gz instead, keeping the files' modes.`,
+		Example: `  daskca export node07 --dir ./node07 --path-prefix /etc/dask/tls --scheduler tls://sched01.dask.internal:8786
+  daskca export sched01 --dir . --tar --path-prefix /etc/dask/tls`,
+		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL --dir DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return usageError("export needs --dir DIR")
+			}
+			so, err := o.options()
+			if err != nil {
+				return err
+			}
+			_, rec, err := g.findActive(args[0])
+			if err != nil {
+				return err
+			}
+			m, err := material(rec, o.combined)
+			if err != nil {
+				return err
+			}
+			prefix := o.prefix
+			if prefix == "" {
+				if prefix, err = filepath.Abs(dir); err != nil {
+					return err
+				}
+			}
+			files, err := snippet.Bundle(identity.Role(rec.Role), rec.Name, prefix, m, so)
+			if err != nil {
+				return err
+			}
+			if !tarball {
+				if err := snippet.WriteDir(dir, files, force); err != nil {
+					return withHint(err, "pass --force to overwrite")
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files for %s/%s to %s\n", len(files), rec.Role, rec.Name, dir)
+				return nil
+			}
+			top := rec.Role + "-" + rec.Name
+			out := filepath.Join(dir, top+".tar.gz")
+			if !force && fileExists(out) {
+				return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite")
+			}
+			var buf bytes.Buffer
+			if err := snippet.WriteTarGz(&buf, top, files, g.now()); err != nil {
+				return err
+			}
+			if err := fsutil.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the bundle into (created 0700)")
+	cmd.Flags().StringVar(&o.prefix, "path-prefix", "", "directory where the files will be on the target host (default: DIR)")
+	cmd.Flags().BoolVar(&tarball, "tar", false, "write DIR/ROLE-NAME.tar.gz instead of loose files")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite existing files")
+	o.bind(cmd.Flags())
+	return cmd
+}
