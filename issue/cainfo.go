@@ -31,12 +31,13 @@ type CAInfo struct {
 }
 
 // DescribeCA builds the public view of a CA. keyEncrypted says how its keys
-// are stored.
-func DescribeCA(a *ca.Authority, keyEncrypted bool) CAInfo {
+// are stored, rootKey whether the root key is kept in the home (the
+// intermediate's always is).
+func DescribeCA(a *ca.Authority, keyEncrypted, rootKey bool) CAInfo {
 	info := CAInfo{TrustDomain: a.TrustDomain, KeyEncrypted: keyEncrypted}
-	info.Chain = append(info.Chain, describeCert("root", a.Root, a.RootKey != nil))
+	info.Chain = append(info.Chain, describeCert("root", a.Root, rootKey))
 	if a.Intermediate != nil {
-		info.Chain = append(info.Chain, describeCert("intermediate", a.Intermediate, a.IntermediateKey != nil))
+		info.Chain = append(info.Chain, describeCert("intermediate", a.Intermediate, true))
 	}
 	return info
 }

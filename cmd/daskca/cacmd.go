@@ -43,7 +43,7 @@ func newCAShowCmd(g *globalOpts) *cobra.Command {
 			if err != nil {
 				return caError(err, l)
 			}
-			return printCA(cmd, output, issue.DescribeCA(a, enc))
+			return printCA(cmd, output, issue.DescribeCA(a, enc, ca.HasRootKey(l.CADir())))
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")

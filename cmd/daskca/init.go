@@ -105,7 +105,7 @@ func runInit(cmd *cobra.Command, g *globalOpts, o *initOpts) error {
 	if err := createHome(l, a, pw); err != nil {
 		return err
 	}
-	return printCA(cmd, o.output, issue.DescribeCA(a, !o.insecure))
+	return printCA(cmd, o.output, issue.DescribeCA(a, !o.insecure, true))
 }
 
 func (o *initOpts) caOptions(now func() time.Time) (ca.Options, error) {

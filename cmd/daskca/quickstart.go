@@ -87,6 +87,10 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts) error {
 	if err := p.close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nnext: daskca show worker1 --home %s\n", l.Dir)
+	fmt.Fprintf(w, "\nnext, start a TLS Dask cluster on this machine with:\n")
+	sched := "tls://127.0.0.1:8786"
+	fmt.Fprintf(w, "  $(daskca config scheduler --home %s --format cli --scheduler %s)\n", l.Dir, sched)
+	fmt.Fprintf(w, "  $(daskca config worker1 --home %s --format cli --scheduler %s)\n", l.Dir, sched)
+	fmt.Fprintf(w, "  daskca config client --home %s --format python --scheduler %s\n", l.Dir, sched)
 	return nil
 }
