@@ -89,8 +89,8 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts) error {
 	}
 	fmt.Fprintf(w, "\nnext, start a TLS Dask cluster on this machine with:\n")
 	sched := "tls://127.0.0.1:8786"
-	fmt.Fprintf(w, "  $(daskca config scheduler --home %s --format cli --scheduler %s)\n", l.Dir, sched)
-	fmt.Fprintf(w, "  $(daskca config worker1 --home %s --format cli --scheduler %s)\n", l.Dir, sched)
+	fmt.Fprintf(w, "  eval \"$(daskca config scheduler --home %s --format cli --scheduler %s)\" &\n", l.Dir, sched)
+	fmt.Fprintf(w, "  eval \"$(daskca config worker1 --home %s --format cli --scheduler %s)\" &\n", l.Dir, sched)
 	fmt.Fprintf(w, "  daskca config client --home %s --format python --scheduler %s\n", l.Dir, sched)
 	return nil
 }
