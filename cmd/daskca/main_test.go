@@ -13,11 +13,11 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files and generated docs")
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"daskca": func() int {
-			return run(context.Background(), newRootCmd(defaultEnv()), os.Args[1:])
+	testscript.Main(m, map[string]func(){
+		"daskca": func() {
+			os.Exit(run(context.Background(), newRootCmd(defaultEnv()), os.Args[1:]))
 		},
-	}))
+	})
 }
 
 // TestScripts runs the CLI scenarios in testdata/script: each is a txtar
