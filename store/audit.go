@@ -107,6 +107,9 @@ func decodeEvent(b []byte) (Event, error) {
 			return Event{}, fmt.Errorf("event: %w", err)
 		}
 	}
+	if e.Seq == 0 {
+		return Event{}, fmt.Errorf("event: no sequence number: %w", ErrCorrupt)
+	}
 	return e, nil
 }
 

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -105,5 +104,3 @@ func wantErr(t testing.TB, err, target error) {
 		t.Fatalf("err = %v, want %v", err, target)
 	}
 }
-
-func hexSerial(i int) string { return fmt.Sprintf("%x", i) }
