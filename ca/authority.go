@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"time"
@@ -90,6 +89,9 @@ type Authority struct {
 	// Intermediate is nil when the CA has none; IntermediateKey then too.
 	Intermediate    *x509.Certificate
 	IntermediateKey crypto.Signer
+	// Overlap are roots trusted alongside Root while a CA rotation is
+	// under way (see OverlapFile); nil otherwise.
+	Overlap []*x509.Certificate
 	// TrustDomain is the SPIFFE trust domain of the CA's leaves.
 	TrustDomain string
 	// Insecure records that the keys are stored unencrypted.
@@ -232,9 +234,10 @@ func (a *Authority) Chain() []*x509.Certificate {
 }
 
 // BundlePEM returns the trust anchors to distribute to every endpoint (the
-// Dask tls.ca-file): today the root certificate, PEM-encoded.
+// Dask tls.ca-file), PEM-encoded: the root certificate, followed during a
+// CA rotation by the overlap roots (see Roots).
 func (a *Authority) BundlePEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Root.Raw})
+	return BundleOf(a.Roots()...)
 }
 
 // Fingerprint returns the lower-case hex SHA-256 of the certificate's DER.

@@ -70,6 +70,9 @@ func LoadPublic(dir string) (*Authority, error) {
 				dir, IntermediateCertFile, RootCertFile, err, ErrCorrupt)
 		}
 	}
+	if a.Overlap, err = loadOverlap(dir); err != nil {
+		return nil, fmt.Errorf("loading CA from %s: %w", dir, err)
+	}
 	if enc, err := keysEncrypted(dir); err == nil {
 		a.Insecure = !enc
 	}

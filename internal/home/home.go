@@ -4,11 +4,16 @@
 //	$DASKCA_HOME/
 //	  inventory.db                     the bbolt inventory (0600)
 //	  ca/                              the CA (0700): root.crt, root.key, [intermediate.crt, intermediate.key], ca.json
+//	  ca-next/                         during a CA rotation, before `ca rotate issue`: the new CA
+//	  ca-previous/                     during a CA rotation, after `ca rotate issue`: the old CA
+//	  ca-retired/<fingerprint>/        CAs taken out of use by `ca rotate finish` or `abort`
 //	  ca-bundle.pem                    the trust bundle every endpoint loads as its CA file
+//	  crl.pem                          the current CRLs (one per CA in the bundle), for daskca.crl-file
 //	  certs/<role>/<name>/cert.pem     the leaf followed by its chain (0644)
 //	  certs/<role>/<name>/key.pem      the leaf's private key, PKCS#8 (0600)
 //	  certs/<role>/<name>/ca.pem       a copy of the trust bundle, so one directory is all a host needs
 //	  certs/<role>/<name>/combined.pem certificate chain and key in one file, for --combined (0600)
+//	  certs/<role>/<name>/.pending-<serial>/  files of a recorded certificate not yet renamed into place
 package home
 
 import (
@@ -62,6 +67,40 @@ func (l Layout) CADir() string { return filepath.Join(l.Dir, "ca") }
 
 // Bundle is the trust bundle (the CA certificates endpoints trust).
 func (l Layout) Bundle() string { return filepath.Join(l.Dir, "ca-bundle.pem") }
+
+// CANextDir holds the new CA during a rotation, until `ca rotate issue`
+// makes it the signing CA in CADir.
+func (l Layout) CANextDir() string { return filepath.Join(l.Dir, "ca-next") }
+
+// CAPreviousDir holds the old CA during a rotation, after `ca rotate issue`
+// moved it out of CADir, until `ca rotate finish` retires it.
+func (l Layout) CAPreviousDir() string { return filepath.Join(l.Dir, "ca-previous") }
+
+// CARetiredDir holds a CA taken out of use, named by the first 16 hex digits
+// of its root's SHA-256 fingerprint.
+func (l Layout) CARetiredDir(fingerprint string) string {
+	if len(fingerprint) > 16 {
+		fingerprint = fingerprint[:16]
+	}
+	return filepath.Join(l.Dir, "ca-retired", fingerprint)
+}
+
+// CRL is the file holding the current CRL of every CA in the bundle, PEM;
+// endpoints point daskca.crl-file at it (or at a copy).
+func (l Layout) CRL() string { return filepath.Join(l.Dir, "crl.pem") }
+
+// CertsDir is the directory holding every endpoint's directory.
+func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }
+
+// PendingPrefix starts the name of a pending directory (see PendingDir).
+const PendingPrefix = ".pending-"
+
+// PendingDir holds the files of the certificate with the given serial
+// between the inventory commit that records it and the renames that put
+// them in place: after a crash, finding it tells what is left to do.
+func (l Layout) PendingDir(role, name, serial string) string {
+	return filepath.Join(l.CertDir(role, name), PendingPrefix+serial)
+}
 
 // CertDir is the directory of one endpoint's files.
 func (l Layout) CertDir(role, name string) string {
