@@ -87,6 +87,9 @@ func BenchmarkCert100k(b *testing.B) {
 // without the full page walk) and VerifyFile (with it).
 func BenchmarkOpen100k(b *testing.B) {
 	open100k(b).Close()
+	if info, err := os.Stat(filled100k); err == nil {
+		b.Logf("100k inventory: %d bytes, %d bytes/record", info.Size(), info.Size()/100_000)
+	}
 	b.Run("Open", func(b *testing.B) {
 		for b.Loop() {
 			s, err := store.Open(filled100k, store.Options{ReadOnly: true})
