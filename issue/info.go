@@ -87,7 +87,7 @@ func Find(s *store.Store, query string) (store.Record, error) {
 		}
 		return store.Record{}, fmt.Errorf("%w: %q (see daskca list)", ErrNotFound, query)
 	}
-	if serial, ok := normalizeSerial(query); ok {
+	if serial, err := store.NormalizeSerial(query); err == nil {
 		r, err := s.Cert(serial)
 		if err == nil {
 			return r, nil
@@ -118,20 +118,4 @@ func Find(s *store.Store, query string) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("%w: %q is active as %s and %s; say which, e.g. %s/%s",
 			ErrAmbiguous, query, active[0].Role, active[1].Role, active[0].Role, query)
 	}
-}
-
-// normalizeSerial turns "0x1A:2b" or "1a2b" into the inventory's lower-case
-// hex form, reporting whether s looked like a serial at all.
-func normalizeSerial(s string) (string, bool) {
-	s = strings.TrimPrefix(strings.ToLower(strings.ReplaceAll(s, ":", "")), "0x")
-	s = strings.TrimLeft(s, "0")
-	if s == "" || len(s) > 40 {
-		return "", false
-	}
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return "", false
-		}
-	}
-	return s, true
 }

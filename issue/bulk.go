@@ -1,0 +1,228 @@
+package issue
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/daskca/daskca/store"
+)
+
+// DefaultBatch is how many certificates IssueBulk records per inventory
+// transaction when BulkOptions.BatchSize is zero: large enough that the two
+// file-system syncs and the transaction commit of a batch cost little per
+// certificate, small enough that an interrupted run loses seconds of work.
+const DefaultBatch = 1000
+
+// BulkOptions tune IssueBulk. The zero value uses every core and batches of
+// DefaultBatch.
+type BulkOptions struct {
+	Workers   int // goroutines generating keys and signing; zero: runtime.GOMAXPROCS(0)
+	BatchSize int // certificates per inventory transaction; zero: DefaultBatch
+	// OnIssued, if set, is called once per issued certificate, in plan
+	// order, from one goroutine, after its batch is durably recorded and its
+	// files are in place. It must not call back into the Store for writing.
+	OnIssued func(store.Record)
+}
+
+// BulkResult counts what IssueBulk did.
+type BulkResult struct {
+	Issued  int // certificates signed, recorded and written
+	Skipped int // requests planned as skip
+}
+
+// IssueBulk carries out a plan made by Plan: it refuses a plan that refuses
+// anything (ErrRefused) and otherwise signs every ActionIssue item.
+//
+// Keys are generated and certificates signed by Workers goroutines, which
+// also write each certificate's files as hidden temporary files. Batches of
+// BatchSize certificates, in plan order, are then committed one at a time
+// while the workers go on with later ones: one file-system sync makes the
+// batch's temporary files durable, one inventory transaction records the
+// batch (store.IssueBatch, all or nothing, superseding replaced
+// certificates), the files are renamed into place, and a second sync makes
+// the renames durable. A batch that fails at any step before its
+// transaction leaves neither records nor files (its temporary files and the
+// directories made for them are removed), and no later batch is committed;
+// batches committed before it stay, so re-planning and re-running the same
+// requests finishes the job. Cancelling ctx stops the run the same way.
+func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkResult, error) {
+	res := BulkResult{Skipped: p.Count(ActionSkip)}
+	if n := p.Count(ActionRefuse); n > 0 {
+		return res, fmt.Errorf("%w: %d of %d", ErrRefused, n, len(p.Items))
+	}
+	r := is.newRun(p, o)
+	if len(r.jobs) == 0 {
+		return res, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	go r.feed(ctx, next)
+	for range r.workers {
+		wg.Go(func() {
+			for i := range next {
+				r.prepare(ctx, i)
+			}
+		})
+	}
+	err := r.commitAll(ctx)
+	cancel()
+	wg.Wait()
+	r.cleanup()
+	res.Issued = r.committed
+	return res, err
+}
+
+// bulkRun is the state of one IssueBulk call.
+type bulkRun struct {
+	is        *Issuer
+	o         BulkOptions
+	workers   int
+	size      int // jobs per batch
+	jobs      []bulkJob
+	batches   []batch
+	window    chan struct{} // admits jobs ahead of the committer, bounding memory
+	committed int           // jobs whose batch committed (committer only)
+}
+
+// bulkJob is one certificate to issue; a worker fills s, staged and err.
+type bulkJob struct {
+	c       checked
+	replace string
+	s       signed
+	staged  stagedFiles
+	err     error
+}
+
+type batch struct {
+	lo, hi int           // jobs[lo:hi]
+	left   atomic.Int64  // jobs not yet prepared
+	done   chan struct{} // closed when left reaches zero
+}
+
+func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
+	r := &bulkRun{is: is, o: o, workers: o.Workers}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	size := o.BatchSize
+	if size <= 0 {
+		size = DefaultBatch
+	}
+	r.size = size
+	for _, it := range p.Items {
+		if it.Action == ActionIssue {
+			j := bulkJob{c: it.c}
+			if it.Current != nil {
+				j.replace = it.Current.Serial
+			}
+			r.jobs = append(r.jobs, j)
+		}
+	}
+	r.batches = make([]batch, (len(r.jobs)+size-1)/size)
+	for b := range r.batches {
+		bt := &r.batches[b]
+		bt.lo, bt.hi, bt.done = b*size, min((b+1)*size, len(r.jobs)), make(chan struct{})
+		bt.left.Store(int64(bt.hi - bt.lo))
+	}
+	r.window = make(chan struct{}, 2*size)
+	return r
+}
+
+// feed hands out job indices in order, never more than the window ahead of
+// the committer.
+func (r *bulkRun) feed(ctx context.Context, next chan<- int) {
+	defer close(next)
+	for i := range r.jobs {
+		select {
+		case r.window <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// prepare signs job i and stages its files, then counts it done.
+func (r *bulkRun) prepare(ctx context.Context, i int) {
+	j := &r.jobs[i]
+	if j.err = ctx.Err(); j.err == nil {
+		j.s, j.err = r.is.sign(j.c)
+	}
+	if j.err == nil {
+		j.staged, j.err = stageAll(j.s.files)
+	}
+	bt := &r.batches[i/r.size]
+	if bt.left.Add(-1) == 0 {
+		close(bt.done)
+	}
+}
+
+// commitAll commits the batches in order as their jobs complete.
+func (r *bulkRun) commitAll(ctx context.Context) error {
+	for b := range r.batches {
+		bt := &r.batches[b]
+		select {
+		case <-bt.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := r.commit(bt); err != nil {
+			return fmt.Errorf("issuing batch %d of %d (certificates %d-%d): %w", b+1, len(r.batches), bt.lo+1, bt.hi, err)
+		}
+	}
+	return nil
+}
+
+// commit makes one prepared batch durable and visible.
+func (r *bulkRun) commit(bt *batch) error {
+	jobs := r.jobs[bt.lo:bt.hi]
+	items := make([]store.Issued, len(jobs))
+	for i := range jobs {
+		if err := jobs[i].err; err != nil {
+			return err
+		}
+		items[i] = store.Issued{Record: jobs[i].s.rec, Replace: jobs[i].replace}
+	}
+	if err := syncFiles(r.is.Layout.Dir, stagedOf(jobs)); err != nil {
+		return err
+	}
+	if err := r.is.Store.IssueBatch(items, r.is.Actor); err != nil {
+		return err
+	}
+	r.committed += len(jobs)
+	renameErr := renameAll(stagedOf(jobs))
+	if err := syncRenames(r.is.Layout.Dir, stagedOf(jobs)); err != nil && renameErr == nil {
+		renameErr = err
+	}
+	for i := range jobs {
+		if r.o.OnIssued != nil {
+			r.o.OnIssued(jobs[i].s.rec)
+		}
+		jobs[i] = bulkJob{} // release the keys and certificates
+		<-r.window
+	}
+	return renameErr
+}
+
+// cleanup removes what jobs of uncommitted batches left on disk. It runs
+// after every worker has stopped.
+func (r *bulkRun) cleanup() {
+	removeStaged(stagedOf(r.jobs))
+}
+
+func stagedOf(jobs []bulkJob) []*stagedFiles {
+	out := make([]*stagedFiles, len(jobs))
+	for i := range jobs {
+		out[i] = &jobs[i].staged
+	}
+	return out
+}

@@ -1,0 +1,161 @@
+package issue
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Files of a bulk run. Unlike Issue, which fsyncs every file and directory
+// on its own, a bulk run writes the files of a whole batch unsynced and
+// makes them durable with one file-system sync before the inventory
+// commit, and the renames with one more after it (see syncFiles). The
+// order is the same as Issue's, so the guarantees are too: nothing is
+// recorded before its files are on disk, and nothing replaces an old file
+// before the record exists.
+
+// stagedFiles are the temporary files of one certificate, waiting to be
+// renamed into place, and the directories made for them.
+type stagedFiles struct {
+	files []stagedFile
+	dirs  []string // directories created, parents first
+}
+
+type stagedFile struct{ tmp, dst string }
+
+// stageAll writes each file to a hidden temporary file beside its
+// destination, with its mode, without syncing. On error nothing is left.
+func stageAll(files []file) (stagedFiles, error) {
+	var st stagedFiles
+	madeDir := map[string]bool{}
+	for _, f := range files {
+		dir := filepath.Dir(f.path)
+		if !madeDir[dir] {
+			made, err := mkdirs(dir)
+			st.dirs = append(st.dirs, made...)
+			madeDir[dir] = true
+			if err != nil {
+				removeStaged([]*stagedFiles{&st})
+				return stagedFiles{}, fmt.Errorf("creating %s: %w", dir, err)
+			}
+		}
+		tmp, err := writeTemp(f)
+		if err != nil {
+			removeStaged([]*stagedFiles{&st})
+			return stagedFiles{}, err
+		}
+		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
+	}
+	return st, nil
+}
+
+func writeTemp(f file) (string, error) {
+	t, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	err = t.Chmod(f.mode) // explicit, so the umask neither widens nor narrows it
+	if err == nil {
+		_, err = t.Write(f.data)
+	}
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(t.Name())
+		return "", fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	return t.Name(), nil
+}
+
+// mkdirs is os.MkdirAll with mode 0700 that returns the directories it
+// created, parents first, so that a failed run can remove them again.
+func mkdirs(dir string) ([]string, error) {
+	err := os.Mkdir(dir, 0o700)
+	switch {
+	case err == nil:
+		return []string{dir}, nil
+	case errors.Is(err, fs.ErrExist):
+		return nil, nil // a file in the way fails when the file is written
+	case !errors.Is(err, fs.ErrNotExist) || filepath.Dir(dir) == dir:
+		return nil, err
+	}
+	made, err := mkdirs(filepath.Dir(dir))
+	if err != nil {
+		return made, err
+	}
+	switch err := os.Mkdir(dir, 0o700); {
+	case err == nil:
+		made = append(made, dir)
+	case !errors.Is(err, fs.ErrExist): // another worker may have made it
+		return made, err
+	}
+	return made, nil
+}
+
+// removeStaged deletes the temporary files of sts, then the directories
+// made for them, deepest first; directories that are not empty stay.
+func removeStaged(sts []*stagedFiles) {
+	var dirs []string
+	for _, st := range sts {
+		for _, f := range st.files {
+			_ = os.Remove(f.tmp)
+		}
+		dirs = append(dirs, st.dirs...)
+		*st = stagedFiles{}
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+}
+
+// renameAll renames every staged file into place. A file that cannot be
+// renamed has its temporary file removed; the first error is returned
+// after all were tried.
+func renameAll(sts []*stagedFiles) error {
+	var errs []error
+	for _, st := range sts {
+		for _, f := range st.files {
+			if err := os.Rename(f.tmp, f.dst); err != nil {
+				_ = os.Remove(f.tmp)
+				errs = append(errs, fmt.Errorf("writing %s: %w", f.dst, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tempPaths lists the temporary files of sts.
+func tempPaths(sts []*stagedFiles) []string {
+	var out []string
+	for _, st := range sts {
+		for _, f := range st.files {
+			out = append(out, f.tmp)
+		}
+	}
+	return out
+}
+
+// dirsOf lists the distinct directories holding the files of sts, and the
+// parents of the directories created for them.
+func dirsOf(sts []*stagedFiles) []string {
+	seen := map[string]bool{}
+	for _, st := range sts {
+		for _, f := range st.files {
+			seen[filepath.Dir(f.dst)] = true
+		}
+		for _, d := range st.dirs {
+			seen[filepath.Dir(d)] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,155 @@
+package issue
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/store"
+)
+
+// Action is what a plan does with one request.
+type Action string
+
+// The actions of a plan.
+const (
+	ActionIssue  Action = "issue"  // sign a new certificate (possibly replacing one)
+	ActionSkip   Action = "skip"   // an identical certificate is active and valid
+	ActionRefuse Action = "refuse" // the request is invalid or conflicts; see Reason
+)
+
+// PlanItem is the decision about one request.
+type PlanItem struct {
+	Request Request
+	Action  Action
+	// Reason says why a request is skipped or refused, or, for an issue
+	// that replaces a certificate, which one and why. Empty for a plain issue.
+	Reason string
+	// Current is the active certificate of the same role and name, if any.
+	Current *store.Record
+
+	c checked // the validated request, for ActionIssue
+}
+
+// Plan is the decision about every request of a bulk run, in request order.
+// Making a plan writes nothing.
+type Plan struct {
+	Items []PlanItem
+}
+
+// Count returns how many items have action a.
+func (p Plan) Count(a Action) int {
+	n := 0
+	for _, it := range p.Items {
+		if it.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Plan decides, without writing anything, what IssueBulk would do with
+// reqs at is.Now:
+//   - refuse an invalid request, or one whose role and name an earlier
+//     request already uses (ErrDuplicate);
+//   - skip a request whose role and name has an active certificate that is
+//     identical (same DNS names, IP addresses and key type, from the current
+//     issuing CA certificate, its files present) and not expired, unless
+//     Force is set: re-running the same requests issues nothing;
+//   - issue, replacing the current certificate, when that one has expired
+//     or when Force is set;
+//   - refuse, when an active certificate differs from the request and
+//     Force is not set (as Issue does, ErrActive);
+//   - issue otherwise.
+//
+// Name constraints are checked when signing, not here. The error is only
+// for failing inventory reads.
+func (is *Issuer) Plan(reqs []Request) (Plan, error) {
+	p := Plan{Items: make([]PlanItem, len(reqs))}
+	seen := make(map[string]int, len(reqs))
+	issuer := ca.Fingerprint(is.CA.Issuer())
+	now := is.now()
+	for i, r := range reqs {
+		it := &p.Items[i]
+		it.Request = r
+		c, err := r.check()
+		if err != nil {
+			it.Action, it.Reason = ActionRefuse, err.Error()
+			continue
+		}
+		key := string(c.Role) + "/" + c.Name
+		if first, dup := seen[key]; dup {
+			it.Action, it.Reason = ActionRefuse, fmt.Sprintf("%s: %v (first as request %d)", key, ErrDuplicate, first+1)
+			continue
+		}
+		seen[key] = i
+		cur, ok, err := is.Store.Active(string(c.Role), c.Name)
+		if err != nil {
+			return Plan{}, fmt.Errorf("planning %s: %w", key, err)
+		}
+		it.c = c
+		if ok {
+			it.Current = &cur
+		}
+		it.Action, it.Reason = decide(c, it.Current, issuer, now)
+	}
+	return p, nil
+}
+
+// decide is the pure part of Plan for a valid request.
+func decide(c checked, cur *store.Record, issuer string, now time.Time) (Action, string) {
+	switch {
+	case cur == nil:
+		return ActionIssue, ""
+	case cur.Expired(now):
+		return ActionIssue, fmt.Sprintf("replaces %s, expired %s", cur.Serial, stamp(cur.NotAfter))
+	}
+	diff := difference(c, cur, issuer)
+	switch {
+	case c.Force && diff == "":
+		return ActionIssue, fmt.Sprintf("replaces %s (--force)", cur.Serial)
+	case c.Force:
+		return ActionIssue, fmt.Sprintf("replaces %s: %s", cur.Serial, diff)
+	case diff == "":
+		return ActionSkip, fmt.Sprintf("identical %s valid until %s", cur.Serial, stamp(cur.NotAfter))
+	}
+	return ActionRefuse, fmt.Sprintf("%s %s: %v (serial %s) and %s; pass --force to replace it",
+		c.Role, c.Name, ErrActive, cur.Serial, diff)
+}
+
+// difference says how the active certificate cur differs from c, or "".
+func difference(c checked, cur *store.Record, issuer string) string {
+	ips := make([]string, len(c.ips))
+	for i, ip := range c.ips {
+		ips[i] = ip.String()
+	}
+	switch {
+	case !sameSet(cur.DNS, c.dns):
+		return fmt.Sprintf("its DNS names %v differ from %v", nonNil(cur.DNS), nonNil(c.dns))
+	case !sameSet(cur.IPs, ips):
+		return fmt.Sprintf("its IP addresses %v differ from %v", nonNil(cur.IPs), ips)
+	case cur.KeyType != string(c.KeyType):
+		return fmt.Sprintf("its key type %s differs from %s", cur.KeyType, c.KeyType)
+	case cur.Issuer != issuer:
+		return "it was issued by another CA certificate"
+	case !exists(cur.CertFile) || !exists(cur.KeyFile):
+		return "its files are missing"
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return path != "" && err == nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
