@@ -190,6 +190,7 @@ func (r *bulkRun) commit(bt *batch) error {
 		if err := jobs[i].err; err != nil {
 			return err
 		}
+		jobs[i].s.rec.Supersedes = jobs[i].replace
 		items[i] = store.Issued{Record: jobs[i].s.rec, Replace: jobs[i].replace}
 	}
 	if err := syncFiles(r.is.Layout.Dir, stagedOf(jobs)); err != nil {
