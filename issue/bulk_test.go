@@ -369,4 +369,3 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
-
