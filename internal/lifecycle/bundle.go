@@ -1,0 +1,42 @@
+package lifecycle
+
+import (
+	"bytes"
+	"os"
+
+	"github.com/daskca/daskca/internal/fsutil"
+)
+
+// WriteBundles writes the signing CA's trust bundle (ca.Authority.BundlePEM:
+// during a rotation the old and the new root) to the home's ca-bundle.pem
+// and to the CA file of every active certificate. Files that already hold
+// it are left alone, so watchers do not reload for nothing. It returns how
+// many files it changed.
+func (m *Manager) WriteBundles() (int, error) {
+	data := m.CA.BundlePEM()
+	paths := []string{m.Layout.Bundle()}
+	recs, err := m.active()
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.CAFile != "" && !seen[r.CAFile] {
+			seen[r.CAFile] = true
+			paths = append(paths, r.CAFile)
+		}
+	}
+	n := 0
+	for _, p := range paths {
+		if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, data) {
+			continue
+		}
+		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }

@@ -1,0 +1,135 @@
+package lifecycle
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+)
+
+// DefaultNextUpdate is how long a CRL is current when the caller does not
+// say: a week, with `daskca crl` run daily from cron, leaves six days to
+// notice a failing job before endpoints warn of a stale CRL.
+const DefaultNextUpdate = 7 * 24 * time.Hour
+
+// crlCounter is the inventory counter that numbers CRLs (RFC 5280 cRLNumber
+// must grow for each CRL an issuer publishes; one counter for all keeps
+// that true for every issuer).
+const crlCounter = "crl-number"
+
+// CRL is one signed revocation list.
+type CRL struct {
+	DER        []byte    `json:"-"`
+	Issuer     string    `json:"issuer"`
+	Number     uint64    `json:"number"`
+	Revoked    int       `json:"revoked"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+}
+
+// CRLs signs a CRL for the signing CA and, during a rotation, for the other
+// CA in the bundle, each listing the revoked, unexpired certificates it
+// issued. nextUpdate is how long they are current; zero means
+// DefaultNextUpdate.
+func (m *Manager) CRLs(nextUpdate time.Duration) ([]CRL, error) {
+	if nextUpdate <= 0 {
+		nextUpdate = DefaultNextUpdate
+	}
+	cas := []*ca.Authority{m.CA}
+	peer, err := m.peerCA()
+	if err != nil {
+		return nil, err
+	}
+	if peer != nil {
+		cas = append(cas, peer)
+	}
+	var out []CRL
+	for _, a := range cas {
+		c, err := m.crlFor(a, nextUpdate)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// crlFor signs a's CRL.
+func (m *Manager) crlFor(a *ca.Authority, nextUpdate time.Duration) (CRL, error) {
+	now := m.now().UTC().Truncate(time.Second)
+	var entries []x509.RevocationListEntry
+	err := m.Store.List(store.Filter{Status: store.Revoked}, func(r store.Record) error {
+		if !issuedBy(r, a) || now.After(r.NotAfter) {
+			return nil
+		}
+		serial, ok := new(big.Int).SetString(r.Serial, 16)
+		if !ok {
+			return fmt.Errorf("record serial %q is not hex", r.Serial)
+		}
+		entries = append(entries, x509.RevocationListEntry{
+			SerialNumber: serial, RevocationTime: r.RevokedAt, ReasonCode: Reason(r.RevocationReason).Code(),
+		})
+		return nil
+	})
+	if err != nil {
+		return CRL{}, err
+	}
+	n, err := m.Store.NextCounter(crlCounter)
+	if err != nil {
+		return CRL{}, err
+	}
+	der, err := a.CRL(entries, new(big.Int).SetUint64(n), now, now.Add(nextUpdate))
+	if err != nil {
+		return CRL{}, err
+	}
+	return CRL{DER: der, Issuer: a.Issuer().Subject.String(), Number: n, Revoked: len(entries),
+		ThisUpdate: now, NextUpdate: now.Add(nextUpdate)}, nil
+}
+
+// CRLsPEM encodes CRLs as consecutive "X509 CRL" PEM blocks, the form
+// daskca.crl-file reads.
+func CRLsPEM(crls []CRL) []byte {
+	var out []byte
+	for _, c := range crls {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: c.DER})...)
+	}
+	return out
+}
+
+// PublishCRL signs fresh CRLs (see CRLs) and writes them atomically to the
+// home's crl.pem, the file endpoints' daskca.crl-file points at.
+func (m *Manager) PublishCRL(nextUpdate time.Duration) ([]CRL, error) {
+	crls, err := m.CRLs(nextUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFile(m.Layout.CRL(), CRLsPEM(crls), 0o644); err != nil {
+		return nil, err
+	}
+	return crls, nil
+}
+
+// Revoke marks the certificate query names (as issue.Find reads it)
+// revoked for reason and publishes fresh CRLs to the home's crl.pem. The
+// record is revoked even if publishing fails; the error then says so.
+func (m *Manager) Revoke(query string, reason Reason) (store.Record, []CRL, error) {
+	rec, err := issue.Find(m.Store, query)
+	if err != nil {
+		return store.Record{}, nil, err
+	}
+	rec, err = m.Store.Revoke(rec.Serial, string(reason), m.now(), m.Actor)
+	if err != nil {
+		return rec, nil, err
+	}
+	crls, err := m.PublishCRL(0)
+	if err != nil {
+		return rec, nil, fmt.Errorf("%s/%s is revoked, but the CRL was not updated (run daskca crl): %w", rec.Role, rec.Name, err)
+	}
+	return rec, crls, nil
+}

@@ -1,0 +1,122 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/store"
+)
+
+// leafFile is one file of an endpoint, by base name (cert.pem, key.pem, ...).
+type leafFile struct {
+	name string
+	data []byte
+	mode fs.FileMode
+}
+
+// placeOrder is the order in which pending files are renamed into place:
+// the bundle first (it only adds trust), the key before the certificate, so
+// a watcher that reloads on the certificate finds its key already there.
+var placeOrder = []string{"ca.pem", "key.pem", "combined.pem", "cert.pem"}
+
+// stage writes files into the pending directory of rec, replacing any
+// earlier pending directory of the same serial.
+func (m *Manager) stage(rec store.Record, files []leafFile) error {
+	dir := m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
+	}
+	for _, f := range files {
+		if err := fsutil.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
+		}
+	}
+	return nil
+}
+
+// unstage removes the pending directory of rec (after a failed commit).
+func (m *Manager) unstage(rec store.Record) {
+	_ = os.RemoveAll(m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial))
+}
+
+// place renames the pending files of (role, name, serial) into the
+// endpoint's directory and removes the pending directory. Files already
+// moved by an interrupted earlier call are skipped, so place can be
+// repeated.
+func (m *Manager) place(role, name, serial string) error {
+	dir := m.Layout.PendingDir(role, name, serial)
+	dst := m.Layout.CertDir(role, name)
+	for _, n := range placeOrder {
+		err := os.Rename(filepath.Join(dir, n), filepath.Join(dst, n))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("placing the files of %s/%s: %w", role, name, err)
+		}
+	}
+	if err := fsutil.SyncDir(dst); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("placing the files of %s/%s: %w", role, name, err)
+	}
+	return fsutil.SyncDir(dst)
+}
+
+// Pending is a pending directory found in the home.
+type Pending struct {
+	Role, Name, Serial string
+	Dir                string
+}
+
+// FindPending lists the pending directories of the home, in path order.
+func FindPending(l home.Layout) ([]Pending, error) {
+	dirs, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", "*", home.PendingPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pending, 0, len(dirs))
+	for _, d := range dirs {
+		name := filepath.Dir(d)
+		out = append(out, Pending{
+			Role: filepath.Base(filepath.Dir(name)), Name: filepath.Base(name),
+			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
+		})
+	}
+	return out, nil
+}
+
+// Recover finishes what an interrupted operation left: the files of a
+// pending directory whose serial the inventory records as active are put in
+// place; a pending directory of any other serial (its transaction never
+// committed, or a newer certificate replaced it since) is removed. It
+// returns the records whose files it put in place.
+func (m *Manager) Recover() ([]store.Record, error) {
+	found, err := FindPending(m.Layout)
+	if err != nil {
+		return nil, err
+	}
+	var done []store.Record
+	for _, p := range found {
+		rec, err := m.Store.Cert(p.Serial)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
+		case err != nil:
+			return done, err
+		case rec.Status == store.Active && rec.Role == p.Role && rec.Name == p.Name:
+			if err := m.place(p.Role, p.Name, p.Serial); err != nil {
+				return done, err
+			}
+			done = append(done, rec)
+			continue
+		}
+		if err := os.RemoveAll(p.Dir); err != nil {
+			return done, fmt.Errorf("removing %s: %w", p.Dir, err)
+		}
+	}
+	return done, nil
+}

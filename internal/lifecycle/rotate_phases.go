@@ -1,0 +1,272 @@
+package lifecycle
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/store"
+)
+
+// BeginOptions change the new CA of a rotation; zero values keep what the
+// old CA has (name with the next generation number, key type, lifetime,
+// intermediate, name constraints, trust domain).
+type BeginOptions struct {
+	Name     string
+	KeyType  ca.KeyType
+	Validity time.Duration
+}
+
+// Begin starts a rotation: it creates the new CA in ca-next/ (keys
+// encrypted with m.Password), records the phase, and writes every bundle
+// with the old and the new root, then fresh CRLs. If a rotation is already
+// under way it only repairs directories and rewrites bundles and CRLs. A
+// new CA left in ca-next/ by an interrupted Begin is reused.
+func (m *Manager) Begin(opts BeginOptions) (Rotation, error) {
+	st, err := m.prepareRotation()
+	if err != nil {
+		return st, err
+	}
+	if st.Phase == PhaseNone {
+		next, err := m.nextCA(opts)
+		if err != nil {
+			return st, err
+		}
+		now := m.now().UTC()
+		st = Rotation{Phase: PhaseBegun, Old: ca.Fingerprint(m.CA.Root), New: ca.Fingerprint(next.Root), Began: now, Changed: now}
+		note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("begin: new CA %q %.16s", next.Root.Subject.CommonName, st.New)}
+		if err := m.Store.Apply(store.Batch{Meta: st.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
+			return st, err
+		}
+	}
+	return st, m.publish(st)
+}
+
+// prepareRotation reads the state and repairs what an interrupted phase
+// left: CA directories and pending files.
+func (m *Manager) prepareRotation() (Rotation, error) {
+	st, err := m.State()
+	if err != nil {
+		return st, err
+	}
+	if err := m.settle(st); err != nil {
+		return st, err
+	}
+	if _, err := m.Recover(); err != nil {
+		return st, err
+	}
+	return st, m.reloadCA()
+}
+
+// publish moves directories to match st, reloads the signing CA and writes
+// bundles and CRLs from it.
+func (m *Manager) publish(st Rotation) error {
+	if err := m.settle(st); err != nil {
+		return err
+	}
+	if err := m.reloadCA(); err != nil {
+		return err
+	}
+	if _, err := m.WriteBundles(); err != nil {
+		return err
+	}
+	_, err := m.PublishCRL(0)
+	return err
+}
+
+// nextCA loads the new CA an interrupted Begin left in ca-next/, or creates
+// and saves one like the current CA.
+func (m *Manager) nextCA(opts BeginOptions) (*ca.Authority, error) {
+	dir := m.Layout.CANextDir()
+	if exists(dir) {
+		a, err := ca.Load(dir, m.Password)
+		if err != nil {
+			return nil, fmt.Errorf("%s is left from an interrupted rotation and does not load (remove it to start again): %w", dir, err)
+		}
+		return a, nil
+	}
+	cur := m.CA
+	o := ca.Options{
+		Name: opts.Name, KeyType: opts.KeyType, Validity: opts.Validity, Intermediate: cur.Intermediate != nil,
+		PermitDNS: cur.Root.PermittedDNSDomains, PermitIP: cur.Root.PermittedIPRanges, TrustDomain: cur.TrustDomain, Now: m.Now,
+	}
+	if o.Name == "" {
+		o.Name = nextName(cur.Root.Subject.CommonName)
+	}
+	if o.KeyType == "" {
+		o.KeyType = ca.KeyTypeOf(cur.Root.PublicKey)
+	}
+	if o.Validity == 0 {
+		o.Validity = cur.Root.NotAfter.Sub(cur.Root.NotBefore) - ca.Backdate
+	}
+	a, err := ca.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("creating the new CA: %w", err)
+	}
+	a.Insecure = cur.Insecure
+	if err := a.Save(dir, m.Password); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return a, nil
+}
+
+var generationSuffix = regexp.MustCompile(` G([0-9]+)$`)
+
+// nextName names the next CA generation: "Acme CA" -> "Acme CA G2",
+// "Acme CA G2" -> "Acme CA G3". Distinct subjects keep path building
+// unambiguous while both roots are trusted.
+func nextName(cn string) string {
+	if m := generationSuffix.FindStringSubmatch(cn); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return strings.TrimSuffix(cn, m[0]) + " G" + strconv.Itoa(n+1)
+	}
+	return cn + " G2"
+}
+
+// Issue makes the new CA the signing CA and re-issues under it every
+// unexpired active certificate another CA signed, in one transaction with
+// the phase change; then it moves the CA directories and puts the files in
+// place. Re-running it re-issues whatever is still left on the old CA.
+func (m *Manager) Issue() (Rotation, []Renewal, error) {
+	st, err := m.prepareRotation()
+	if err != nil {
+		return st, nil, err
+	}
+	if st.Phase == PhaseNone {
+		return st, nil, fmt.Errorf("%w: run daskca ca rotate begin first", ErrNoRotation)
+	}
+	newCA, err := ca.Load(m.locate(st.New), m.Password)
+	if err != nil {
+		return st, nil, err
+	}
+	next := st
+	next.Phase, next.Changed = PhaseIssued, m.now().UTC()
+	items, out, err := m.reissueAll(newCA, func(r store.Record) bool { return !issuedBy(r, newCA) })
+	if err != nil {
+		return st, out, err
+	}
+	meta, notes := map[string][]byte(nil), []store.Note(nil)
+	if st.Phase != PhaseIssued || len(items) > 0 {
+		meta = next.encode()
+		notes = []store.Note{{Kind: store.EventCAChange, Detail: fmt.Sprintf("issue: %d certificates re-issued under %.16s", len(items), st.New)}}
+	}
+	err = m.commit(items, store.EventRotate, "re-issued under the new CA", meta, notes, func() error { return m.settle(next) })
+	if err != nil {
+		return st, out, err
+	}
+	return next, out, m.publish(next)
+}
+
+// reissueAll signs with a a replacement for every unexpired active record
+// that pick selects.
+func (m *Manager) reissueAll(a *ca.Authority, pick func(store.Record) bool) ([]reissued, []Renewal, error) {
+	recs, err := m.active()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := m.now()
+	var items []reissued
+	var out []Renewal
+	for _, r := range recs {
+		if now.After(r.NotAfter) || !pick(r) {
+			continue
+		}
+		it, err := m.reissue(a, r, false, 0)
+		if err != nil {
+			return nil, out, err
+		}
+		items = append(items, it)
+		out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Serial, NewSerial: it.rec.Serial, NotAfter: it.rec.NotAfter, Action: "re-issued"})
+	}
+	return items, out, nil
+}
+
+// Finish ends a rotation once no unexpired active certificate depends on
+// the old CA: bundles then hold the new root alone and the old CA moves to
+// ca-retired/. It refuses, naming the certificates, while some do.
+// Re-running it after it finished only repairs and rewrites.
+func (m *Manager) Finish() (Rotation, error) {
+	st, err := m.prepareRotation()
+	if err != nil {
+		return st, err
+	}
+	if st.Phase == PhaseNone {
+		if st.Last == "finished" {
+			return st, m.publish(st)
+		}
+		return st, ErrNoRotation
+	}
+	old, err := ca.LoadPublic(m.locate(st.Old))
+	if err != nil {
+		return st, err
+	}
+	if left, err := m.dependents(old); err != nil || len(left) > 0 {
+		if err != nil {
+			return st, err
+		}
+		return st, fmt.Errorf("%w: %s (run daskca ca rotate issue)", ErrOldCAInUse, strings.Join(left, ", "))
+	}
+	next := Rotation{Phase: PhaseNone, Last: "finished", Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
+	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("finish: old CA %.16s retired", st.Old)}
+	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
+		return st, err
+	}
+	return next, m.publish(next)
+}
+
+// dependents names the unexpired active certificates a signed.
+func (m *Manager) dependents(a *ca.Authority) ([]string, error) {
+	recs, err := m.active()
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	var out []string
+	for _, r := range recs {
+		if issuedBy(r, a) && !now.After(r.NotAfter) {
+			out = append(out, fmt.Sprintf("%s/%s (serial %s)", r.Role, r.Name, r.Serial))
+		}
+	}
+	return out, nil
+}
+
+// Abort returns to the old CA: certificates re-issued under the new CA are
+// re-issued under the old one (with bundles of the old root alone), in one
+// transaction with the phase change, and the new CA moves to ca-retired/.
+func (m *Manager) Abort() (Rotation, []Renewal, error) {
+	st, err := m.prepareRotation()
+	if err != nil {
+		return st, nil, err
+	}
+	if st.Phase == PhaseNone {
+		if st.Last == "aborted" {
+			return st, nil, m.publish(st)
+		}
+		return st, nil, ErrNoRotation
+	}
+	oldCA, err := ca.Load(m.locate(st.Old), m.Password)
+	if err != nil {
+		return st, nil, err
+	}
+	oldCA.Overlap = nil // the leaves' bundles go back to the old root alone
+	newCA, err := ca.LoadPublic(m.locate(st.New))
+	if err != nil {
+		return st, nil, err
+	}
+	items, out, err := m.reissueAll(oldCA, func(r store.Record) bool { return issuedBy(r, newCA) })
+	if err != nil {
+		return st, out, err
+	}
+	next := Rotation{Phase: PhaseNone, Last: "aborted", Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
+	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("abort: %d certificates back under %.16s; new CA %.16s retired", len(items), st.Old, st.New)}
+	err = m.commit(items, store.EventRotate, "re-issued under the old CA (rotation aborted)", next.encode(), []store.Note{note}, func() error { return m.settle(next) })
+	if err != nil {
+		return st, out, err
+	}
+	return next, out, m.publish(next)
+}

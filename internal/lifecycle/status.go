@@ -1,0 +1,133 @@
+package lifecycle
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+)
+
+// Level is the severity of a status finding, and the exit code of
+// `daskca status`, like a monitoring check's.
+type Level int
+
+// The levels.
+const (
+	OK       Level = 0 // nothing to do
+	Warning  Level = 1 // something is inside the renewal window (or needs a run of daskca)
+	Critical Level = 2 // something is expired, or revoked and still in use
+)
+
+// The states of an endpoint in a Report.
+const (
+	StateOK      = "ok"      // active, outside the window
+	StateRenew   = "renew"   // active, inside the window
+	StateExpired = "expired" // active and past NotAfter
+	StateRevoked = "revoked" // revoked, unexpired, and still in use
+	StateRetired = "retired" // revoked or superseded with no active successor, out of use
+)
+
+// Endpoint is the status of one (role, name): its current certificate (the
+// active one, else the newest).
+type Endpoint struct {
+	Role      string    `json:"role"`
+	Name      string    `json:"name"`
+	Serial    string    `json:"serial"`
+	State     string    `json:"state"`
+	Level     Level     `json:"level"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	RenewAt   time.Time `json:"renew_at"`
+	Issuer    string    `json:"issuer_fingerprint_sha256,omitempty"`
+}
+
+// Report is the health of an inventory at one time.
+type Report struct {
+	Now       time.Time  `json:"now"`
+	Level     Level      `json:"level"`
+	Endpoints []Endpoint `json:"endpoints"`
+	// Problems are findings about the home rather than one certificate.
+	Problems []Problem `json:"problems"`
+}
+
+// Problem is one finding about the home (a stale CRL, files out of step).
+type Problem struct {
+	Level  Level  `json:"level"`
+	Detail string `json:"detail"`
+}
+
+// Evaluate judges recs at now. An active certificate is due when Due(...,
+// within) says so; a revoked one counts as in use unless it has expired, its
+// reason retires it (cessationOfOperation, superseded), or inUse (nil:
+// always) says it is not. Evaluate is a pure function of its arguments.
+func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse func(store.Record) bool) Report {
+	cur := map[[2]string]store.Record{}
+	for _, r := range recs {
+		k := [2]string{r.Role, r.Name}
+		if c, ok := cur[k]; !ok || newer(r, c) {
+			cur[k] = r
+		}
+	}
+	rep := Report{Now: now.UTC(), Endpoints: []Endpoint{}, Problems: []Problem{}}
+	for _, r := range cur {
+		e := Endpoint{Role: r.Role, Name: r.Name, Serial: r.Serial, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
+			RenewAt: RenewAt(r.NotBefore, r.NotAfter), Issuer: r.Issuer}
+		e.State, e.Level = judge(r, now, within, inUse)
+		rep.Endpoints = append(rep.Endpoints, e)
+		rep.Level = max(rep.Level, e.Level)
+	}
+	slices.SortFunc(rep.Endpoints, func(a, b Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Name, b.Name))
+	})
+	return rep
+}
+
+// newer prefers an active record, then the later IssuedAt, then the serial.
+func newer(a, b store.Record) bool {
+	if (a.Status == store.Active) != (b.Status == store.Active) {
+		return a.Status == store.Active
+	}
+	if !a.IssuedAt.Equal(b.IssuedAt) {
+		return a.IssuedAt.After(b.IssuedAt)
+	}
+	return a.Serial > b.Serial
+}
+
+func judge(r store.Record, now time.Time, within time.Duration, inUse func(store.Record) bool) (string, Level) {
+	expired := issue.Status(r, now) == "expired" || now.After(r.NotAfter)
+	switch r.Status {
+	case store.Active:
+		switch {
+		case expired:
+			return StateExpired, Critical
+		case Due(r.NotBefore, r.NotAfter, now, within):
+			return StateRenew, Warning
+		}
+		return StateOK, OK
+	case store.Revoked:
+		if !expired && !Reason(r.RevocationReason).retires() && (inUse == nil || inUse(r)) {
+			return StateRevoked, Critical
+		}
+	}
+	return StateRetired, OK
+}
+
+// Add records a finding about the home and raises the report's level.
+func (r *Report) Add(level Level, detail string) {
+	r.Problems = append(r.Problems, Problem{Level: level, Detail: detail})
+	r.Level = max(r.Level, level)
+}
+
+// Counts returns how many endpoints of each role are in each state.
+func (r *Report) Counts() map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, e := range r.Endpoints {
+		if out[e.Role] == nil {
+			out[e.Role] = map[string]int{}
+		}
+		out[e.Role][e.State]++
+	}
+	return out
+}
