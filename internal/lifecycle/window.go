@@ -10,8 +10,8 @@ const RenewalDivisor = 3
 
 // RenewAt returns when a certificate valid from notBefore to notAfter
 // enters its renewal window: notAfter minus a third of its lifetime. A
-// certificate whose notAfter is not after its notBefore is due at once
-// (RenewAt returns notBefore).
+// certificate whose notAfter is not after its notBefore is due from its
+// notBefore on (RenewAt returns notBefore).
 func RenewAt(notBefore, notAfter time.Time) time.Time {
 	life := notAfter.Sub(notBefore)
 	if life <= 0 {

@@ -1,0 +1,217 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/daskca/daskca/store"
+)
+
+func TestRenewWindowAndFiles(t *testing.T) {
+	f := newFixture(t, true)
+	ctx := context.Background()
+	if got, err := f.m.Renew(ctx, Selection{}, RenewOptions{}); err != nil || len(got) != 0 {
+		t.Fatalf("renew of fresh certificates = %+v, %v; want nothing", got, err)
+	}
+	f.now = t0.Add(61 * day)
+	old := f.active("worker", "w2")
+	oldKey := mustRead(t, old.KeyFile)
+	got, err := f.m.Renew(ctx, Selection{}, RenewOptions{})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("renew = %+v, %v; want 4 renewals", got, err)
+	}
+	cur := f.active("worker", "w2")
+	if cur.Supersedes != old.Serial || !slices.Equal(cur.IPs, old.IPs) || cur.URI != old.URI || cur.NotAfter != f.now.Add(90*day).UTC().Truncate(1e9) {
+		t.Errorf("renewed record %+v does not carry on %+v", cur, old)
+	}
+	if o, _ := f.m.Store.Cert(old.Serial); o.Status != store.Superseded || o.SupersededBy != cur.Serial {
+		t.Errorf("old record: %s superseded by %q", o.Status, o.SupersededBy)
+	}
+	if bytes.Equal(mustRead(t, cur.KeyFile), oldKey) {
+		t.Error("the key was kept without --reuse-key")
+	}
+	if _, err := tls.LoadX509KeyPair(cur.CertFile, cur.KeyFile); err != nil {
+		t.Errorf("renewed files do not fit together: %v", err)
+	}
+	if c := certs(t, cur.CertFile)[0]; c.SerialNumber.Text(16) != cur.Serial {
+		t.Errorf("cert.pem holds %s, want %s", c.SerialNumber.Text(16), cur.Serial)
+	}
+	if err := f.verify(cur.CertFile, cur.CAFile); err != nil {
+		t.Errorf("renewed chain does not verify: %v", err)
+	}
+	if c := f.active("client", "c1"); c.KeyType != "ed25519" {
+		t.Errorf("client key type became %s", c.KeyType)
+	}
+	n := f.count()
+	if got, err := f.m.Renew(ctx, Selection{}, RenewOptions{}); err != nil || len(got) != 0 || f.count() != n {
+		t.Errorf("second run renewed %+v (%v), records %d -> %d", got, err, n, f.count())
+	}
+	var kinds []string
+	_ = f.m.Store.Events(func(e store.Event) error { kinds = append(kinds, string(e.Kind)); return nil })
+	if k := slices.Index(kinds, "renew"); k < 0 || kinds[k+1] != "supersede" {
+		t.Errorf("events %v lack renew followed by supersede", kinds)
+	}
+}
+
+func TestRenewSelection(t *testing.T) {
+	tests := []struct {
+		name string
+		sel  Selection
+		want []string
+		err  error
+	}{
+		{"names", Selection{Names: []string{"w1", "client/c1"}}, []string{"worker/w1", "client/c1"}, nil},
+		{"role", Selection{Role: "worker", All: true}, []string{"worker/w1", "worker/w2"}, nil},
+		{"all", Selection{All: true}, []string{"scheduler/s1", "worker/w1", "worker/w2", "client/c1"}, nil},
+		{"within", Selection{Within: 100 * day}, []string{"scheduler/s1", "worker/w1", "worker/w2", "client/c1"}, nil},
+		{"within, none", Selection{Within: 10 * day}, nil, nil},
+		{"window, none", Selection{}, nil, nil},
+		{"unknown name", Selection{Names: []string{"nobody"}}, nil, errors.New("not found")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			got, err := f.m.Renew(context.Background(), tt.sel, RenewOptions{DryRun: true})
+			if (err != nil) != (tt.err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			var names []string
+			for _, r := range got {
+				names = append(names, r.Role+"/"+r.Name)
+				if r.Action != "would renew" {
+					t.Errorf("dry run action %q", r.Action)
+				}
+			}
+			slices.Sort(names)
+			want := slices.Clone(tt.want)
+			slices.Sort(want)
+			if !slices.Equal(names, want) {
+				t.Errorf("selected %v, want %v", names, want)
+			}
+			if f.count() != 4 {
+				t.Errorf("a dry run wrote records: %d", f.count())
+			}
+		})
+	}
+}
+
+func TestRenewRevokedRefused(t *testing.T) {
+	f := newFixture(t, false)
+	if _, _, err := f.m.Revoke("w1", KeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.m.Renew(context.Background(), Selection{Names: []string{"worker/w1"}}, RenewOptions{})
+	if !errors.Is(err, ErrNotActive) {
+		t.Errorf("renewing a revoked certificate: %v, want ErrNotActive", err)
+	}
+}
+
+func TestRenewReuseKey(t *testing.T) {
+	f := newFixture(t, false)
+	old := f.active("worker", "w1")
+	key := mustRead(t, old.KeyFile)
+	if _, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{ReuseKey: true}); err != nil {
+		t.Fatal(err)
+	}
+	cur := f.active("worker", "w1")
+	if cur.Serial == old.Serial || !bytes.Equal(mustRead(t, cur.KeyFile), key) {
+		t.Error("--reuse-key did not keep the key file")
+	}
+	if _, err := tls.LoadX509KeyPair(cur.CertFile, cur.KeyFile); err != nil {
+		t.Errorf("files do not fit: %v", err)
+	}
+	// a key file that is not the certificate's key is refused
+	other := f.active("worker", "w2")
+	if err := os.WriteFile(cur.KeyFile, mustRead(t, other.KeyFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{ReuseKey: true}); err == nil {
+		t.Error("renewed with a key file of another certificate")
+	}
+}
+
+// crashAfterCommit does what Renew does for one record up to the inventory
+// commit, and stops before the renames, as a crash there would.
+func crashAfterCommit(t *testing.T, f *fixture, role, name string) store.Record {
+	t.Helper()
+	it, err := f.m.reissue(f.m.CA, f.active(role, name), false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash := errors.New("crash")
+	if err := f.m.commit([]reissued{it}, store.EventRenew, "", nil, nil, func() error { return crash }); !errors.Is(err, crash) {
+		t.Fatal(err)
+	}
+	return it.rec
+}
+
+func TestRenewAfterCrash(t *testing.T) {
+	t.Run("between commit and renames", func(t *testing.T) {
+		f := newFixture(t, false)
+		rec := crashAfterCommit(t, f, "worker", "w1")
+		if c := certs(t, rec.CertFile)[0]; c.SerialNumber.Text(16) == rec.Serial {
+			t.Fatal("the simulated crash put the files in place")
+		}
+		n := f.count()
+		got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{})
+		if err != nil || len(got) != 1 || got[0].Action != "completed" || got[0].NewSerial != rec.Serial {
+			t.Fatalf("rerun = %+v, %v; want the interrupted renewal completed", got, err)
+		}
+		if f.count() != n {
+			t.Errorf("rerun added records: %d -> %d", n, f.count())
+		}
+		if c := certs(t, rec.CertFile)[0]; c.SerialNumber.Text(16) != rec.Serial {
+			t.Error("files not put in place")
+		}
+		if _, err := tls.LoadX509KeyPair(rec.CertFile, rec.KeyFile); err != nil {
+			t.Errorf("files do not fit: %v", err)
+		}
+		if p, _ := FindPending(f.m.Layout); len(p) != 0 {
+			t.Errorf("pending left: %+v", p)
+		}
+	})
+	t.Run("before commit", func(t *testing.T) {
+		f := newFixture(t, false)
+		it, err := f.m.reissue(f.m.CA, f.active("worker", "w1"), false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.m.stage(it.rec, it.files); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{})
+		if err != nil || len(got) != 1 || got[0].Action != "renewed" || got[0].NewSerial == it.rec.Serial {
+			t.Fatalf("rerun = %+v, %v", got, err)
+		}
+		if p, _ := FindPending(f.m.Layout); len(p) != 0 || f.count() != 5 {
+			t.Errorf("pending %+v, records %d; want none and 5", p, f.count())
+		}
+	})
+	t.Run("part of a run done", func(t *testing.T) {
+		f := newFixture(t, false)
+		w1, w2 := f.active("worker", "w1"), f.active("worker", "w2")
+		if _, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// a run set out to renew w1 and w2 and crashed after w1
+		if err := f.m.writeJournal([]store.Record{w1, w2}); err != nil {
+			t.Fatal(err)
+		}
+		n := f.count()
+		got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1", "w2"}}, RenewOptions{})
+		if err != nil || len(got) != 1 || got[0].Name != "w2" {
+			t.Fatalf("rerun = %+v, %v; want w2 alone", got, err)
+		}
+		if f.count() != n+1 {
+			t.Errorf("records %d -> %d, want one more", n, f.count())
+		}
+		if _, err := f.m.Store.Meta(journalKey); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("journal left behind: %v", err)
+		}
+	})
+}
