@@ -45,7 +45,7 @@ func renderable(c *Config, f field) (any, bool) {
 // YAML renders the configuration as a Dask YAML file: booleans and numbers
 // as YAML booleans and numbers (min-version: 1.2, not "1.2"), strings quoted
 // only where PyYAML would otherwise read something else. Unset fields are
-// left out. daskca's own keys go under the top-level daskca key, which Dask
+// left out; a Config with nothing set renders as {}. daskca's own keys go under the top-level daskca key, which Dask
 // ignores.
 func (c Config) YAML() ([]byte, error) {
 	root := &yaml.Node{Kind: yaml.MappingNode}
@@ -61,13 +61,14 @@ func (c Config) YAML() ([]byte, error) {
 		}
 		node.Content = append(node.Content, strNode(parts[len(parts)-1]), yamlScalar(v))
 	}
+	if len(root.Content) == 0 {
+		return []byte("{}\n"), nil
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if len(root.Content) > 0 {
-		if err := enc.Encode(root); err != nil {
-			return nil, fmt.Errorf("rendering dask config: %w", err)
-		}
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("rendering dask config: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("rendering dask config: %w", err)
