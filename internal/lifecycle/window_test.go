@@ -10,13 +10,13 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func TestRenewalWindow(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
-		name       string
-		nb, na     time.Time
-		now        time.Time
-		within     time.Duration
-		wantAt     time.Time
-		inWindow   bool
-		due        bool
+		name     string
+		nb, na   time.Time
+		now      time.Time
+		within   time.Duration
+		wantAt   time.Time
+		inWindow bool
+		due      bool
 	}{
 		{"fresh 90d", t0, t0.Add(90 * day), t0.Add(time.Hour), 0, t0.Add(60 * day), false, false},
 		{"one second before the window", t0, t0.Add(90 * day), t0.Add(60*day - time.Second), 0, t0.Add(60 * day), false, false},
