@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -177,12 +178,15 @@ func pyText(s string) string {
 	return pyQuote(s)
 }
 
-// pyQuote writes s as a single-quoted Python string literal.
+// pyQuote writes s as a single-quoted Python string literal. Bytes that
+// are not UTF-8 are copied as they are.
 func pyQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('\'')
-	for _, r := range s {
+	for i, r := range s {
 		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteByte(s[i])
 		case r == '\\' || r == '\'':
 			b.WriteByte('\\')
 			b.WriteRune(r)
