@@ -17,7 +17,7 @@ func newCACmd(g *globalOpts) *cobra.Command {
 		Args:  exactArgs(0, "SUBCOMMAND"),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newCAShowCmd(g), newCAExportRootKeyCmd(g), newCAForgetRootKeyCmd(g))
+	cmd.AddCommand(newCAShowCmd(g), newCAExportRootKeyCmd(g), newCAForgetRootKeyCmd(g), newCARotateCmd(g))
 	return cmd
 }
 

@@ -67,6 +67,7 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newQuickstartCmd(g),
 		newConfigCmd(g),
 		newExportCmd(g),
+		newRenewCmd(g), newRevokeCmd(g), newCRLCmd(g), newStatusCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/lifecycle"
+)
+
+func newCARotateCmd(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate begin|issue|finish|abort|status",
+		Short: "Replace the CA without downtime, in phases with an overlap bundle",
+		Long: `Rotate replaces the CA in phases; each is one inventory transaction and can
+be re-run safely (after a crash, re-running the phase completes it):
+  begin   create the new CA (same constraints and trust domain); every CA
+          bundle written from now holds the old and the new root
+  issue   the new CA signs from now on; every active certificate is re-issued
+          under it, in place
+  finish  bundles hold the new root alone; refused while an active
+          certificate still depends on the old CA
+  abort   go back to the old CA (re-issuing what the new one signed)
+  status  show the phase and what is left
+Between phases roll the changed files out to every endpoint: daskca run reloads
+them by itself, real Dask must be restarted (see docs/operations.md).`,
+		Args: exactArgs(0, "PHASE"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	var pwFile, output string
+	var begin lifecycle.BeginOptions
+	var keyType string
+	phase := func(name, short string, run func(*cobra.Command, *lifecycle.Manager) (any, error)) *cobra.Command {
+		c := &cobra.Command{
+			Use:   name,
+			Short: short,
+			Args:  exactArgs(0, ""),
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := checkFormat(output, "text", "json"); err != nil {
+					return err
+				}
+				m, done, err := g.manager(cmd, pwFile, name != "status")
+				if err != nil {
+					return err
+				}
+				defer done()
+				res, err := run(cmd, m)
+				if err != nil {
+					return rotateError(err)
+				}
+				rs, err := m.RotationStatus()
+				if err != nil {
+					return err
+				}
+				return printRotation(cmd.OutOrStdout(), output, res, rs)
+			},
+		}
+		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+		if name != "status" {
+			c.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password")
+		}
+		return c
+	}
+	beginCmd := phase("begin", "Create the new CA and put old and new roots in every bundle", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
+		if keyType != "" {
+			kt, err := ca.ParseKeyType(keyType)
+			if err != nil {
+				return nil, usageError("--key-type: %v", err)
+			}
+			begin.KeyType = kt
+		}
+		_, err := m.Begin(begin)
+		return nil, err
+	})
+	beginCmd.Flags().StringVar(&begin.Name, "name", "", `name of the new CA (default: the old name with the next generation, e.g. "Acme Dask CA G2")`)
+	beginCmd.Flags().StringVar(&keyType, "key-type", "", "key type of the new CA (default: the old CA's): "+keyTypeList())
+	beginCmd.Flags().Var(durationValue(&begin.Validity), "validity", "lifetime of the new root (default: the old root's)")
+	cmd.AddCommand(beginCmd,
+		phase("issue", "Make the new CA sign and re-issue every active certificate under it", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
+			_, res, err := m.Issue()
+			return res, err
+		}),
+		phase("finish", "Drop the old CA from every bundle once nothing depends on it", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
+			_, err := m.Finish()
+			return nil, err
+		}),
+		phase("abort", "Return to the old CA", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
+			_, res, err := m.Abort()
+			return res, err
+		}),
+		phase("status", "Show the phase of the CA rotation and what is left", func(*cobra.Command, *lifecycle.Manager) (any, error) {
+			return nil, nil
+		}),
+	)
+	return cmd
+}
+
+func rotateError(err error) error {
+	switch {
+	case errors.Is(err, lifecycle.ErrOldCAInUse):
+		return withHint(err, "run daskca ca rotate issue, roll the new certificates out, then finish")
+	case errors.Is(err, lifecycle.ErrNoRotation):
+		return withHint(err, "start one with daskca ca rotate begin")
+	}
+	return err
+}
+
+func printRotation(w io.Writer, format string, res any, rs lifecycle.RotationStatus) error {
+	if format == "json" {
+		return writeJSON(w, map[string]any{"rotation": rs, "certificates": res})
+	}
+	if rr, ok := res.([]lifecycle.Renewal); ok {
+		for _, r := range rr {
+			fmt.Fprintf(w, "re-issued %s/%s: %s -> %s\n", r.Role, r.Name, r.OldSerial, r.NewSerial)
+		}
+	}
+	fmt.Fprintf(w, "phase: %s\n", rs.Phase)
+	if rs.Phase == lifecycle.PhaseNone && rs.Last != "" {
+		fmt.Fprintf(w, "last rotation: %s at %s\n", rs.Last, rs.Changed.Format(time.RFC3339))
+	}
+	for _, c := range []*lifecycle.CAState{rs.OldCA, rs.NewCA} {
+		if c != nil {
+			fmt.Fprintf(w, "%s: %s (sha256 %.16s, until %s)\n", c.Kind, c.Subject, c.Fingerprint, c.NotAfter.Format(time.RFC3339))
+		}
+	}
+	if rs.Phase != lifecycle.PhaseNone {
+		fmt.Fprintf(w, "on the old CA: %d", len(rs.OnOld))
+		if len(rs.OnOld) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(rs.OnOld, ", "))
+		}
+		fmt.Fprintf(w, "\non the new CA: %d\n", rs.OnNew)
+	}
+	_, err := fmt.Fprintf(w, "next: %s\n", rs.Next)
+	return err
+}

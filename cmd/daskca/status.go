@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/lifecycle"
+)
+
+var levelNames = map[lifecycle.Level]string{lifecycle.OK: "ok", lifecycle.Warning: "warning", lifecycle.Critical: "critical"}
+
+func newStatusCmd(g *globalOpts) *cobra.Command {
+	var within time.Duration
+	var output, out string
+	cmd := &cobra.Command{
+		Use:   "status [--within 30d] [-o table|json|prom]",
+		Short: "Check the expiry and health of the whole inventory, like a monitoring check",
+		Long: `Status judges every endpoint's current certificate and the home itself (CA
+expiry, the CRL, unfinished operations, a CA rotation under way) and exits like
+a monitoring check:
+  0  everything is fine
+  1  something is inside the renewal window (the last third of its lifetime,
+     or --within), or needs a run of daskca (a stale CRL, unfinished files)
+  2  something is expired, or revoked and still in use
+-o prom prints node-exporter textfile metrics (daskca_cert_not_after_seconds
+and friends); with --out FILE they are written atomically to FILE.`,
+		Example: `  daskca status
+  daskca status --within 30d -o json
+  daskca status -o prom --out /var/lib/node_exporter/textfile/daskca.prom`,
+		Args: exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output, "table", "json", "prom"); err != nil {
+				return err
+			}
+			if out != "" && output != "prom" {
+				return usageError("--out is for -o prom")
+			}
+			m, done, err := g.manager(cmd, "", false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			h, err := m.Health(within)
+			if err != nil {
+				return err
+			}
+			if err := printHealth(cmd, output, out, h); err != nil {
+				return err
+			}
+			if h.Level != lifecycle.OK {
+				return exitCode(h.Level)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Var(durationValue(&within), "within", "warn about certificates expiring within this time (default: the renewal window)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or prom")
+	cmd.Flags().StringVar(&out, "out", "", "with -o prom: write the metrics to FILE atomically (node-exporter textfile collector)")
+	return cmd
+}
+
+func printHealth(cmd *cobra.Command, format, out string, h lifecycle.Health) error {
+	w := cmd.OutOrStdout()
+	switch format {
+	case "json":
+		return writeJSON(w, struct {
+			lifecycle.Health
+			Status string `json:"status"`
+		}{h, levelNames[h.Level]})
+	case "prom":
+		var b bytes.Buffer
+		if err := lifecycle.WriteProm(&b, h); err != nil {
+			return err
+		}
+		if out != "" {
+			return fsutil.WriteFile(out, b.Bytes(), 0o644)
+		}
+		_, err := w.Write(b.Bytes())
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tSERIAL\tNOT AFTER\tRENEW AT")
+	for _, e := range h.Endpoints {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Role, e.Name, e.State, e.Serial,
+			e.NotAfter.UTC().Format(time.RFC3339), e.RenewAt.UTC().Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range h.Problems {
+		fmt.Fprintf(w, "%s: %s\n", levelNames[p.Level], p.Detail)
+	}
+	_, err := fmt.Fprintf(w, "status: %s\n", levelNames[h.Level])
+	return err
+}
