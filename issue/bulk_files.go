@@ -18,31 +18,39 @@ import (
 // before the record exists.
 
 // stagedFiles are the temporary files of one certificate, waiting to be
-// renamed into place, and the directories made for them.
+// renamed into place, and the directories made for them. A certificate
+// whose directory does not exist yet is staged as a whole temporary
+// directory that one rename puts in place (fewer file-system operations, and
+// the directory appears complete or not at all); one whose directory exists
+// (a replacement) has a temporary file beside each file it replaces.
 type stagedFiles struct {
-	files []stagedFile
-	dirs  []string // directories created, parents first
+	files []stagedFile // temporary files, or the files inside dir.tmp
+	dir   stagedFile   // the temporary directory, if any
+	dirs  []string     // parent directories created, parents first
 }
 
 type stagedFile struct{ tmp, dst string }
 
-// stageAll writes each file to a hidden temporary file beside its
-// destination, with its mode, without syncing. On error nothing is left.
+// stageAll writes one certificate's files (all in one directory) to
+// temporary files, with their modes, without syncing. On error nothing is
+// left.
 func stageAll(files []file) (stagedFiles, error) {
 	var st stagedFiles
-	madeDir := map[string]bool{}
-	for _, f := range files {
-		dir := filepath.Dir(f.path)
-		if !madeDir[dir] {
-			made, err := mkdirs(dir)
-			st.dirs = append(st.dirs, made...)
-			madeDir[dir] = true
-			if err != nil {
-				removeStaged([]*stagedFiles{&st})
-				return stagedFiles{}, fmt.Errorf("creating %s: %w", dir, err)
-			}
+	dir := filepath.Dir(files[0].path)
+	_, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		st.dirs, err = mkdirs(filepath.Dir(dir))
+		if err == nil {
+			st.dir.dst = dir
+			st.dir.tmp, err = os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 		}
-		tmp, err := writeTemp(f)
+	}
+	if err != nil {
+		removeStaged([]*stagedFiles{&st})
+		return stagedFiles{}, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	for _, f := range files {
+		tmp, err := writeTemp(f, st.dir.tmp)
 		if err != nil {
 			removeStaged([]*stagedFiles{&st})
 			return stagedFiles{}, err
@@ -52,8 +60,18 @@ func stageAll(files []file) (stagedFiles, error) {
 	return st, nil
 }
 
-func writeTemp(f file) (string, error) {
-	t, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp-*")
+// writeTemp writes f into tmpDir under its own name or, without tmpDir, to
+// a hidden temporary file beside f.path.
+func writeTemp(f file, tmpDir string) (string, error) {
+	var (
+		t   *os.File
+		err error
+	)
+	if tmpDir != "" {
+		t, err = os.OpenFile(filepath.Join(tmpDir, filepath.Base(f.path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	} else {
+		t, err = os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp-*")
+	}
 	if err != nil {
 		return "", fmt.Errorf("writing %s: %w", f.path, err)
 	}
@@ -104,6 +122,9 @@ func removeStaged(sts []*stagedFiles) {
 		for _, f := range st.files {
 			_ = os.Remove(f.tmp)
 		}
+		if st.dir.tmp != "" {
+			_ = os.Remove(st.dir.tmp)
+		}
 		dirs = append(dirs, st.dirs...)
 		*st = stagedFiles{}
 	}
@@ -119,6 +140,13 @@ func removeStaged(sts []*stagedFiles) {
 func renameAll(sts []*stagedFiles) error {
 	var errs []error
 	for _, st := range sts {
+		if st.dir.tmp != "" {
+			if err := os.Rename(st.dir.tmp, st.dir.dst); err != nil {
+				_ = os.RemoveAll(st.dir.tmp)
+				errs = append(errs, fmt.Errorf("writing %s: %w", st.dir.dst, err))
+			}
+			continue
+		}
 		for _, f := range st.files {
 			if err := os.Rename(f.tmp, f.dst); err != nil {
 				_ = os.Remove(f.tmp)
@@ -129,19 +157,22 @@ func renameAll(sts []*stagedFiles) error {
 	return errors.Join(errs...)
 }
 
-// tempPaths lists the temporary files of sts.
+// tempPaths lists the temporary files and directories of sts.
 func tempPaths(sts []*stagedFiles) []string {
 	var out []string
 	for _, st := range sts {
 		for _, f := range st.files {
 			out = append(out, f.tmp)
 		}
+		if st.dir.tmp != "" {
+			out = append(out, st.dir.tmp)
+		}
 	}
 	return out
 }
 
-// dirsOf lists the distinct directories holding the files of sts, and the
-// parents of the directories created for them.
+// dirsOf lists the distinct directories that gained entries by the
+// renames of sts or by the directories created for them.
 func dirsOf(sts []*stagedFiles) []string {
 	seen := map[string]bool{}
 	for _, st := range sts {

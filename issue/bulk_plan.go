@@ -81,7 +81,7 @@ func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 		}
 		key := string(c.Role) + "/" + c.Name
 		if first, dup := seen[key]; dup {
-			it.Action, it.Reason = ActionRefuse, fmt.Sprintf("%s: %v (first as request %d)", key, ErrDuplicate, first+1)
+			it.Action, it.Reason = ActionRefuse, fmt.Sprintf("%v (first as request %d)", ErrDuplicate, first+1)
 			continue
 		}
 		seen[key] = i
@@ -115,8 +115,7 @@ func decide(c checked, cur *store.Record, issuer string, now time.Time) (Action,
 	case diff == "":
 		return ActionSkip, fmt.Sprintf("identical %s valid until %s", cur.Serial, stamp(cur.NotAfter))
 	}
-	return ActionRefuse, fmt.Sprintf("%s %s: %v (serial %s) and %s; pass --force to replace it",
-		c.Role, c.Name, ErrActive, cur.Serial, diff)
+	return ActionRefuse, fmt.Sprintf("%v (serial %s) and %s; pass --force to replace it", ErrActive, cur.Serial, diff)
 }
 
 // difference says how the active certificate cur differs from c, or "".

@@ -256,7 +256,7 @@ func TestPlan(t *testing.T) {
 		{ActionRefuse, "files are missing"},
 		{ActionIssue, ""},
 		{ActionIssue, ""},
-		{ActionRefuse, "worker/new: listed twice (first as request 5)"},
+		{ActionRefuse, "listed twice (first as request 5)"},
 		{ActionRefuse, "invalid name"},
 		{ActionRefuse, "listed twice"},
 	}

@@ -19,22 +19,44 @@ type issueOpts struct {
 	force        bool
 	passwordFile string
 	output       string
+	bulkOpts
 }
 
 func newIssueCmd(g *globalOpts) *cobra.Command {
 	o := &issueOpts{}
 	cmd := &cobra.Command{
-		Use:   "issue ROLE NAME",
+		Use:   "issue ROLE NAME | issue ROLE --hosts LIST | --hosts-file FILE | issue --spec FILE",
 		Short: "Issue a certificate for a scheduler, worker or client",
 		Long: `Issue a certificate for one Dask endpoint. ROLE is scheduler, worker or client.
 Schedulers and workers get serverAuth and clientAuth, clients clientAuth only.
 The certificate, its key (mode 0600) and the CA bundle are written under
-$DASKCA_HOME/certs/ROLE/NAME/ and recorded in the inventory.`,
+$DASKCA_HOME/certs/ROLE/NAME/ and recorded in the inventory.
+
+Bulk issuance names many endpoints at once: --hosts takes a Slurm hostlist
+(each host's first label is the name, the whole host name its DNS SAN),
+--hosts-file a file of "NAME [dns ...] [ip ...]" lines ('#' comments),
+--spec a YAML file describing every certificate of a cluster (format in
+docs/performance.md). --ip-range gives the hosts IP SANs
+from a prefix, in order. Requests with an identical active certificate are
+skipped, so re-running the same command is safe; ones that conflict with an
+active certificate are refused unless --force. --dry-run prints the plan
+(issue, skip or refuse, with the reason) and changes nothing. Keys are
+generated and signed on every core and recorded in batched transactions;
+a progress bar shows on a terminal, and -o json prints one object per
+issued certificate, one per line.`,
 		Example: `  daskca issue scheduler sched01 --dns sched01.dask.internal --ip 10.0.0.5
   daskca issue worker node07 --dns node07.dask.internal --ip 10.0.1.7 --validity 90d
-  daskca issue client alice -o json`,
-		Args: exactArgs(2, "ROLE NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runIssue(cmd, g, o, args[0], args[1]) },
+  daskca issue client alice -o json
+  daskca issue worker --hosts 'node[001-512].dask.internal' --ip-range 10.0.0.0/22
+  daskca issue worker --hosts-file hosts.txt
+  daskca issue --spec cluster.yaml --dry-run`,
+		Args: issueArgs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.isBulk() {
+				return runBulkIssue(cmd, g, o, args)
+			}
+			return runIssue(cmd, g, o, args[0], args[1])
+		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.dns, "dns", nil, "DNS name for the certificate (repeatable or comma-separated)")
@@ -44,6 +66,7 @@ $DASKCA_HOME/certs/ROLE/NAME/ and recorded in the inventory.`,
 	f.BoolVar(&o.force, "force", false, "replace an active certificate of the same role and name")
 	f.StringVar(&o.passwordFile, "password-file", "", "file whose first line is the CA password")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	o.bulkOpts.addFlags(cmd)
 	return cmd
 }
 

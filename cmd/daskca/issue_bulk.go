@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// bulkOpts are the flags of bulk issuance.
+type bulkOpts struct {
+	hosts     string
+	hostsFile string
+	ipRange   string
+	spec      string
+	dryRun    bool
+}
+
+func (b *bulkOpts) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&b.hosts, "hosts", "", "Slurm hostlist of endpoints, e.g. 'node[001-512].dask.internal'")
+	f.StringVar(&b.hostsFile, "hosts-file", "", "file of endpoints, one 'NAME [dns ...] [ip ...]' per line")
+	f.StringVar(&b.ipRange, "ip-range", "", "give each host the next address of this prefix, e.g. 10.0.0.0/22")
+	f.StringVar(&b.spec, "spec", "", "YAML file describing every certificate of a cluster")
+	f.BoolVar(&b.dryRun, "dry-run", false, "print what would be issued, skipped or refused, and change nothing")
+}
+
+// isBulk reports whether the command plans instead of issuing one certificate.
+func (b *bulkOpts) isBulk() bool {
+	return b.hosts != "" || b.hostsFile != "" || b.spec != "" || b.dryRun
+}
+
+// issueArgs checks the positional arguments each form of issue takes.
+func issueArgs(o *issueOpts) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case o.spec != "":
+			return exactArgs(0, "--spec FILE")(cmd, args)
+		case o.hosts != "" || o.hostsFile != "":
+			return exactArgs(1, "ROLE --hosts LIST | --hosts-file FILE")(cmd, args)
+		}
+		return exactArgs(2, "ROLE NAME")(cmd, args)
+	}
+}
+
+// bulkRequests builds the requests of a bulk command from its flags.
+func bulkRequests(cmd *cobra.Command, o *issueOpts, args []string) ([]issue.Request, error) {
+	sources := 0
+	for _, s := range []string{o.hosts, o.hostsFile, o.spec} {
+		if s != "" {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1:
+		return nil, usageError("give one of --hosts, --hosts-file and --spec")
+	case sources == 1 && (len(o.dns) > 0 || len(o.ips) > 0):
+		return nil, usageError("--dns and --ip name one endpoint; with many, use --ip-range or a hosts file")
+	case o.ipRange != "" && o.hosts == "" && o.hostsFile == "":
+		return nil, usageError("--ip-range goes with --hosts or --hosts-file (in a spec, use ip_range:)")
+	case o.spec != "" && (cmd.Flags().Changed("validity") || cmd.Flags().Changed("key-type")):
+		return nil, usageError("--validity and --key-type are set in the spec (defaults: or per endpoint)")
+	}
+	if o.spec != "" {
+		reqs, err := issue.LoadSpec(o.spec)
+		return withForce(reqs, o.force), err
+	}
+	base, err := baseRequest(o, args[0])
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.hosts != "":
+		return issue.HostRequests(base, o.hosts, o.ipRange)
+	case o.hostsFile != "":
+		f, err := os.Open(o.hostsFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return issue.HostsFileRequests(base, f, o.ipRange)
+	}
+	base.Name, base.DNS, base.IPs = args[1], o.dns, o.ips // --dry-run of one certificate
+	return []issue.Request{base}, nil
+}
+
+func baseRequest(o *issueOpts, roleArg string) (issue.Request, error) {
+	role, err := identity.ParseRole(roleArg)
+	if err != nil {
+		return issue.Request{}, usageError("%v", err)
+	}
+	kt, err := ca.ParseKeyType(o.keyType)
+	if err != nil {
+		return issue.Request{}, usageError("--key-type: %v", err)
+	}
+	return issue.Request{Role: role, Validity: o.validity, KeyType: kt, Force: o.force}, nil
+}
+
+func withForce(reqs []issue.Request, force bool) []issue.Request {
+	for i := range reqs {
+		reqs[i].Force = force
+	}
+	return reqs
+}
+
+// runBulkIssue plans the requests, prints the plan for --dry-run, or
+// issues them with a progress bar.
+func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	reqs, err := bulkRequests(cmd, o, args)
+	if err != nil {
+		return err
+	}
+	l, err := g.initializedLayout()
+	if err != nil {
+		return err
+	}
+	// A dry run needs only the public CA and a read-only inventory: it
+	// asks for no password and takes no write lock.
+	authority, err := ca.LoadPublic(l.CADir())
+	if err != nil {
+		return caError(err, l)
+	}
+	s, err := g.openStore(l, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
+	plan, err := is.Plan(reqs)
+	if err != nil {
+		return err
+	}
+	if o.dryRun {
+		return printPlan(cmd, o.output, plan)
+	}
+	if n := plan.Count(issue.ActionRefuse); n > 0 {
+		printRefusals(cmd, plan, 10)
+		return withHint(fmt.Errorf("%d of %d requests refused; nothing was issued", n, len(plan.Items)),
+			"see the whole plan with --dry-run; pass --force to replace active certificates that differ")
+	}
+	if is.CA, err = g.loadCA(l, o.passwordFile, cmd); err != nil {
+		return err
+	}
+	return issuePlan(cmd, is, plan, o.output, l.Dir)
+}
+
+// issuePlan carries out a clean plan, streaming JSON lines or drawing a
+// progress bar, then prints a summary.
+func issuePlan(cmd *cobra.Command, is *issue.Issuer, plan issue.Plan, format, homeDir string) error {
+	todo := plan.Count(issue.ActionIssue)
+	bar := newProgress(cmd.ErrOrStderr(), todo)
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	var outErr error
+	start := time.Now()
+	res, err := is.IssueBulk(cmd.Context(), plan, issue.BulkOptions{OnIssued: func(r store.Record) {
+		bar.add(1)
+		if format == "json" && outErr == nil {
+			outErr = enc.Encode(issue.NewInfo(r, is.Now()))
+		}
+	}})
+	bar.finish()
+	if err != nil {
+		return withHint(fmt.Errorf("%d of %d certificates issued before: %w", res.Issued, todo, err),
+			"certificates of completed batches are kept; fix the cause and run the same command again")
+	}
+	if format == "json" {
+		return outErr
+	}
+	el := time.Since(start)
+	fmt.Fprintf(cmd.OutOrStdout(), "issued %d certificates, skipped %d (identical and valid) in %.2fs (%.0f/s); files under %s\n",
+		res.Issued, res.Skipped, el.Seconds(), float64(res.Issued)/max(el.Seconds(), 1e-9), homeDir+"/certs")
+	return nil
+}
+
+// planLine is the JSON form of one plan item.
+type planLine struct {
+	Action        string   `json:"action"`
+	Role          string   `json:"role"`
+	Name          string   `json:"name"`
+	DNS           []string `json:"dns"`
+	IPs           []string `json:"ips"`
+	Reason        string   `json:"reason,omitempty"`
+	CurrentSerial string   `json:"current_serial,omitempty"`
+}
+
+func newPlanLine(it issue.PlanItem) planLine {
+	pl := planLine{Action: string(it.Action), Role: string(it.Request.Role), Name: it.Request.Name,
+		DNS: nonNilStrings(it.Request.DNS), IPs: nonNilStrings(it.Request.IPs), Reason: it.Reason}
+	if it.Current != nil {
+		pl.CurrentSerial = it.Current.Serial
+	}
+	return pl
+}
+
+// printPlan prints a plan as a table or JSON lines; a plan that refuses
+// anything exits 1, so scripts can gate on a dry run.
+func printPlan(cmd *cobra.Command, format string, plan issue.Plan) error {
+	w := cmd.OutOrStdout()
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		for _, it := range plan.Items {
+			if err := enc.Encode(newPlanLine(it)); err != nil {
+				return err
+			}
+		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACTION\tROLE\tNAME\tNAMES\tREASON")
+		for i, it := range plan.Items {
+			names := strings.Join(append(append([]string{}, it.Request.DNS...), it.Request.IPs...), ",")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Action, it.Request.Role, it.Request.Name, names, it.Reason)
+			if i%1024 == 1023 {
+				_ = tw.Flush()
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "plan: %d to issue, %d to skip, %d refused (dry run: nothing changed)\n",
+			plan.Count(issue.ActionIssue), plan.Count(issue.ActionSkip), plan.Count(issue.ActionRefuse))
+	}
+	if n := plan.Count(issue.ActionRefuse); n > 0 {
+		return fmt.Errorf("the plan refuses %d of %d requests", n, len(plan.Items))
+	}
+	return nil
+}
+
+// printRefusals lists up to limit refused requests on stderr.
+func printRefusals(cmd *cobra.Command, plan issue.Plan, limit int) {
+	n := 0
+	for _, it := range plan.Items {
+		if it.Action != issue.ActionRefuse {
+			continue
+		}
+		if n++; n > limit {
+			fmt.Fprintf(cmd.ErrOrStderr(), "refused: ... and %d more\n", plan.Count(issue.ActionRefuse)-limit)
+			return
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "refused: %s %s: %s\n", it.Request.Role, it.Request.Name, it.Reason)
+	}
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
