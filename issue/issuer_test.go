@@ -15,6 +15,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/x509lint"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -244,4 +245,22 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Every role's certificate, as issued, passes the RFC 5280 linter.
+func TestIssuedLeavesLint(t *testing.T) {
+	for _, kt := range []ca.KeyType{ca.ECP256, ca.RSA2048, ca.Ed25519} {
+		is := mustIssuer(t, ca.Options{Intermediate: true, KeyType: kt, PermitDNS: []string{".dask.internal"}, PermitIP: []*net.IPNet{mustCIDR(t, "10.0.0.0/8")}})
+		for _, role := range identity.Roles {
+			t.Run(string(kt)+"/"+string(role), func(t *testing.T) {
+				rec, err := is.Issue(context.Background(), Request{Role: role, Name: "n1", DNS: []string{"n1.dask.internal"}, IPs: []string{"10.0.0.7"}, KeyType: kt})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bad := x509lint.Problems(t, rec.CertFile); len(bad) > 0 {
+					t.Errorf("zlint: %v", bad)
+				}
+			})
+		}
+	}
 }

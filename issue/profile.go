@@ -24,8 +24,10 @@ const DefaultValidity = 365 * 24 * time.Hour
 // set the serial or key identifiers: the CA does.
 func Template(id identity.ID, dns []string, ips []net.IP, kt ca.KeyType, notBefore, notAfter time.Time) *x509.Certificate {
 	ku := x509.KeyUsageDigitalSignature
-	if kt == ca.RSA2048 || kt == ca.RSA3072 || kt == ca.RSA4096 {
-		// TLS 1.2 RSA key exchange encrypts to the key; harmless otherwise.
+	if id.Role.Listens() && (kt == ca.RSA2048 || kt == ca.RSA3072 || kt == ca.RSA4096) {
+		// A TLS 1.2 server with RSA key exchange decrypts with its key. A
+		// client never does, and keyEncipherment beside clientAuth alone is
+		// inconsistent (RFC 5280 4.2.1.12, zlint).
 		ku |= x509.KeyUsageKeyEncipherment
 	}
 	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}

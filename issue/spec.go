@@ -24,7 +24,7 @@ const maxSpecSize = 16 << 20
 //
 //	defaults:                 # optional, for every endpoint
 //	  validity: 90d           # zero: DefaultValidity
-//	  key_type: ECDSA-P256    # zero: ca.ECP256
+//	  key_type: ec-p256       # zero: ca.ECP256
 //	endpoints:
 //	  - role: scheduler
 //	    name: sched01
