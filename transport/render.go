@@ -175,12 +175,13 @@ func pyText(s string) string {
 			return s
 		}
 	}
-	return pyQuote(s)
+	return PyQuote(s)
 }
 
-// pyQuote writes s as a single-quoted Python string literal. Bytes that
+// PyQuote writes s as a single-quoted Python string literal, for snippets
+// that Python evaluates. Bytes that
 // are not UTF-8 are copied as they are.
-func pyQuote(s string) string {
+func PyQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('\'')
 	for i, r := range s {
