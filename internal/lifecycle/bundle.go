@@ -13,6 +13,9 @@ import (
 // it are left alone, so watchers do not reload for nothing. It returns how
 // many files it changed.
 func (m *Manager) WriteBundles() (int, error) {
+	if err := m.needCA(); err != nil {
+		return 0, err
+	}
 	data := m.CA.BundlePEM()
 	paths := []string{m.Layout.Bundle()}
 	recs, err := m.active()

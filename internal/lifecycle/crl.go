@@ -38,6 +38,9 @@ type CRL struct {
 // issued. nextUpdate is how long they are current; zero means
 // DefaultNextUpdate.
 func (m *Manager) CRLs(nextUpdate time.Duration) ([]CRL, error) {
+	if err := m.needCA(); err != nil {
+		return nil, err
+	}
 	if nextUpdate <= 0 {
 		nextUpdate = DefaultNextUpdate
 	}

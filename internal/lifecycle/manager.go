@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/daskca/daskca/ca"
@@ -64,4 +65,13 @@ func issuedBy(rec store.Record, a *ca.Authority) bool {
 		return true
 	}
 	return a.Intermediate != nil && rec.Issuer == ca.Fingerprint(a.Intermediate)
+}
+
+// needCA refuses to sign without a signing CA (an interrupted rotation can
+// leave the home without one until its phase is re-run).
+func (m *Manager) needCA() error {
+	if m.CA == nil {
+		return fmt.Errorf("the signing CA is not loaded: %w (re-run the last daskca ca rotate phase)", ErrCAMissing)
+	}
+	return nil
 }

@@ -62,6 +62,9 @@ type Renewal struct {
 func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) ([]Renewal, error) {
 	var out []Renewal
 	if !opts.DryRun {
+		if err := m.needCA(); err != nil {
+			return nil, err
+		}
 		done, err := m.Recover()
 		if err != nil {
 			return nil, err

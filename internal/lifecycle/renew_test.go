@@ -215,3 +215,14 @@ func TestRenewAfterCrash(t *testing.T) {
 		}
 	})
 }
+
+func TestRenewWithoutCA(t *testing.T) {
+	f := newFixture(t, false)
+	f.m.CA = nil
+	if _, err := f.m.Renew(context.Background(), Selection{All: true}, RenewOptions{}); !errors.Is(err, ErrCAMissing) {
+		t.Errorf("Renew without a CA: %v, want ErrCAMissing", err)
+	}
+	if _, _, err := f.m.Revoke("w1", KeyCompromise); !errors.Is(err, ErrCAMissing) {
+		t.Errorf("Revoke without a CA: %v, want ErrCAMissing", err)
+	}
+}
