@@ -30,6 +30,9 @@ var (
 	ErrSuperseded = errors.New("certificate is already superseded")
 	// ErrReadOnly: a write on a Store opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("inventory is open read-only")
+	// ErrPermissions: the inventory file, or its directory, is writable by
+	// group or others.
+	ErrPermissions = errors.New("inventory is not private to its owner")
 	// ErrClosed: a call on a Store after Close.
 	ErrClosed = errors.New("inventory is closed")
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -100,6 +101,7 @@ func openErr(err error) error {
 type opener struct {
 	readOnly, fullWalk bool
 	timeout            time.Duration
+	retries            int
 }
 
 func (o *opener) openFile(name string, _ int, _ os.FileMode) (*os.File, error) {
@@ -126,7 +128,28 @@ func (o *opener) openFile(name string, _ int, _ os.FileMode) (*os.File, error) {
 		_ = f.Close()
 		return nil, err
 	}
+	if replaced(name, f) && o.retries < maxReopen {
+		// The file was renamed over (a restore) while this process waited
+		// for the lock: the lock and the data are those of the old file.
+		_ = f.Close()
+		o.retries++
+		return o.openFile(name, 0, 0)
+	}
 	return f, nil
+}
+
+// maxReopen bounds how often openFile follows a file renamed over while it
+// waited for the lock.
+const maxReopen = 3
+
+// replaced reports whether name no longer refers to the open file f.
+func replaced(name string, f *os.File) bool {
+	a, err := os.Stat(name)
+	if err != nil {
+		return true
+	}
+	b, err := f.Stat()
+	return err != nil || !os.SameFile(a, b)
 }
 
 func (o *opener) check(f *os.File, created bool) error {
@@ -135,6 +158,9 @@ func (o *opener) check(f *os.File, created bool) error {
 	}
 	info, err := f.Stat()
 	if err != nil {
+		return err
+	}
+	if err := checkPerm(f.Name(), info); err != nil {
 		return err
 	}
 	switch {
@@ -148,6 +174,24 @@ func (o *opener) check(f *os.File, created bool) error {
 		err = walkFile(f, m)
 	}
 	return err
+}
+
+// checkPerm refuses an inventory that group or others may write, or that
+// sits in a directory they may write: another user could then rewrite or
+// replace the record of what the CA issued.
+func checkPerm(name string, info fs.FileInfo) error {
+	if m := info.Mode().Perm(); m&0o022 != 0 {
+		return fmt.Errorf("%s is writable by group or others (mode %04o; run chmod go-w %s): %w", name, m, name, ErrPermissions)
+	}
+	dir := filepath.Dir(name)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if m := di.Mode(); m.Perm()&0o022 != 0 && m&fs.ModeSticky == 0 {
+		return fmt.Errorf("directory %s is writable by group or others (mode %04o; run chmod go-w %s): %w", dir, m.Perm(), dir, ErrPermissions)
+	}
+	return nil
 }
 
 // init creates the buckets of a new inventory, or checks the schema and
