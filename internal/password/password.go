@@ -33,7 +33,11 @@ type Source struct {
 	File   string              // path from --password-file; "" if not given
 	Getenv func(string) string // nil: no environment
 	TTY    *os.File            // terminal for the prompt; nil: never prompt
-	Prompt io.Writer           // where the prompt is written (stderr)
+	Prompt io.Writer           // where the prompt and warnings are written (stderr)
+	// Env is the environment variable to read; "" means EnvVar.
+	Env string
+	// Label names the password in prompts; "" means "CA password".
+	Label string
 }
 
 // Read returns the password for an existing CA key.
@@ -58,6 +62,7 @@ func (s Source) read(confirm bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading password file: %w", err)
 		}
+		s.warnReadable()
 		line, _, _ := bytes.Cut(b, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
@@ -66,18 +71,22 @@ func (s Source) read(confirm bool) ([]byte, error) {
 		return line, nil
 	}
 	if s.Getenv != nil {
-		if v := s.Getenv(EnvVar); v != "" {
+		if v := s.Getenv(s.envVar()); v != "" {
 			return []byte(v), nil
 		}
 	}
 	if s.TTY == nil || !term.IsTerminal(int(s.TTY.Fd())) {
 		return nil, ErrNone
 	}
-	pw, err := s.prompt("CA password: ")
+	label := s.Label
+	if label == "" {
+		label = "CA password"
+	}
+	pw, err := s.prompt(label + ": ")
 	if err != nil || !confirm {
 		return pw, err
 	}
-	again, err := s.prompt("CA password (again): ")
+	again, err := s.prompt(label + " (again): ")
 	if err != nil {
 		return nil, err
 	}
@@ -99,4 +108,22 @@ func (s Source) prompt(msg string) ([]byte, error) {
 		return nil, fmt.Errorf("reading password: %w", err)
 	}
 	return pw, nil
+}
+
+func (s Source) envVar() string {
+	if s.Env != "" {
+		return s.Env
+	}
+	return EnvVar
+}
+
+// warnReadable warns on Prompt when others than the owner may read the
+// password file: the password still works, but it is no longer a secret.
+func (s Source) warnReadable() {
+	fi, err := os.Stat(s.File)
+	if err != nil || s.Prompt == nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(s.Prompt, "warning: password file %s can be read by group or others (mode %04o); run chmod 600 %s\n",
+		s.File, fi.Mode().Perm(), s.File)
 }

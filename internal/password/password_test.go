@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,39 @@ func TestRead(t *testing.T) {
 	}
 	if _, err := (Source{Getenv: env("short")}).ReadNew(); !errors.Is(err, ErrTooShort) {
 		t.Errorf("ReadNew short = %v, want ErrTooShort", err)
+	}
+}
+
+func TestWarnReadable(t *testing.T) {
+	for _, tt := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o600, false}, {0o400, false}, {0o640, true}, {0o604, true}, {0o660, true}} {
+		p := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(p, []byte("secret-password\n"), tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		var w strings.Builder
+		pw, err := Source{File: p, Prompt: &w}.Read()
+		if err != nil || string(pw) != "secret-password" {
+			t.Fatalf("mode %04o: Read = %q, %v", tt.mode, pw, err)
+		}
+		if got := strings.HasPrefix(w.String(), "warning: password file "+p+" can be read by group or others"); got != tt.warn {
+			t.Errorf("mode %04o: warning %q, want one: %t", tt.mode, w.String(), tt.warn)
+		}
+		if strings.Contains(w.String(), "secret-password") {
+			t.Errorf("the warning shows the password")
+		}
+	}
+}
+
+func TestOtherEnv(t *testing.T) {
+	getenv := func(k string) string { return map[string]string{EnvVar: "old-password", "NEW": "new-password"}[k] }
+	pw, err := Source{Getenv: getenv, Env: "NEW"}.ReadNew()
+	if err != nil || string(pw) != "new-password" {
+		t.Errorf("ReadNew = %q, %v; want new-password", pw, err)
 	}
 }
