@@ -156,37 +156,3 @@ func renameAll(sts []*stagedFiles) error {
 	}
 	return errors.Join(errs...)
 }
-
-// tempPaths lists the temporary files and directories of sts.
-func tempPaths(sts []*stagedFiles) []string {
-	var out []string
-	for _, st := range sts {
-		for _, f := range st.files {
-			out = append(out, f.tmp)
-		}
-		if st.dir.tmp != "" {
-			out = append(out, st.dir.tmp)
-		}
-	}
-	return out
-}
-
-// dirsOf lists the distinct directories that gained entries by the
-// renames of sts or by the directories created for them.
-func dirsOf(sts []*stagedFiles) []string {
-	seen := map[string]bool{}
-	for _, st := range sts {
-		for _, f := range st.files {
-			seen[filepath.Dir(f.dst)] = true
-		}
-		for _, d := range st.dirs {
-			seen[filepath.Dir(d)] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for d := range seen {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
-}
