@@ -1,0 +1,234 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// DefaultProbeTimeout bounds a whole probe when ProbeOptions.Timeout is
+// zero: connecting, both handshakes and the identity call.
+const DefaultProbeTimeout = 10 * time.Second
+
+// ProbeOptions configures Probe. The zero value probes tcp:// only.
+type ProbeOptions struct {
+	// Security is the identity to dial with (any role); nil allows only
+	// tcp:// addresses.
+	Security *Security
+	// Expect are the roles the peer may have; empty means scheduler or
+	// worker.
+	Expect []identity.Role
+	// Timeout bounds the whole probe; zero means DefaultProbeTimeout.
+	Timeout time.Duration
+}
+
+// Probe stages, in order; ProbeResult.Stage is the last one reached.
+const (
+	StageConnect   = "connect"
+	StageTLS       = "tls"
+	StageHandshake = "dask-handshake"
+	StageIdentity  = "identity"
+	StageDone      = "done"
+)
+
+// ProbeResult is what Probe found out, as far as it got. The JSON field
+// names are stable.
+type ProbeResult struct {
+	Address   string         `json:"address"`
+	OK        bool           `json:"ok"`
+	Stage     string         `json:"stage"`
+	Error     string         `json:"error,omitempty"`
+	TLS       *TLSInfo       `json:"tls,omitempty"`
+	PeerChain []CertInfo     `json:"peer_chain,omitempty"`
+	Handshake *HandshakeInfo `json:"dask_handshake,omitempty"`
+	Identity  *IdentityInfo  `json:"identity,omitempty"`
+}
+
+// TLSInfo is the negotiated TLS connection and our own certificate.
+type TLSInfo struct {
+	Version    string `json:"version"`
+	Cipher     string `json:"cipher"`
+	OurRole    string `json:"our_role"`
+	OurSerial  string `json:"our_serial"`
+	OurSubject string `json:"our_subject"`
+}
+
+// CertInfo describes one certificate of the peer's chain.
+type CertInfo struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	Identity  string    `json:"identity,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	DNS       []string  `json:"dns,omitempty"`
+	IPs       []string  `json:"ips,omitempty"`
+	URIs      []string  `json:"uris,omitempty"`
+	Serial    string    `json:"serial"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IsCA      bool      `json:"is_ca"`
+}
+
+// HandshakeInfo is what the peer announced in the Dask handshake.
+type HandshakeInfo struct {
+	Python         []int  `json:"python"`
+	PickleProtocol int    `json:"pickle_protocol"`
+	Compression    string `json:"compression,omitempty"`
+}
+
+// IdentityInfo is the peer's answer to "identity".
+type IdentityInfo struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Address string `json:"address,omitempty"`
+	Workers int    `json:"workers"`
+}
+
+// Probe connects to a Dask endpoint like a monitoring check: it runs the
+// TLS handshake with opts.Security's certificate, notes the peer's chain,
+// the TLS version and cipher, runs the Dask handshake, calls "identity"
+// and closes politely. The result says how far it got even on failure (the
+// peer chain is recorded before our own checks of it, so a refused peer is
+// still described); the error says what went wrong, wrapping ErrRejected
+// when the peer refused our certificate, ErrPeerRefused when we refused
+// the peer's, ErrNotTLS and ErrUnreachable.
+func Probe(ctx context.Context, addr string, opts ProbeOptions) (ProbeResult, error) {
+	res := ProbeResult{Address: addr, Stage: StageConnect}
+	err := probe(ctx, addr, opts, &res)
+	if err != nil {
+		res.Error = err.Error()
+		return res, err
+	}
+	res.OK, res.Stage = true, StageDone
+	return res, nil
+}
+
+func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult) error {
+	ep := newEndpointBase(opts.Security, nil, nil)
+	a, err := ParseAddr(addr, ep.defaultScheme())
+	if err != nil {
+		return err
+	}
+	res.Address = a.String()
+	expect := opts.Expect
+	if len(expect) == 0 {
+		expect = []identity.Role{identity.Scheduler, identity.Worker}
+	}
+	tlsCfg, err := ep.clientTLS(a, expect...)
+	if err != nil {
+		return err
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", a.HostPort())
+	if err != nil {
+		return explain(err, false, 0)
+	}
+	conn := raw
+	var version uint16
+	if tlsCfg != nil {
+		res.Stage = StageTLS
+		tc, err := probeTLS(ctx, raw, tlsCfg, opts.Security, res)
+		if err != nil {
+			_ = raw.Close()
+			return err
+		}
+		conn, version = tc, tc.ConnectionState().Version
+	}
+	res.Stage = StageHandshake
+	c := newComm(conn, a.Scheme, CommOptions{})
+	defer c.Close()
+	if err := c.exchangeHandshake(ctx, DefaultHandshake); err != nil {
+		return explain(err, tlsCfg != nil, version)
+	}
+	h := c.PeerHandshake()
+	res.Handshake = &HandshakeInfo{Python: h.Python, PickleProtocol: h.PickleProtocol, Compression: h.Compression}
+	res.Stage = StageIdentity
+	v, err := Call(ctx, c, "identity", nil)
+	if err != nil {
+		return err
+	}
+	res.Identity = identityInfo(v)
+	_ = CloseRPC(ctx, c)
+	return nil
+}
+
+// probeTLS runs the TLS handshake, recording the peer's chain and the
+// connection's parameters before our checks of the peer run.
+func probeTLS(ctx context.Context, raw net.Conn, cfg *tls.Config, sec *Security, res *ProbeResult) (*tls.Conn, error) {
+	cfg = cfg.Clone()
+	inner := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		own := sec.Certificate()
+		res.TLS = &TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite),
+			OurRole: string(sec.Role()), OurSerial: own.SerialNumber.Text(16), OurSubject: own.Subject.String()}
+		res.PeerChain = chainInfo(cs.PeerCertificates)
+		if err := inner(cs); err != nil {
+			return explainVerify(err)
+		}
+		return nil
+	}
+	tc := tls.Client(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, explain(err, false, 0)
+	}
+	return tc, nil
+}
+
+func chainInfo(certs []*x509.Certificate) []CertInfo {
+	out := make([]CertInfo, 0, len(certs))
+	for _, c := range certs {
+		ci := CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), DNS: c.DNSNames,
+			Serial: c.SerialNumber.Text(16), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), IsCA: c.IsCA}
+		for _, ip := range c.IPAddresses {
+			ci.IPs = append(ci.IPs, ip.String())
+		}
+		for _, u := range c.URIs {
+			ci.URIs = append(ci.URIs, u.String())
+		}
+		if id, err := identity.FromCertificate(c); err == nil {
+			ci.Identity, ci.Role, ci.Name = id.String(), string(id.Role), id.Name
+		}
+		out = append(out, ci)
+	}
+	return out
+}
+
+func identityInfo(v any) *IdentityInfo {
+	d, ok := v.(map[string]any)
+	if !ok {
+		return &IdentityInfo{Type: fmt.Sprintf("(not a map: %T)", v)}
+	}
+	info := &IdentityInfo{Type: asString(d["type"]), ID: asString(d["id"]), Address: asString(d["address"])}
+	switch w := d["workers"].(type) {
+	case map[string]any:
+		info.Workers = len(w)
+	case Map:
+		info.Workers = len(w)
+	}
+	if n, ok := asInt(d["n_workers"]); ok && info.Workers == 0 {
+		info.Workers = int(n)
+	}
+	return info
+}
+
+// ExpiresFirst returns the earliest NotAfter of the peer's chain, the date a
+// monitoring check warns about, and false when there is no chain.
+func (r ProbeResult) ExpiresFirst() (time.Time, bool) {
+	if len(r.PeerChain) == 0 {
+		return time.Time{}, false
+	}
+	first := slices.MinFunc(r.PeerChain, func(a, b CertInfo) int { return a.NotAfter.Compare(b.NotAfter) })
+	return first.NotAfter, true
+}

@@ -1,0 +1,208 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// DefaultWorkerTTL is how long the scheduler keeps a worker that sends no
+// heartbeat, Dask's distributed.scheduler.worker-ttl.
+const DefaultWorkerTTL = 5 * time.Minute
+
+// DefaultSchedulerPort is Dask's scheduler port.
+const DefaultSchedulerPort = 8786
+
+// SchedulerOptions configures ListenScheduler. The zero value listens on
+// every interface at port 8786 with the scheme of the configuration.
+type SchedulerOptions struct {
+	// Listen is the address to listen on, e.g. tls://0.0.0.0:8786 or
+	// tls://[::1]:0. Empty means all interfaces on DefaultSchedulerPort.
+	Listen string
+	// Logger receives one line per connection (peer role, name, serial),
+	// per refused connection, per worker registered or forgotten. nil
+	// discards.
+	Logger *slog.Logger
+	// Now is the clock of heartbeats, the worker TTL and "started". nil
+	// means time.Now.
+	Now func() time.Time
+	// WorkerTTL is how long a worker may stay silent (no heartbeat) before
+	// it is forgotten and its stream closed. Zero means DefaultWorkerTTL.
+	WorkerTTL time.Duration
+	// HeartbeatInterval, if positive, is the interval told to workers;
+	// zero means Dask's rule (0.5 s up to 10 workers, growing with more).
+	HeartbeatInterval time.Duration
+	// Comm tunes the listener.
+	Comm ListenOptions
+}
+
+// Scheduler is a Dask scheduler's comm side: it accepts worker
+// registrations and heartbeats, forgets workers that fall silent, and
+// answers "identity" in the shape real Dask returns. It runs no tasks.
+//
+// Under the strict role policy only a worker certificate may register or
+// heartbeat as a worker, and a heartbeat or unregister for a worker must
+// come from the certificate that registered it. Its methods are safe for
+// concurrent use.
+type Scheduler struct {
+	endpointBase
+	opts    SchedulerOptions
+	id      string
+	started time.Time
+	addr    string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[string]*workerEntry // by address
+	closing bool
+}
+
+// ListenScheduler starts a scheduler on opts.Listen with sec's material (a
+// Security of role scheduler; nil allows only tcp://) and returns once it
+// listens. It runs until ctx is done or Close is called.
+func ListenScheduler(ctx context.Context, sec *Security, opts SchedulerOptions) (*Scheduler, error) {
+	if sec != nil && sec.Role() != identity.Scheduler {
+		return nil, fmt.Errorf("scheduler: security is for a %s, want a scheduler", sec.Role())
+	}
+	s := &Scheduler{endpointBase: newEndpointBase(sec, opts.Logger, opts.Now), opts: opts,
+		id: newServerID("Scheduler"), workers: map[string]*workerEntry{}}
+	if s.opts.WorkerTTL <= 0 {
+		s.opts.WorkerTTL = DefaultWorkerTTL
+	}
+	listen := opts.Listen
+	if listen == "" {
+		listen = fmt.Sprintf("%s://0.0.0.0:%d", s.defaultScheme(), DefaultSchedulerPort)
+	}
+	a, err := ParseAddr(listen, s.defaultScheme())
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.serve(s.ctx, a, s.server(), opts.Comm); err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	s.started = s.now()
+	s.addr = contactAddr(s.ln.Addr(), hostname())
+	s.log.Info("scheduler listening", "address", s.ln.Addr(), "id", s.id, "certificate", s.describeOwn())
+	s.wg.Add(1)
+	go s.reapLoop()
+	context.AfterFunc(s.ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// hostname names this machine in contact addresses when listening on every
+// interface, as Dask does.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// describeOwn names our certificate for the start-up log.
+func (e *endpointBase) describeOwn() string {
+	if e.sec == nil {
+		return "none (tcp only)"
+	}
+	c := e.sec.Certificate()
+	if id, err := identity.FromCertificate(c); err == nil {
+		return fmt.Sprintf("%s serial %s", id, c.SerialNumber.Text(16))
+	}
+	return fmt.Sprintf("%q serial %s", c.Subject.String(), c.SerialNumber.Text(16))
+}
+
+func (s *Scheduler) server() *Server {
+	return &Server{
+		Handlers: map[string]HandlerFunc{
+			"identity":         func(context.Context, *Comm, map[string]any) (any, error) { return s.Identity(), nil },
+			"register-worker":  s.handleRegister,
+			"heartbeat_worker": s.handleHeartbeat,
+			"unregister":       s.handleUnregister,
+		},
+		OnError: func(op string, err error) { s.log.Warn("request failed", "op", op, "err", err) },
+	}
+}
+
+// Addr returns the address the scheduler listens on, with the port chosen
+// when 0 was asked for, e.g. tls://127.0.0.1:40191.
+func (s *Scheduler) Addr() string { return s.ln.Addr() }
+
+// ID returns the scheduler's id, Scheduler-<uuid>.
+func (s *Scheduler) ID() string { return s.id }
+
+// Identity returns what the "identity" op answers, in real Dask's shape:
+// type, id, address, services, started (epoch seconds) and workers keyed by
+// address, plus n_workers, total_threads and total_memory as Dask 2025.4+
+// adds them.
+func (s *Scheduler) Identity() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	workers := make(map[string]any, len(s.workers))
+	var threads, memory int64
+	for addr, w := range s.workers {
+		workers[addr] = w.identity()
+		threads += int64(w.info.NThreads)
+		memory += w.info.MemoryLimit
+	}
+	return map[string]any{
+		"type":          "Scheduler",
+		"id":            s.id,
+		"address":       s.addr,
+		"services":      map[string]any{},
+		"started":       epoch(s.started),
+		"workers":       workers,
+		"n_workers":     int64(len(s.workers)),
+		"total_threads": threads,
+		"total_memory":  memory,
+	}
+}
+
+// CallWorker dials the worker at addr as the scheduler (expecting a worker
+// certificate), calls op and returns its reply.
+func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[string]any) (any, error) {
+	a, err := ParseAddr(addr, s.defaultScheme())
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := s.clientTLS(a, identity.Worker)
+	if err != nil {
+		return nil, err
+	}
+	c, err := connectExplained(ctx, a.String(), tlsCfg, s.opts.Comm.Comm)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = CloseRPC(context.WithoutCancel(ctx), c) }()
+	return Call(ctx, c, op, args)
+}
+
+// Close stops listening, closes every comm (workers see their stream end
+// and reconnect to the next scheduler at this address) and waits for the
+// handlers to return. It is idempotent.
+func (s *Scheduler) Close() error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	err := s.ln.Close()
+	s.wg.Wait()
+	if first {
+		s.log.Info("scheduler stopped", "address", s.ln.Addr())
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// WorkerInfo is what the scheduler knows of a registered worker.
+type WorkerInfo struct {
+	// Address is where the worker listens, as it registered it.
+	Address string
+	// Name is the worker's Dask name (its address when it gave none).
+	Name string
+	// NThreads and MemoryLimit are as the worker announced them.
+	NThreads    int
+	MemoryLimit int64
+	// Peer is the certificate the worker registered with.
+	Peer Peer
+	// Registered and LastSeen are the times of registration and of the last
+	// heartbeat, on the scheduler's clock.
+	Registered time.Time
+	LastSeen   time.Time
+}
+
+// workerEntry is a registered worker and its stream comm.
+type workerEntry struct {
+	info   WorkerInfo
+	stream *Comm
+}
+
+// identity is the worker's entry in the scheduler's identity reply, in the
+// shape of Dask's WorkerState.identity().
+func (w *workerEntry) identity() map[string]any {
+	host := w.info.Address
+	if a, err := ParseAddr(w.info.Address, SchemeTCP); err == nil {
+		host = a.Host
+	}
+	return map[string]any{
+		"type":         "Worker",
+		"id":           w.info.Name,
+		"name":         w.info.Name,
+		"host":         host,
+		"nthreads":     int64(w.info.NThreads),
+		"memory_limit": w.info.MemoryLimit,
+		"last_seen":    epoch(w.info.LastSeen),
+		"services":     map[string]any{},
+		"metrics":      map[string]any{},
+		"resources":    map[string]any{},
+		"status":       "running",
+		"nanny":        nil,
+		"certificate":  map[string]any{"role": string(w.info.Peer.ID.Role), "name": w.info.Peer.ID.Name, "serial": w.info.Peer.Serial},
+	}
+}
+
+// Workers returns the registered workers sorted by address.
+func (s *Scheduler) Workers() []WorkerInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]WorkerInfo, 0, len(s.workers))
+	for _, w := range s.workers {
+		out = append(out, w.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// heartbeatInterval is what the scheduler tells workers, Dask's rule:
+// frequent for small clusters, slower as the cluster grows.
+func (s *Scheduler) heartbeatInterval(n int) time.Duration {
+	if s.opts.HeartbeatInterval > 0 {
+		return s.opts.HeartbeatInterval
+	}
+	switch {
+	case n <= 10:
+		return 500 * time.Millisecond
+	case n < 50:
+		return time.Second
+	case n < 200:
+		return 2 * time.Second
+	}
+	return time.Duration(float64(n)/200+1) * time.Second
+}
+
+// handleRegister is "register-worker": the worker sends it with reply
+// False, reads the answer, and the comm becomes its stream, kept until
+// either side closes it. The worker is forgotten when the stream ends.
+func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string]any) (any, error) {
+	peer := PeerOf(c)
+	info, err := s.admit(peer, args)
+	if err == nil {
+		err = s.add(info, c)
+	}
+	if err != nil {
+		s.log.Warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
+		_ = c.Write(ctx, map[string]any{"status": "error", "message": err.Error(), "time": epoch(s.now())})
+		_ = c.Close()
+		return NoReply, nil
+	}
+	reply := map[string]any{
+		"status": "OK", "time": epoch(s.now()), "worker-plugins": map[string]any{},
+		"heartbeat-interval": s.heartbeatInterval(len(s.Workers())).Seconds(),
+	}
+	if err := c.Write(ctx, reply); err != nil {
+		s.remove(info.Address, c, "registration reply failed: "+err.Error())
+		return NoReply, nil
+	}
+	s.log.Info("worker registered", append(peer.LogAttrs(), "address", info.Address, "worker_name", info.Name, "nthreads", info.NThreads)...)
+	s.readStream(ctx, c)
+	_ = c.Close()
+	s.remove(info.Address, c, "stream closed")
+	return NoReply, nil
+}
+
+// admit checks who registers and reads the registration.
+func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
+	if err := requireRole(s.sec, peer, "registering as a worker", identity.Worker); err != nil {
+		return WorkerInfo{}, err
+	}
+	addr := asString(args["address"])
+	if _, err := ParseAddr(addr, s.defaultScheme()); err != nil {
+		return WorkerInfo{}, fmt.Errorf("registering worker: %w", err)
+	}
+	name := asString(args["name"])
+	if name == "" {
+		name = addr
+	}
+	nthreads, _ := asInt(args["nthreads"])
+	memory, _ := asInt(args["memory_limit"])
+	now := s.now()
+	return WorkerInfo{Address: addr, Name: name, NThreads: int(nthreads), MemoryLimit: memory,
+		Peer: peer, Registered: now, LastSeen: now}, nil
+}
+
+// add records a worker; a worker registering again at the same address
+// replaces its old entry, whose stream is closed.
+func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return fmt.Errorf("scheduler is closing")
+	}
+	for addr, w := range s.workers {
+		if w.info.Name == info.Name && addr != info.Address {
+			s.mu.Unlock()
+			return fmt.Errorf("name taken, %s", info.Name)
+		}
+	}
+	old := s.workers[info.Address]
+	s.workers[info.Address] = &workerEntry{info: info, stream: stream}
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.stream.Close()
+	}
+	return nil
+}
+
+// readStream reads the worker's batched stream (lists of ops) until it
+// ends. Task-related ops mean nothing here; "close-stream" ends it.
+func (s *Scheduler) readStream(ctx context.Context, c *Comm) {
+	for {
+		m, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		msgs, ok := m.Value.([]any)
+		if !ok {
+			msgs = []any{m.Value}
+		}
+		for _, msg := range msgs {
+			if op := (Msg{Value: msg}).Op(); op == "close-stream" || op == "close" {
+				return
+			}
+		}
+	}
+}
+
+// remove forgets the worker at addr if its stream is still stream (a newer
+// registration may have replaced it), and closes the stream.
+func (s *Scheduler) remove(addr string, stream *Comm, why string) {
+	s.mu.Lock()
+	w, ok := s.workers[addr]
+	if ok && (stream == nil || w.stream == stream) {
+		delete(s.workers, addr)
+	} else {
+		ok = false
+	}
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	_ = w.stream.Close()
+	s.log.Info("worker removed", append(w.info.Peer.LogAttrs(), "address", addr, "worker_name", w.info.Name, "reason", why)...)
+}
+
+// checkSameWorker refuses a heartbeat or unregister for a worker from a
+// certificate with another identity than the one that registered it.
+func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op string) error {
+	if err := requireRole(s.sec, peer, op, identity.Worker); err != nil {
+		return err
+	}
+	if s.sec == nil || s.sec.Config().Daskca.Policy() == PolicyDask || !peer.Authenticated() {
+		return nil
+	}
+	if peer.ID != w.Peer.ID {
+		return fmt.Errorf("%w: %s for worker %s, registered by %s, from %s", ErrPeerRefused, op, w.Address, w.Peer.ID, peer.ID)
+	}
+	return nil
+}
+
+// lookup returns the entry of addr and whether it exists.
+func (s *Scheduler) lookup(addr string) (WorkerInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.workers[addr]
+	if !ok {
+		return WorkerInfo{}, false
+	}
+	return w.info, true
+}
+
+// handleHeartbeat is "heartbeat_worker": it answers {"status": "missing"}
+// for an unknown worker (which then registers again), as Dask does.
+func (s *Scheduler) handleHeartbeat(_ context.Context, c *Comm, args map[string]any) (any, error) {
+	addr := asString(args["address"])
+	peer := PeerOf(c)
+	w, ok := s.lookup(addr)
+	if !ok {
+		if err := requireRole(s.sec, peer, "heartbeat_worker", identity.Worker); err != nil {
+			return nil, err
+		}
+		return map[string]any{"status": "missing"}, nil
+	}
+	if err := s.checkSameWorker(peer, w, "heartbeat_worker"); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	n := len(s.workers)
+	if e, ok := s.workers[addr]; ok {
+		e.info.LastSeen = now
+	}
+	s.mu.Unlock()
+	return map[string]any{"status": "OK", "time": epoch(now), "heartbeat-interval": s.heartbeatInterval(n).Seconds()}, nil
+}
+
+// handleUnregister is "unregister": a worker leaving on purpose.
+func (s *Scheduler) handleUnregister(_ context.Context, c *Comm, args map[string]any) (any, error) {
+	addr := asString(args["address"])
+	w, ok := s.lookup(addr)
+	if !ok {
+		return "already-removed", nil
+	}
+	if err := s.checkSameWorker(PeerOf(c), w, "unregister"); err != nil {
+		return nil, err
+	}
+	s.remove(addr, nil, "unregistered")
+	return "OK", nil
+}
+
+// reapLoop forgets silent workers until the scheduler closes, checking ten
+// times per TTL.
+func (s *Scheduler) reapLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.opts.WorkerTTL/10, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.forgetSilent()
+		}
+	}
+}
+
+// forgetSilent removes every worker whose last heartbeat is older than the
+// TTL on the scheduler's clock, and closes its stream.
+func (s *Scheduler) forgetSilent() {
+	now := s.now()
+	var silent []*workerEntry
+	s.mu.Lock()
+	for addr, w := range s.workers {
+		if now.Sub(w.info.LastSeen) > s.opts.WorkerTTL {
+			silent = append(silent, w)
+			delete(s.workers, addr)
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range silent {
+		_ = w.stream.Close()
+		s.log.Warn("worker forgotten", append(w.info.Peer.LogAttrs(), "address", w.info.Address, "worker_name", w.info.Name,
+			"reason", fmt.Sprintf("no heartbeat for %v (worker TTL %v)", now.Sub(w.info.LastSeen).Round(time.Millisecond), s.opts.WorkerTTL))...)
+	}
+}
