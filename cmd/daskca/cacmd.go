@@ -18,6 +18,7 @@ func newCACmd(g *globalOpts) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newCAShowCmd(g), newCAExportRootKeyCmd(g), newCAForgetRootKeyCmd(g), newCARotateCmd(g))
+	cmd.AddCommand(newCAPasswdCmd(g))
 	return cmd
 }
 

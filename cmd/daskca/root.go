@@ -68,6 +68,7 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newConfigCmd(g),
 		newExportCmd(g),
 		newRenewCmd(g), newRevokeCmd(g), newCRLCmd(g), newStatusCmd(g),
+		newInventoryCmd(g), newBackupCmd(g), newRestoreCmd(g),
 	)
 	return root
 }

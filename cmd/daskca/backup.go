@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/store"
+)
+
+func newBackupCmd(g *globalOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Write a consistent copy of the inventory to FILE while daskca keeps working",
+		Long: `Backup copies the inventory in one read transaction, so the copy is consistent
+even while other daskca commands wait to write. FILE is written 0600,
+synced, and must not exist; the copy is then verified (pages, records,
+indexes, audit chain). The CA directory is not included: keep a copy of
+$DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
+		Example: `  daskca backup /backups/daskca-$(date +%F).db
+  daskca restore /backups/daskca-2026-03-01.db`,
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.initializedLayout()
+			if err != nil {
+				return err
+			}
+			s, err := g.openStore(l, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.BackupFile(args[0])
+			if errors.Is(err, store.ErrExists) {
+				return withHint(fmt.Errorf("%s exists", args[0]), "choose a new file name; a backup never overwrites another")
+			}
+			if err != nil {
+				return err
+			}
+			if err := store.VerifyFile(args[0]); err != nil {
+				return fmt.Errorf("the backup does not verify: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote a verified backup of %s (%d bytes) to %s\n", l.Inventory(), n, args[0])
+			return nil
+		},
+	}
+}
+
+func newRestoreCmd(g *globalOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Replace the inventory with a backup, keeping the current one aside",
+		Long: `Restore replaces the inventory with a backup made by daskca backup. It refuses
+a file that is not a sound inventory, or one holding a certificate that no
+CA of this home signed. The replaced inventory is kept beside it as
+inventory.db.before-restore-TIME; the swap is one rename, so a crash leaves
+the old or the new inventory. Certificates issued after the backup was
+taken are not in it: daskca inventory check then reports their files.`,
+		Example: `  daskca restore /backups/daskca-2026-03-01.db
+  daskca inventory check`,
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.layout()
+			if err != nil {
+				return err
+			}
+			if !fileExists(l.CADir()) {
+				return withHint(fmt.Errorf("no daskca CA in %s", l.Dir), "restore the CA directory first, or pass --home")
+			}
+			v, aside, err := inventory.Restore(l, args[0], g.now())
+			if err != nil {
+				return restoreError(err, l.Inventory())
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d records and %d audit events from %s\n", v.Records, v.Events, args[0])
+			if aside != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "the previous inventory is kept at %s\n", aside)
+			}
+			return nil
+		},
+	}
+}
+
+func restoreError(err error, inv string) error {
+	switch {
+	case errors.Is(err, inventory.ErrForeign):
+		return withHint(err, "restore a backup of this home's inventory; nothing was changed")
+	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrSchema):
+		return withHint(err, "the backup is damaged or not an inventory; nothing was changed")
+	case errors.Is(err, store.ErrLocked):
+		return withHint(err, "another daskca process is using %s; wait for it to finish and retry", inv)
+	}
+	return err
+}

@@ -1,0 +1,12 @@
+package inventory
+
+import "errors"
+
+// Errors returned by this package; test with errors.Is.
+var (
+	// ErrForeign: a certificate in an inventory was not signed by any CA
+	// certificate of this home, or does not match its record.
+	ErrForeign = errors.New("not an inventory of this CA")
+	// ErrProblems: Check found problems (they are in the Report).
+	ErrProblems = errors.New("inventory check found problems")
+)
