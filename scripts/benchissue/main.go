@@ -2,6 +2,7 @@
 //
 //	benchissue raw [-n 20000] [-workers N]   the raw limit: P-256 key, signature and PEM
 //	benchissue fill -db FILE [-n 1000000]    a large inventory of generated records
+//	benchissue query -db FILE [-within 30d]  time the expiring query without printing
 //
 // raw measures what the hardware allows for the leaf profile daskca issues:
 // a P-256 key from crypto/ecdsa, a certificate signed by an in-memory P-256
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchissue raw|fill [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchissue raw|fill|query [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -36,6 +37,8 @@ func main() {
 		err = runRaw(os.Args[2:])
 	case "fill":
 		err = runFill(os.Args[2:])
+	case "query":
+		err = runQuery(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
