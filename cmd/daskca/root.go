@@ -69,6 +69,8 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newExportCmd(g),
 		newRenewCmd(g), newRevokeCmd(g), newCRLCmd(g), newStatusCmd(g),
 		newInventoryCmd(g), newBackupCmd(g), newRestoreCmd(g),
+		newRunCmd(g),
+		newProbeCmd(g),
 	)
 	return root
 }
