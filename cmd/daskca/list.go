@@ -65,18 +65,20 @@ func runList(cmd *cobra.Command, g *globalOpts, o *listOpts) error {
 	}
 	defer s.Close()
 	now := g.now()
-	f := store.Filter{Role: o.role}
-	if o.expiring > 0 {
-		f.NotAfterBefore = now.Add(o.expiring)
-	}
 	p := newListPrinter(cmd, o.output)
-	err = s.List(f, func(r store.Record) error {
+	each := func(r store.Record) error {
 		st := issue.Status(r, now)
-		if o.status != "" && st != o.status || o.expiring > 0 && st != "active" {
+		if o.status != "" && st != o.status || o.expiring > 0 && (st != "active" || o.role != "" && r.Role != o.role) {
 			return nil
 		}
 		return p.add(issue.NewInfo(r, now))
-	})
+	}
+	if o.expiring > 0 {
+		// Only the slice of the expiry index between now and the horizon is read.
+		err = s.ExpiringBetween(now, now.Add(o.expiring), each)
+	} else {
+		err = s.List(store.Filter{Role: o.role}, each)
+	}
 	if err != nil {
 		return err
 	}
