@@ -158,7 +158,8 @@ func (r *bulkRun) prepare(ctx context.Context, i int) {
 		j.s, j.err = r.is.sign(j.c)
 	}
 	if j.err == nil {
-		j.staged, j.err = stageAll(j.s.files)
+		rec := &j.s.rec
+		j.staged, j.err = stageAll(r.is.Layout.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
 	}
 	bt := &r.batches[i/r.size]
 	if bt.left.Add(-1) == 0 {

@@ -17,40 +17,49 @@ import (
 // recorded before its files are on disk, and nothing replaces an old file
 // before the record exists.
 
-// stagedFiles are the temporary files of one certificate, waiting to be
-// renamed into place, and the directories made for them. A certificate
-// whose directory does not exist yet is staged as a whole temporary
-// directory that one rename puts in place (fewer file-system operations, and
-// the directory appears complete or not at all); one whose directory exists
-// (a replacement) has a temporary file beside each file it replaces.
+// stagedFiles are the files of one certificate, written into its pending
+// directory (home.Layout.PendingDir: certs/<role>/<name>/.pending-<serial>/)
+// and waiting to be renamed into place, and the directories made for them.
+// The pending directory is what makes a crash recoverable: if the process
+// dies after the inventory commit, before or between the renames, the
+// directory of the active serial is still there and lifecycle's Recover
+// (run by every writing command first) finishes the renames; if it dies
+// before the commit, Recover removes the directory of an unknown serial.
 type stagedFiles struct {
-	files []stagedFile // temporary files, or the files inside dir.tmp
-	dir   stagedFile   // the temporary directory, if any
-	dirs  []string     // parent directories created, parents first
+	files   []stagedFile // files inside pending, in placing order
+	pending string       // the pending directory
+	dirs    []string     // endpoint and parent directories created, parents first
 }
 
 type stagedFile struct{ tmp, dst string }
 
-// stageAll writes one certificate's files (all in one directory) to
-// temporary files, with their modes, without syncing. On error nothing is
-// left.
-func stageAll(files []file) (stagedFiles, error) {
+// placeOrder is the order in which pending files are renamed into place,
+// as lifecycle places them: the bundle first, the key before the
+// certificate, so a watcher that reloads on the certificate finds its key.
+var placeOrder = map[string]int{"ca.pem": 0, "key.pem": 1, "combined.pem": 2, "cert.pem": 3}
+
+// stageAll writes one certificate's files (all in one directory) into the
+// pending directory pending, with their modes, without syncing. On error
+// nothing is left.
+func stageAll(pending string, files []file) (stagedFiles, error) {
 	var st stagedFiles
-	dir := filepath.Dir(files[0].path)
-	_, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		st.dirs, err = mkdirs(filepath.Dir(dir))
-		if err == nil {
-			st.dir.dst = dir
-			st.dir.tmp, err = os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
+	dir := filepath.Dir(pending)
+	var err error
+	if st.dirs, err = mkdirs(dir); err == nil {
+		if err = os.Mkdir(pending, 0o700); err == nil {
+			st.pending = pending
 		}
 	}
 	if err != nil {
 		removeStaged([]*stagedFiles{&st})
-		return stagedFiles{}, fmt.Errorf("creating %s: %w", dir, err)
+		return stagedFiles{}, fmt.Errorf("creating %s: %w", pending, err)
 	}
+	files = slices.Clone(files)
+	slices.SortStableFunc(files, func(a, b file) int {
+		return placeOrder[filepath.Base(a.path)] - placeOrder[filepath.Base(b.path)]
+	})
 	for _, f := range files {
-		tmp, err := writeTemp(f, st.dir.tmp)
+		tmp, err := writeTemp(f, pending)
 		if err != nil {
 			removeStaged([]*stagedFiles{&st})
 			return stagedFiles{}, err
@@ -114,16 +123,14 @@ func mkdirs(dir string) ([]string, error) {
 	return made, nil
 }
 
-// removeStaged deletes the temporary files of sts, then the directories
-// made for them, deepest first; directories that are not empty stay.
+// removeStaged deletes the pending directories of sts, then the
+// directories made for them, deepest first; directories that are not empty
+// stay.
 func removeStaged(sts []*stagedFiles) {
 	var dirs []string
 	for _, st := range sts {
-		for _, f := range st.files {
-			_ = os.Remove(f.tmp)
-		}
-		if st.dir.tmp != "" {
-			_ = os.Remove(st.dir.tmp)
+		if st.pending != "" {
+			_ = os.RemoveAll(st.pending)
 		}
 		dirs = append(dirs, st.dirs...)
 		*st = stagedFiles{}
@@ -134,23 +141,23 @@ func removeStaged(sts []*stagedFiles) {
 	}
 }
 
-// renameAll renames every staged file into place. A file that cannot be
-// renamed has its temporary file removed; the first error is returned
-// after all were tried.
+// renameAll renames every staged file into place, in placing order, and
+// removes the emptied pending directories. A certificate whose files
+// cannot all be renamed keeps its pending directory, for Recover; the
+// errors are returned after all were tried.
 func renameAll(sts []*stagedFiles) error {
 	var errs []error
 	for _, st := range sts {
-		if st.dir.tmp != "" {
-			if err := os.Rename(st.dir.tmp, st.dir.dst); err != nil {
-				_ = os.RemoveAll(st.dir.tmp)
-				errs = append(errs, fmt.Errorf("writing %s: %w", st.dir.dst, err))
-			}
-			continue
-		}
+		var err error
 		for _, f := range st.files {
-			if err := os.Rename(f.tmp, f.dst); err != nil {
-				_ = os.Remove(f.tmp)
+			if err = os.Rename(f.tmp, f.dst); err != nil {
 				errs = append(errs, fmt.Errorf("writing %s: %w", f.dst, err))
+				break
+			}
+		}
+		if err == nil && st.pending != "" {
+			if err := os.Remove(st.pending); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", st.pending, err))
 			}
 		}
 	}

@@ -45,8 +45,8 @@ func tempPaths(sts []*stagedFiles) []string {
 		for _, f := range st.files {
 			out = append(out, f.tmp)
 		}
-		if st.dir.tmp != "" {
-			out = append(out, st.dir.tmp)
+		if st.pending != "" {
+			out = append(out, st.pending)
 		}
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
@@ -112,32 +110,29 @@ func (is *Issuer) sign(c checked) (signed, error) {
 	}, nil
 }
 
-// commit stages the files, records the certificate in one transaction, then
-// renames the staged files into place.
+// commit writes the files into the certificate's pending directory and
+// makes them durable, records the certificate in one transaction, then
+// renames the files into place (see stagedFiles: a crash at any point
+// leaves what Recover finishes or removes).
 func (is *Issuer) commit(s signed, replace string) error {
-	var staged []*fsutil.Staged
-	abort := func() {
-		for _, st := range staged {
-			st.Abort()
-		}
+	st, err := stageAll(is.Layout.PendingDir(s.rec.Role, s.rec.Name, s.rec.Serial), s.files)
+	if err != nil {
+		return err
 	}
-	for _, f := range s.files {
-		st, err := fsutil.Stage(f.path, f.data, f.mode)
-		if err != nil {
-			abort()
-			return err
-		}
-		staged = append(staged, st)
+	sts := []*stagedFiles{&st}
+	if err := syncFiles(is.Layout.Dir, sts); err != nil {
+		removeStaged(sts)
+		return err
 	}
 	if err := is.Store.Issue(s.rec, replace, is.Actor); err != nil {
-		abort()
+		removeStaged(sts)
 		return fmt.Errorf("recording %s/%s: %w", s.rec.Role, s.rec.Name, err)
 	}
-	var errs []error
-	for _, st := range staged {
-		errs = append(errs, st.Commit())
+	err = renameAll(sts)
+	if serr := syncRenames(is.Layout.Dir, sts); err == nil {
+		err = serr
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // Record describes a signed certificate for the inventory. File paths are

@@ -48,7 +48,7 @@ func (g *globalOpts) openStore(l home.Layout, readOnly bool) (*store.Store, erro
 	case errors.Is(err, store.ErrLocked):
 		return nil, withHint(err, "another daskca process is using %s; wait for it to finish and retry", l.Inventory())
 	case errors.Is(err, store.ErrCorrupt):
-		return nil, withHint(err, "restore the inventory from a backup (daskca backup) or move %s aside", l.Inventory())
+		return nil, withHint(err, "restore the inventory from a backup (daskca restore FILE) or move %s aside", l.Inventory())
 	case err != nil:
 		return nil, err
 	}

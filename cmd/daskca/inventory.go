@@ -5,7 +5,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/store"
 )
 
 func newInventoryCmd(g *globalOpts) *cobra.Command {
@@ -69,11 +72,14 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 			return err
 		}
 	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(w, "problem:", p)
+		}
 		for _, n := range rep.Notes {
 			fmt.Fprintln(w, "note:", n)
 		}
-		for _, p := range rep.Problems {
-			fmt.Fprintln(w, "problem:", p)
+		if rep.NotesOmitted > 0 {
+			fmt.Fprintf(w, "note: ... and %d more\n", rep.NotesOmitted)
 		}
 		fmt.Fprintf(w, "%s: %d records, %d audit events, %d certificates signed by this CA, files of %d active certificates checked\n",
 			rep.Inventory, rep.Records, rep.Events, rep.Verified, rep.Active)
@@ -83,4 +89,15 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 	}
 	return withHint(fmt.Errorf("%w: %d", inventory.ErrProblems, len(rep.Problems)+rep.Omitted),
 		"re-issue endpoints whose files are wrong (daskca issue --force); if records are damaged, restore the inventory from a backup (daskca restore FILE)")
+}
+
+// recoverPending finishes what an interrupted issue or renewal left: the
+// files of a recorded certificate still in its pending directory are put
+// in place, and pending directories of unrecorded serials are removed.
+// Writing commands run it first, holding the inventory's write lock.
+func recoverPending(l home.Layout, s *store.Store) error {
+	if _, err := (&lifecycle.Manager{Layout: l, Store: s}).Recover(); err != nil {
+		return withHint(fmt.Errorf("finishing an interrupted run: %w", err), "check the permissions under %s", l.CertsDir())
+	}
+	return nil
 }

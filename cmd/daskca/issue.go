@@ -99,6 +99,9 @@ func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name str
 		return err
 	}
 	defer s.Close()
+	if err := recoverPending(l, s); err != nil {
+		return err
+	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
 	rec, err := is.Issue(cmd.Context(), req)
 	if err != nil {

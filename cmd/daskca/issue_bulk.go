@@ -137,6 +137,11 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 		return err
 	}
 	defer s.Close()
+	if !o.dryRun {
+		if err := recoverPending(l, s); err != nil {
+			return err
+		}
+	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
 	plan, err := is.Plan(reqs)
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"github.com/daskca/daskca/store"
 )
 
-// maxProblems bounds the problems and notes a Report lists; the rest are
-// only counted.
+// maxProblems bounds the problems, and the notes, a Report lists; the
+// rest are only counted.
 const maxProblems = 200
 
 // Report is the outcome of Check. Its JSON form is what
@@ -21,22 +21,28 @@ type Report struct {
 	Active    int      `json:"active"`   // active certificates whose files were checked
 	Problems  []string `json:"problems"` // the first maxProblems problems
 	Notes     []string `json:"notes"`    // unfinished work a re-run completes; not problems
-	Omitted   int      `json:"omitted"`  // problems and notes beyond those listed
+	Omitted   int      `json:"omitted"`  // problems beyond those listed
+	// NotesOmitted counts notes beyond those listed.
+	NotesOmitted int `json:"notes_omitted"`
 }
 
 // OK reports whether Check found no problem (notes are allowed).
 func (r *Report) OK() bool { return len(r.Problems) == 0 && r.Omitted == 0 }
 
 func (r *Report) problem(format string, args ...any) {
-	r.add(&r.Problems, fmt.Sprintf(format, args...))
-}
-
-func (r *Report) add(list *[]string, s string) {
-	if len(r.Problems)+len(r.Notes) >= maxProblems {
+	if len(r.Problems) >= maxProblems {
 		r.Omitted++
 		return
 	}
-	*list = append(*list, s)
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+func (r *Report) note(s string) {
+	if len(r.Notes) >= maxProblems {
+		r.NotesOmitted++
+		return
+	}
+	r.Notes = append(r.Notes, s)
 }
 
 // Check verifies the home l around its open inventory s: store.Check (pages,
@@ -76,7 +82,7 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 			rep.problem("%s", p)
 		}
 		if note != "" {
-			rep.add(&rep.Notes, note)
+			rep.note(note)
 		}
 		return nil
 	})
@@ -91,7 +97,7 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 		rep.problem("%s", p)
 	}
 	for _, n := range notes {
-		rep.add(&rep.Notes, n)
+		rep.note(n)
 	}
 	return rep, nil
 }
