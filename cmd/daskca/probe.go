@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,6 +82,9 @@ func runProbe(cmd *cobra.Command, g *globalOpts, o *probeOpts, addr string) erro
 	}
 	popts := transport.ProbeOptions{Security: sec, Timeout: o.timeout}
 	res, perr := transport.Probe(cmd.Context(), addr, popts)
+	if errors.Is(perr, transport.ErrTLSRequired) {
+		fmt.Fprintln(cmd.ErrOrStderr(), "hint: the configuration names no certificate; pass --config FILE as daskca config NAME --format yaml writes it")
+	}
 	code, status := judgeProbe(res, perr, g.now(), o.warnWithin)
 	if o.output == "json" {
 		err = writeJSON(cmd.OutOrStdout(), struct {
