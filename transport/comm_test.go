@@ -14,7 +14,7 @@ import (
 
 // commPair returns a connected client and server comm of the given scheme;
 // the server comm is the one the listener handed to its handler.
-func commPair(t *testing.T, scheme string, opts ListenOptions) (client, server *Comm) {
+func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *Comm) {
 	t.Helper()
 	var srvTLS, cliTLS *tls.Config
 	if scheme == SchemeTLS {
