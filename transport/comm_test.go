@@ -286,3 +286,45 @@ func TestListenContextStops(t *testing.T) {
 		t.Fatal("connected after the listen context ended")
 	}
 }
+
+func TestCommWriteCancelled(t *testing.T) {
+	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// 64 MiB cannot fit in socket buffers, and the peer never reads: only
+	// the cancellation can end this write.
+	err := client.Write(ctx, map[string]any{"data": make([]byte, 64<<20)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if !client.Closed() {
+		t.Fatal("comm still open after an interrupted write")
+	}
+}
+
+func TestConnectCancelledDuringHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { // a server that accepts and then says nothing
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Connect(ctx, "tcp://"+ln.Addr().String(), nil, CommOptions{HandshakeTimeout: time.Hour})
+		errc <- err
+	}()
+	c := <-accepted
+	defer c.Close()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrHandshake) {
+		t.Fatalf("err = %v, want a cancelled handshake", err)
+	}
+}
