@@ -309,11 +309,15 @@ func TestConnectCancelledDuringHandshake(t *testing.T) {
 	}
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
-	go func() { // a server that accepts and then says nothing
+	go func() { // a server that reads the client's handshake and says nothing
 		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
+		if err != nil {
+			return
 		}
+		if _, err := ReadFrames(c, Limits{}); err != nil {
+			t.Error(err)
+		}
+		accepted <- c
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -30,6 +30,9 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", a.HostPort())
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connecting to %s: %w: %w", a, err, context.Cause(ctx))
+		}
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
 	conn := raw
