@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/home"
@@ -21,6 +22,23 @@ func exactArgs(n int, form string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// refuseEmptyFlags refuses a flag given explicitly with an empty value
+// (--ip "", --hosts-file ""): it is a mistake in a script, and ignoring it
+// would silently do something else than asked.
+func refuseEmptyFlags(cmd *cobra.Command, _ []string) error {
+	var err error
+	visit := func(f *pflag.Flag) {
+		switch t := f.Value.Type(); {
+		case err != nil:
+		case t == "string" && f.Value.String() == "", (t == "stringSlice" || t == "stringArray") && f.Value.String() == "[]":
+			err = usageError("--%s: empty value", f.Name)
+		}
+	}
+	cmd.Flags().Visit(visit)
+	cmd.InheritedFlags().Visit(visit)
+	return err
 }
 
 // layout resolves the home directory.

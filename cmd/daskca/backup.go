@@ -23,6 +23,9 @@ $DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
   daskca restore /backups/daskca-2026-03-01.db`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "" {
+				return usageError("backup needs a file name")
+			}
 			l, err := g.initializedLayout()
 			if err != nil {
 				return err
@@ -62,6 +65,9 @@ taken are not in it: daskca inventory check then reports their files.`,
   daskca inventory check`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "" {
+				return usageError("restore needs a file name")
+			}
 			l, err := g.layout()
 			if err != nil {
 				return err

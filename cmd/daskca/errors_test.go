@@ -183,3 +183,24 @@ func TestLockedInventory(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"two\nlines", "two lines"},
+		{"nul\x00esc\x1b[31m", `nul\x00esc\x1b[31m`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{"real \uFFFD stays", "real \uFFFD stays"},
+		{"c1 \u0085 control", `c1 \x85 control`},
+		{"ünïcödé", "ünïcödé"},
+	}
+	for _, tt := range tests {
+		if got := oneLine(tt.in); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	long := oneLine(strings.Repeat("a", 1<<20) + "END")
+	if len(long) > maxMessage+64 || !strings.HasSuffix(long, "END") || !strings.Contains(long, "bytes cut") {
+		t.Errorf("oneLine of 1 MB: %d bytes, %.80q...", len(long), long)
+	}
+}

@@ -151,9 +151,8 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 		return printPlan(cmd, o.output, plan)
 	}
 	if n := plan.Count(issue.ActionRefuse); n > 0 {
-		printRefusals(cmd, plan, 10)
-		return withHint(fmt.Errorf("%d of %d requests refused; nothing was issued", n, len(plan.Items)),
-			"see the whole plan with --dry-run; pass --force to replace active certificates that differ")
+		return withHint(fmt.Errorf("%d of %d requests refused (first: %s); nothing was issued", n, len(plan.Items), firstRefusal(plan)),
+			"see every refusal with --dry-run; pass --force to replace active certificates that differ")
 	}
 	if is.CA, err = g.loadCA(l, o.passwordFile, cmd); err != nil {
 		return err
@@ -242,19 +241,14 @@ func printPlan(cmd *cobra.Command, format string, plan issue.Plan) error {
 	return nil
 }
 
-// printRefusals lists up to limit refused requests on stderr.
-func printRefusals(cmd *cobra.Command, plan issue.Plan, limit int) {
-	n := 0
+// firstRefusal describes the first refused request of a plan.
+func firstRefusal(plan issue.Plan) string {
 	for _, it := range plan.Items {
-		if it.Action != issue.ActionRefuse {
-			continue
+		if it.Action == issue.ActionRefuse {
+			return fmt.Sprintf("%s %s: %s", it.Request.Role, it.Request.Name, it.Reason)
 		}
-		if n++; n > limit {
-			fmt.Fprintf(cmd.ErrOrStderr(), "refused: ... and %d more\n", plan.Count(issue.ActionRefuse)-limit)
-			return
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "refused: %s %s: %s\n", it.Request.Role, it.Request.Name, it.Reason)
 	}
+	return ""
 }
 
 func nonNilStrings(s []string) []string {

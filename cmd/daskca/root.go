@@ -51,8 +51,9 @@ Examples:
 
 Files live in --home, else $DASKCA_HOME, else ~/.daskca.
 Exit codes: 0 ok, 1 error, 2 usage.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: refuseEmptyFlags,
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", "", "daskca home directory (default $DASKCA_HOME or ~/.daskca)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
