@@ -5,7 +5,11 @@
 // host names, wildcards only as the whole left-most label, IPv4 and IPv6
 // addresses), what each role's certificate looks like (the SPIFFE identity
 // URI, OU=<role>, the extended key usages Dask requires), and the order of the
-// steps that keeps files and inventory in agreement: files are staged first,
+// steps that keeps files and inventory in agreement: files are staged first
+// in the certificate's pending directory (certs/<role>/<name>/.pending-<serial>/),
 // the inventory transaction commits, then the staged files are renamed into
-// place. The CA (package ca) signs; the inventory (package store) records.
+// place, key before certificate. A crash after the commit leaves the pending
+// directory of an active serial, which lifecycle's Recover (run first by every
+// writing command) puts in place. The CA (package ca) signs; the inventory
+// (package store) records.
 package issue
