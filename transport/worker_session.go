@@ -46,7 +46,9 @@ func (w *Worker) session(ctx context.Context) (registered bool, err error) {
 	if ctx.Err() != nil {
 		// Closing: end the stream the way a Dask worker does, so the
 		// scheduler forgets us at once.
-		_ = c.Write(context.Background(), []any{map[string]any{"op": "close-stream"}})
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.Write(wctx, []any{map[string]any{"op": "close-stream"}})
+		wcancel()
 	}
 	cancel()
 	if herr := <-hb; herr != nil && !isClosedErr(herr) {
@@ -127,7 +129,9 @@ func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.D
 	var c *Comm
 	defer func() {
 		if c != nil {
-			_ = CloseRPC(context.Background(), c)
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = CloseRPC(cctx, c)
+			cancel()
 		}
 	}()
 	t := time.NewTimer(interval)
