@@ -70,22 +70,30 @@ func nonNil(s []string) []string {
 }
 
 // Find resolves what a user typed to one record: a serial (hex, with or
-// without colons or 0x), "role/name", or a name. A name that several roles
-// use, or that has only inactive records, resolves to its newest record;
+// without colons or 0x), "role/name", or a name. A role/name or name with an
+// active certificate resolves to it; one with only inactive records resolves
+// to its newest;
 // ErrAmbiguous is returned when two roles have an active certificate of that
 // name.
 func Find(s *store.Store, query string) (store.Record, error) {
 	if role, name, ok := strings.Cut(query, "/"); ok {
+		if r, ok, err := s.Active(role, name); err != nil || ok {
+			return r, err
+		}
 		recs, err := s.ByName(name)
 		if err != nil {
 			return store.Record{}, err
 		}
+		var mine []store.Record
 		for _, r := range recs {
 			if r.Role == role {
-				return r, nil
+				mine = append(mine, r)
 			}
 		}
-		return store.Record{}, fmt.Errorf("%w: %q (see daskca list)", ErrNotFound, query)
+		if len(mine) == 0 {
+			return store.Record{}, fmt.Errorf("%w: %q (see daskca list)", ErrNotFound, query)
+		}
+		return newest(mine), nil
 	}
 	if serial, err := store.NormalizeSerial(query); err == nil {
 		r, err := s.Cert(serial)
@@ -111,11 +119,23 @@ func Find(s *store.Store, query string) (store.Record, error) {
 	}
 	switch len(active) {
 	case 0:
-		return recs[0], nil
+		return newest(recs), nil
 	case 1:
 		return active[0], nil
 	default:
 		return store.Record{}, fmt.Errorf("%w: %q is active as %s and %s; say which, e.g. %s/%s",
 			ErrAmbiguous, query, active[0].Role, active[1].Role, active[0].Role, query)
 	}
+}
+
+// newest picks the latest of a name's records (ByName order, newest first).
+// Issue times are kept to the second, so a certificate and its renewal can
+// tie: the one nothing supersedes is the later.
+func newest(recs []store.Record) store.Record {
+	for _, r := range recs {
+		if r.SupersededBy == "" && r.IssuedAt.Equal(recs[0].IssuedAt) {
+			return r
+		}
+	}
+	return recs[0]
 }

@@ -264,3 +264,21 @@ func TestIssuedLeavesLint(t *testing.T) {
 		}
 	}
 }
+
+// A renewal in the same second as the original must not make role/name
+// resolve to the superseded record.
+func TestFindPrefersActive(t *testing.T) {
+	is := mustIssuer(t, ca.Options{})
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if _, err := is.Issue(ctx, Request{Role: identity.Worker, Name: "w1", Force: i > 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, _, _ := is.Store.Active("worker", "w1")
+	for _, q := range []string{"worker/w1", "w1"} {
+		if r, err := Find(is.Store, q); err != nil || r.Serial != cur.Serial {
+			t.Errorf("Find(%q) = %s (%s), %v; want the active %s", q, r.Serial, r.Status, err, cur.Serial)
+		}
+	}
+}

@@ -84,13 +84,19 @@ func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse fu
 	return rep
 }
 
-// newer prefers an active record, then the later IssuedAt, then the serial.
+// newer prefers an active record, then the later IssuedAt, then the one
+// not superseded, then the serial.
 func newer(a, b store.Record) bool {
 	if (a.Status == store.Active) != (b.Status == store.Active) {
 		return a.Status == store.Active
 	}
 	if !a.IssuedAt.Equal(b.IssuedAt) {
 		return a.IssuedAt.After(b.IssuedAt)
+	}
+	// Issue times are kept to the second: a renewal in the same second is
+	// told apart by the link between the two records.
+	if a.SupersededBy != "" || b.SupersededBy != "" {
+		return b.SupersededBy == a.Serial || a.SupersededBy == ""
 	}
 	return a.Serial > b.Serial
 }
