@@ -60,6 +60,19 @@
 // On a connection, Dask messages are framed (a little-endian length prelude
 // and frames), frame 0 is msgpack, and both sides first exchange a handshake
 // message. Comm, Connect and Listen carry messages; the RPC layer sends
-// {"op": ..., "reply": true} requests and reads replies; the scheduler and
-// worker built on it answer the operations a Dask client or probe needs.
+// {"op": ..., "reply": true} requests and reads replies. Frames are read
+// within Limits: nothing is allocated for what an untrusted header claims
+// before the bytes arrive. Listeners bound handshakes and connections
+// (ListenOptions) so slow or silent dialers cannot starve real peers.
+//
+// # Scheduler, worker and probe
+//
+// ListenScheduler runs a scheduler: workers register (register-worker, then
+// the comm becomes the worker's stream), send heartbeats and are forgotten
+// when silent past their TTL; identity answers in the shape real Dask
+// returns. ListenWorker runs a worker that registers, heartbeats, reconnects
+// with backoff and answers the scheduler's calls. Probe performs the TLS
+// handshake, describes the peer's chain, then the Dask handshake and
+// identity, and says at which stage and why a connection failed. Every
+// connection is logged with the peer's role, name and serial (PeerOf).
 package transport
