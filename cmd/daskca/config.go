@@ -60,7 +60,12 @@ func newConfigCmd(g *globalOpts) *cobra.Command {
   k8s-secret  a Kubernetes Secret with the files, and the pod spec to use it
   json        all of the above in one object
 Paths are those of the files in the home, or under --path-prefix where the
-files will live on the target host (see daskca export).`,
+files will live on the target host (see daskca export).
+
+Once the home has a CRL (daskca crl, daskca revoke), yaml, env, json and
+k8s-secret also set daskca.crl-file: the home's crl.pem, or PREFIX/crl.pem
+with --path-prefix. daskca's transport reloads it and refuses revoked peers;
+Dask ignores the daskca key.`,
 		Example: `  daskca config sched01 --format cli --scheduler tls://sched01.dask.internal:8786
   daskca config node07 --format yaml --scheduler tls://sched01.dask.internal:8786 > ~/.config/dask/tls.yaml
   daskca config alice --format python --path-prefix /etc/dask/tls
@@ -118,7 +123,7 @@ func runConfig(cmd *cobra.Command, g *globalOpts, o *snippetOpts, format, query 
 		if prefix == "" {
 			prefix = "/etc/dask/tls"
 		}
-		m, err := material(rec, o.combined)
+		m, err := material(l, rec, o.combined)
 		if err != nil {
 			return err
 		}
@@ -144,7 +149,7 @@ func configJSON(cmd *cobra.Command, ep snippet.Endpoint, so snippet.Options) err
 	}
 	out := map[string]any{
 		"name": ep.Name, "role": string(ep.Role),
-		"ca_file": ep.CAFile, "cert_file": ep.CertFile, "key_file": ep.KeyFile,
+		"ca_file": ep.CAFile, "cert_file": ep.CertFile, "key_file": ep.KeyFile, "crl_file": ep.CRLFile,
 		"yaml": string(y), "env": env, "python": snippet.Python(ep, so),
 	}
 	if cli, err := snippet.CLI(ep, so); err == nil {
@@ -176,17 +181,27 @@ func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error)
 }
 
 // localEndpoint gives the endpoint's file paths: under --path-prefix, or the
-// files in the home (writing the combined file there when asked for).
+// files in the home (writing the combined file there when asked for). When
+// the home has published a CRL, the endpoint gets it as daskca.crl-file:
+// the home's crl.pem itself, or PREFIX/crl.pem where export puts its copy.
 func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.Endpoint, error) {
 	role := identity.Role(rec.Role)
+	hasCRL := fileExists(l.CRL())
 	if o.prefix != "" {
-		return snippet.Files(role, rec.Name, o.prefix, o.combined), nil
+		ep := snippet.Files(role, rec.Name, o.prefix, o.combined)
+		if hasCRL {
+			ep = ep.WithCRL(o.prefix)
+		}
+		return ep, nil
 	}
 	ep := snippet.Endpoint{Role: role, Name: rec.Name, CAFile: rec.CAFile, CertFile: rec.CertFile, KeyFile: rec.KeyFile}
+	if hasCRL {
+		ep.CRLFile = l.CRL()
+	}
 	if !o.combined {
 		return ep, nil
 	}
-	m, err := material(rec, true)
+	m, err := material(l, rec, true)
 	if err != nil {
 		return ep, err
 	}
@@ -198,8 +213,9 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 	return ep, nil
 }
 
-// material reads an endpoint's files from the home.
-func material(rec store.Record, combined bool) (snippet.Material, error) {
+// material reads an endpoint's files, and the CRL if one was published,
+// from the home.
+func material(l home.Layout, rec store.Record, combined bool) (snippet.Material, error) {
 	var m snippet.Material
 	var err error
 	read := func(p string) []byte {
@@ -216,6 +232,11 @@ func material(rec store.Record, combined bool) (snippet.Material, error) {
 	}
 	if combined {
 		m.Cert, m.Key = snippet.Combined(m.Cert, m.Key), nil
+	}
+	if fileExists(l.CRL()) {
+		if m.CRL, err = os.ReadFile(l.CRL()); err != nil {
+			return m, err
+		}
 	}
 	return m, nil
 }

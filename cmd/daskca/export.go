@@ -20,9 +20,11 @@ func newExportCmd(g *globalOpts) *cobra.Command {
 		Use:   "export NAME|ROLE/NAME|SERIAL --dir DIR",
 		Short: "Write a ready-to-copy bundle for one host: TLS files plus dask.yaml and dask.env",
 		Long: `Write everything one host needs into DIR: ca.pem, tls.crt and tls.key (or
-tls.pem with --combined), and dask.yaml and dask.env pointing at those files
-where they will live on the host (--path-prefix, default DIR). With --tar the
-bundle is one DIR/ROLE-NAME.tar.gz instead, keeping the files' modes.`,
+tls.pem with --combined), crl.pem when the home has published a CRL (a copy:
+ship it again after daskca revoke or daskca crl), and dask.yaml and dask.env
+pointing at those files where they will live on the host (--path-prefix,
+default DIR). With --tar the bundle is one DIR/ROLE-NAME.tar.gz instead,
+keeping the files' modes.`,
 		Example: `  daskca export node07 --dir ./node07 --path-prefix /etc/dask/tls --scheduler tls://sched01.dask.internal:8786
   daskca export sched01 --dir . --tar --path-prefix /etc/dask/tls`,
 		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL --dir DIR"),
@@ -34,11 +36,11 @@ bundle is one DIR/ROLE-NAME.tar.gz instead, keeping the files' modes.`,
 			if err != nil {
 				return err
 			}
-			_, rec, err := g.findActive(args[0])
+			l, rec, err := g.findActive(args[0])
 			if err != nil {
 				return err
 			}
-			m, err := material(rec, o.combined)
+			m, err := material(l, rec, o.combined)
 			if err != nil {
 				return err
 			}

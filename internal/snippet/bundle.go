@@ -31,20 +31,23 @@ func Combined(cert, key []byte) []byte {
 	return append(out, key...)
 }
 
-// Bundle is everything one host needs to run an endpoint: its TLS files and
-// the YAML and env snippets that point Dask at them under prefix.
+// Bundle is everything one host needs to run an endpoint: its TLS files (and
+// crl.pem when m has a CRL) and the YAML and env snippets that point Dask
+// and daskca's transport at them under prefix.
 func Bundle(role identity.Role, name, prefix string, m Material, o Options) ([]File, error) {
-	combined := m.Key == nil
-	ep := Files(role, name, prefix, combined)
+	ep := m.endpoint(role, name, prefix)
 	y, err := YAML(ep, o)
 	if err != nil {
 		return nil, err
 	}
 	files := []File{{CAName, 0o644, m.CA}}
-	if combined {
+	if m.Key == nil {
 		files = append(files, File{CombinedName, 0o600, m.Cert})
 	} else {
 		files = append(files, File{CertName, 0o644, m.Cert}, File{KeyName, 0o600, m.Key})
+	}
+	if m.CRL != nil {
+		files = append(files, File{CRLName, 0o644, m.CRL})
 	}
 	return append(files,
 		File{"dask.yaml", 0o644, y},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,29 @@ func TestBundle(t *testing.T) {
 	}
 	if seen["worker-w1/tls.key"] != 0o600 || seen["worker-w1/ca.pem"] != 0o644 || len(seen) != 6 {
 		t.Errorf("tar entries = %v", seen)
+	}
+}
+
+func TestBundleWithCRL(t *testing.T) {
+	m := Material{CA: []byte("ca\n"), Cert: []byte("cert\n"), Key: []byte("key\n"), CRL: []byte("crl\n")}
+	files, err := Bundle(identity.Worker, "w1", "/etc/dask/tls", m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := WriteDir(dir, files, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "crl.pem")); err != nil || string(b) != "crl\n" {
+		t.Errorf("crl.pem = %q, %v", b, err)
+	}
+	cfg, err := transport.LoadFile(filepath.Join(dir, "dask.yaml"))
+	if err != nil || cfg.Daskca.CRLFile != "/etc/dask/tls/crl.pem" {
+		t.Errorf("dask.yaml: crl-file = %q, %v", cfg.Daskca.CRLFile, err)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "dask.env"))
+	if err != nil || !strings.Contains(string(env), "DASK_DASKCA__CRL_FILE='/etc/dask/tls/crl.pem'") {
+		t.Errorf("dask.env = %q, %v", env, err)
 	}
 }
 

@@ -14,19 +14,32 @@ import (
 // Material is the content of an endpoint's files, for forms that embed it.
 type Material struct {
 	CA, Cert, Key []byte // Key is nil when Cert is the combined file
+	CRL           []byte // nil when the home has no CRL
 }
 
-// K8sSecret renders a Kubernetes Secret holding the endpoint's files, followed
+// endpoint returns the file paths of m's files under prefix.
+func (m Material) endpoint(role identity.Role, name, prefix string) Endpoint {
+	ep := Files(role, name, prefix, m.Key == nil)
+	if m.CRL != nil {
+		ep = ep.WithCRL(prefix)
+	}
+	return ep
+}
+
+// K8sSecret renders a Kubernetes Secret holding the endpoint's files (and
+// crl.pem when m has a CRL), followed
 // by the pod spec fragment (as comments, so the output applies as is) that
 // mounts it at prefix and points Dask at it.
 func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (string, error) {
-	combined := m.Key == nil
-	ep := Files(role, name, prefix, combined)
+	ep := m.endpoint(role, name, prefix)
 	data := map[string]string{CAName: string(m.CA)}
-	if combined {
+	if m.Key == nil {
 		data[CombinedName] = string(m.Cert)
 	} else {
 		data[CertName], data[KeyName] = string(m.Cert), string(m.Key)
+	}
+	if m.CRL != nil {
+		data[CRLName] = string(m.CRL)
 	}
 	secretName := "dask-tls-" + string(role) + "-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 	secret := map[string]any{

@@ -23,6 +23,9 @@ const (
 	CertName     = "tls.crt"
 	KeyName      = "tls.key"
 	CombinedName = "tls.pem"
+	// CRLName is the CRL file, read by daskca's transport as
+	// daskca.crl-file (Dask itself reads no CRL).
+	CRLName = "crl.pem"
 )
 
 // DefaultPort is the scheduler port Dask uses when none is given.
@@ -39,6 +42,9 @@ type Endpoint struct {
 	CAFile   string
 	CertFile string
 	KeyFile  string // empty when CertFile also holds the key (combined)
+	// CRLFile is the CRL for daskca.crl-file; empty renders no daskca key
+	// (a home without a published CRL).
+	CRLFile string
 }
 
 // Options shape the rendered configuration.
@@ -48,7 +54,8 @@ type Options struct {
 	Ciphers   string  // OpenSSL cipher string for TLS 1.2, "" for Dask's default
 }
 
-// Files returns an endpoint's file paths under a prefix directory.
+// Files returns an endpoint's file paths under a prefix directory, without
+// a CRL (see WithCRL).
 func Files(role identity.Role, name, prefix string, combined bool) Endpoint {
 	ep := Endpoint{Role: role, Name: name, CAFile: path.Join(prefix, CAName)}
 	if combined {
@@ -56,6 +63,13 @@ func Files(role identity.Role, name, prefix string, combined bool) Endpoint {
 	} else {
 		ep.CertFile, ep.KeyFile = path.Join(prefix, CertName), path.Join(prefix, KeyName)
 	}
+	return ep
+}
+
+// WithCRL returns ep with its CRL file at prefix/crl.pem, the place
+// Bundle and K8sSecret put the CRL.
+func (ep Endpoint) WithCRL(prefix string) Endpoint {
+	ep.CRLFile = path.Join(prefix, CRLName)
 	return ep
 }
 
@@ -84,7 +98,8 @@ func (o Options) Check() error {
 
 // Config builds the Dask configuration of an endpoint: encryption required,
 // tls as the default scheme, the CA bundle, the role's certificate and key,
-// and the minimum TLS version (1.2 unless raised).
+// the minimum TLS version (1.2 unless raised) and, when the endpoint has
+// one, the CRL under the top-level daskca key (which Dask ignores).
 func Config(ep Endpoint, o Options) transport.Config {
 	yes := true
 	c := transport.Config{RequireEncryption: &yes, DefaultScheme: "tls"}
@@ -95,6 +110,7 @@ func Config(ep Endpoint, o Options) transport.Config {
 		c.TLS.MinVersion = 1.2
 	}
 	c.TLS.SetFiles(ep.Role, transport.RoleFiles{Cert: ep.CertFile, Key: ep.KeyFile})
+	c.Daskca.CRLFile = ep.CRLFile
 	if ep.Role != identity.Scheduler && o.Scheduler != "" {
 		c.SchedulerAddress = o.Scheduler
 	}

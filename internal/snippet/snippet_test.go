@@ -74,13 +74,66 @@ func TestGolden(t *testing.T) {
 	}
 	golden(t, "scheduler-tls13.cli", cli)
 	golden(t, "scheduler-tls13.py", Python(ep, strict))
+
+	// With a CRL, the YAML and env gain daskca.crl-file; the forms for
+	// real Dask (which reads no CRL) stay as they were.
+	w := Files(identity.Worker, "n1", "/etc/dask/tls", false)
+	crl := w.WithCRL("/etc/dask/tls")
+	y, err := YAML(crl, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "worker-crl.yaml", string(y))
+	golden(t, "worker-crl.env", Env(crl, opts))
+	if Python(crl, opts) != Python(w, opts) {
+		t.Error("the python form changed with a CRL")
+	}
+	if a, _ := CLI(crl, opts); a != mustCLIForm(t, w) {
+		t.Error("the cli form changed with a CRL")
+	}
+}
+
+func mustCLIForm(t *testing.T, ep Endpoint) string {
+	t.Helper()
+	s, err := CLI(ep, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The CRL key is daskca's own: it renders under the top-level daskca key,
+// where Dask does not look, and as DASK_DASKCA__CRL_FILE.
+func TestCRLKey(t *testing.T) {
+	ep := Files(identity.Client, "c", "/p", false).WithCRL("/p")
+	if ep.CRLFile != "/p/crl.pem" {
+		t.Fatalf("CRLFile = %q", ep.CRLFile)
+	}
+	y, err := YAML(ep, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree map[string]any
+	if err := yaml.Unmarshal(y, &tree); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := tree["daskca"].(map[string]any); d["crl-file"] != "/p/crl.pem" || len(d) != 1 {
+		t.Errorf("daskca key = %v\n%s", tree["daskca"], y)
+	}
+	if !strings.Contains(Env(ep, opts), "export DASK_DASKCA__CRL_FILE='/p/crl.pem'\n") {
+		t.Errorf("env lacks the CRL:\n%s", Env(ep, opts))
+	}
+	noCRL, err := YAML(Files(identity.Client, "c", "/p", false), opts)
+	if err != nil || strings.Contains(string(noCRL), "daskca") {
+		t.Errorf("YAML without a CRL names daskca (%v):\n%s", err, noCRL)
+	}
 }
 
 // The YAML we emit must load back into the very Config it came from.
 func TestYAMLRoundTrip(t *testing.T) {
 	for _, o := range []Options{opts, {MinTLS: 1.3, Ciphers: "ECDHE-RSA-AES128-GCM-SHA256"}} {
 		for _, role := range identity.Roles {
-			ep := Files(role, "n1", "/p a/th's", false)
+			ep := Files(role, "n1", "/p a/th's", false).WithCRL("/p a/th's")
 			y, err := YAML(ep, o)
 			if err != nil {
 				t.Fatal(err)
@@ -130,6 +183,20 @@ func TestK8sSecret(t *testing.T) {
 	}
 	if wantEnv := Config(Files(identity.Worker, "node_07", "/etc/dask/tls", false), opts).Env(); !reflect.DeepEqual(pod.Env, wantEnv) {
 		t.Errorf("pod env = %v, want %v", pod.Env, wantEnv)
+	}
+
+	m.CRL = []byte("CRL PEM\n")
+	out, err = K8sSecret(identity.Worker, "node_07", "/etc/dask/tls", m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "worker-crl.k8s.yaml", out)
+	if err := yaml.Unmarshal([]byte(out), &secret); err != nil {
+		t.Fatal(err)
+	}
+	if secret.StringData["crl.pem"] != "CRL PEM\n" || !strings.Contains(out, "DASK_DASKCA__CRL_FILE") ||
+		!strings.Contains(out, "value: /etc/dask/tls/crl.pem") {
+		t.Errorf("secret with a CRL:\n%s", out)
 	}
 }
 
