@@ -6,15 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
 
 // Defaults for ListenOptions.
 const (
-	// DefaultMaxHandshakes bounds connections in their TLS or Dask
-	// handshake at once. Each slot is held for at most the handshake
-	// timeout, so silent dialers delay others but cannot hold the listener.
+	// DefaultMaxHandshakes bounds TLS handshakes computed at once (each
+	// costs the listener a key exchange and a signature). A slot is taken
+	// only once a dialer's whole ClientHello has arrived and is held for at
+	// most the handshake timeout, so dialers that stall before that cannot
+	// take one, and those that stall after it delay others but cannot hold
+	// the listener.
 	DefaultMaxHandshakes = 128
 	// DefaultMaxConns bounds established comms at once; a large Dask
 	// cluster keeps a few comms per worker open to its scheduler.
@@ -26,12 +30,17 @@ type ListenOptions struct {
 	// Comm applies to every accepted comm; its HandshakeTimeout bounds the
 	// TLS plus Dask handshake of each connection.
 	Comm CommOptions
-	// MaxHandshakes bounds connections being handshaken at once; zero
-	// means DefaultMaxHandshakes. When full, the listener stops accepting
-	// (dialers wait in the kernel's backlog) until a slot frees.
+	// MaxHandshakes bounds TLS handshakes in progress at once, counted
+	// from the arrival of a dialer's whole first record (its ClientHello)
+	// to the end of its TLS handshake; zero means DefaultMaxHandshakes.
+	// When full, new connections wait for a slot within their handshake
+	// timeout. A dialer that sends nothing or part of a ClientHello holds
+	// no slot, only a connection, until the handshake timeout closes it;
+	// one whose first bytes are not TLS is closed on arrival.
 	MaxHandshakes int
 	// MaxConns bounds connections open at once, handshaking or not; zero
-	// means DefaultMaxConns.
+	// means DefaultMaxConns. When full, the listener stops accepting
+	// (dialers wait in the kernel's backlog) until one closes.
 	MaxConns int
 	// OnError, if set, is told about every connection that failed before
 	// reaching the handler (a rejected certificate, a silent dialer, a bad
@@ -126,13 +135,8 @@ func (l *Listener) acceptLoop() {
 		if !l.acquire(l.slots) {
 			return
 		}
-		if !l.acquire(l.handshakes) {
-			<-l.slots
-			return
-		}
 		raw, err := l.ln.Accept()
 		if err != nil {
-			<-l.handshakes
 			<-l.slots
 			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -145,7 +149,6 @@ func (l *Listener) acceptLoop() {
 		backoff = 0
 		if !l.track(raw) {
 			_ = raw.Close()
-			<-l.handshakes
 			<-l.slots
 			return
 		}
@@ -187,7 +190,6 @@ func (l *Listener) serveConn(raw net.Conn) {
 	defer func() { <-l.slots }()
 	defer l.untrack(raw)
 	c, err := l.handshake(raw)
-	<-l.handshakes
 	if err != nil {
 		_ = raw.Close()
 		l.report(fmt.Errorf("connection from %s://%s: %w", l.scheme, raw.RemoteAddr(), err))
@@ -198,14 +200,16 @@ func (l *Listener) serveConn(raw net.Conn) {
 }
 
 // handshake runs the TLS and Dask handshakes under the handshake timeout.
+// A TLS connection takes a handshake slot only once its first record (the
+// ClientHello) has arrived, and gives it back when the TLS handshake ends.
 func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.opts.Comm.handshakeTimeout())
 	defer cancel()
 	conn := raw
 	if l.scheme == SchemeTLS {
-		tc := tls.Server(raw, l.tlsCfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("tls handshake: %w", err)
+		tc, err := l.tlsHandshake(ctx, raw)
+		if err != nil {
+			return nil, err
 		}
 		conn = tc
 	}
@@ -214,6 +218,28 @@ func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, error) {
+	deadline, _ := ctx.Deadline()
+	first, err := readFirstRecord(raw, deadline)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", l.opts.Comm.handshakeTimeout(), context.DeadlineExceeded)
+		}
+		return nil, err
+	}
+	select {
+	case l.handshakes <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
+	}
+	defer func() { <-l.handshakes }()
+	tc := tls.Server(&replayConn{Conn: raw, pending: first}, l.tlsCfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return tc, nil
 }
 
 func (l *Listener) report(err error) {

@@ -25,7 +25,9 @@ var (
 	// "Timed out during handshake".
 	ErrRejected = errors.New("the peer rejected our certificate")
 	// ErrNotTLS means the peer answered a TLS handshake with something that
-	// is not TLS: a tcp:// endpoint.
+	// is not TLS: a tcp:// endpoint. A tls:// listener reports it too, for a
+	// dialer whose first bytes are not a TLS handshake record (plaintext,
+	// another protocol), and closes that connection at once.
 	ErrNotTLS = errors.New("the peer does not speak TLS")
 	// ErrUnreachable means nothing accepted the TCP connection.
 	ErrUnreachable = errors.New("nothing listens there")
