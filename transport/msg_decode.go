@@ -78,6 +78,13 @@ func (d *valueDecoder) value(depth int) (any, error) {
 		return d.array(depth)
 	case msgpcode.IsBin(c):
 		return d.bin()
+	case msgpcode.IsString(c):
+		b, err := d.bin()
+		return string(b), err
+	case msgpcode.IsExt(c) || msgpcode.IsFixedExt(c):
+		if err := d.checkExtLen(c); err != nil {
+			return nil, err
+		}
 	}
 	v, err := d.dec.DecodeInterfaceLoose()
 	if err != nil {
@@ -89,8 +96,10 @@ func (d *valueDecoder) value(depth int) (any, error) {
 	return v, nil
 }
 
-// bin returns the bytes of a msgpack bin as a slice of the input, without
-// copying: large payloads are common and the Msg owns its frames anyway.
+// bin returns the bytes of a msgpack bin or str as a slice of the input,
+// without copying: large payloads are common and the Msg owns its frames
+// anyway. The length is checked against the bytes left first, since the
+// msgpack library would allocate up to 1 MiB for whatever a string claims.
 func (d *valueDecoder) bin() ([]byte, error) {
 	n, err := d.dec.DecodeBytesLen()
 	if err != nil {
@@ -104,6 +113,35 @@ func (d *valueDecoder) bin() ([]byte, error) {
 		return nil, malformed(err)
 	}
 	return d.buf[pos : pos+n : pos+n], nil
+}
+
+// checkExtLen refuses an ext (Ext8/16/32) whose claimed length exceeds the
+// bytes left, before the msgpack library allocates for the claim; fixed
+// exts carry at most 16 bytes.
+func (d *valueDecoder) checkExtLen(c byte) error {
+	pos := len(d.buf) - d.src.Len()
+	var size int
+	switch c {
+	case msgpcode.Ext8:
+		size = 1
+	case msgpcode.Ext16:
+		size = 2
+	case msgpcode.Ext32:
+		size = 4
+	default:
+		return nil
+	}
+	if len(d.buf)-pos < 1+size {
+		return fmt.Errorf("truncated ext header: %w", ErrMalformed)
+	}
+	var n uint64
+	for _, b := range d.buf[pos+1 : pos+1+size] {
+		n = n<<8 | uint64(b)
+	}
+	if left := uint64(len(d.buf) - pos - 1 - size); n+1 > left { // the type byte, then n bytes
+		return fmt.Errorf("ext of %d bytes with %d left: %w", n, left, ErrMalformed)
+	}
+	return nil
 }
 
 func (d *valueDecoder) array(depth int) ([]any, error) {
