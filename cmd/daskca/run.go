@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,13 @@ type runOpts struct {
 	name     string
 	nthreads int
 	logJSON  bool
+	limits   connLimits
+}
+
+// connLimits are the flags that bound what peers may hold of a listener.
+type connLimits struct {
+	maxConns, maxHandshakes       int
+	handshakeTimeout, idleTimeout time.Duration
 }
 
 func newRunCmd(g *globalOpts) *cobra.Command {
@@ -46,6 +54,38 @@ func (o *runOpts) bind(cmd *cobra.Command, listenHelp string) {
 	cmd.Flags().StringVar(&o.config, "config", "", "Dask YAML configuration file, as daskca config NAME --format yaml writes it")
 	cmd.Flags().StringVar(&o.listen, "listen", "", listenHelp)
 	cmd.Flags().BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	o.limits.bind(cmd)
+}
+
+func (l *connLimits) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&l.maxConns, "max-conns", transport.DefaultMaxConns,
+		"most connections open at once, handshaking or not; more wait in the kernel's backlog")
+	f.IntVar(&l.maxHandshakes, "max-handshakes", transport.DefaultMaxHandshakes,
+		"most TLS handshakes computed at once (peers that have not yet sent a whole ClientHello do not count)")
+	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout,
+		"bound on the TLS and Dask handshakes of each connection, accepted or dialed; a peer that takes longer is disconnected")
+	f.DurationVar(&l.idleTimeout, "idle-timeout", 0,
+		"disconnect a peer that sends no whole message for this long (0: never); worker streams are silent between tasks, "+
+			"so a worker whose stream times out reconnects")
+}
+
+// options checks the flags and returns them as listener options.
+func (l connLimits) options() (transport.ListenOptions, error) {
+	switch {
+	case l.maxConns < 1:
+		return transport.ListenOptions{}, usageError("--max-conns %d: must be at least 1", l.maxConns)
+	case l.maxHandshakes < 1:
+		return transport.ListenOptions{}, usageError("--max-handshakes %d: must be at least 1", l.maxHandshakes)
+	case l.handshakeTimeout <= 0:
+		return transport.ListenOptions{}, usageError("--handshake-timeout %v: must be positive", l.handshakeTimeout)
+	case l.idleTimeout < 0:
+		return transport.ListenOptions{}, usageError("--idle-timeout %v: must not be negative", l.idleTimeout)
+	}
+	return transport.ListenOptions{
+		MaxConns: l.maxConns, MaxHandshakes: l.maxHandshakes,
+		Comm: transport.CommOptions{HandshakeTimeout: l.handshakeTimeout, IdleTimeout: l.idleTimeout},
+	}, nil
 }
 
 func newRunSchedulerCmd(g *globalOpts) *cobra.Command {
@@ -79,6 +119,10 @@ func newRunWorkerCmd(g *globalOpts) *cobra.Command {
 }
 
 func runScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts) error {
+	lopts, err := o.limits.options()
+	if err != nil {
+		return err
+	}
 	log := newRunLogger(cmd.ErrOrStderr(), o.logJSON)
 	sec, err := loadSecurity(g, o.config, identity.Scheduler, log)
 	if err != nil {
@@ -89,7 +133,9 @@ func runScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts) error {
 	startReload(ctx, sec)
 	// The scheduler gets a context of its own, so that the signal is
 	// logged before it stops.
-	s, err := transport.ListenScheduler(context.WithoutCancel(ctx), sec, transport.SchedulerOptions{Listen: o.listen, Logger: log, Now: g.now})
+	s, err := transport.ListenScheduler(context.WithoutCancel(ctx), sec, transport.SchedulerOptions{
+		Listen: o.listen, Logger: log, Now: g.now, Comm: lopts,
+	})
 	if err != nil {
 		return listenError(err)
 	}
@@ -99,6 +145,10 @@ func runScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts) error {
 }
 
 func runWorker(cmd *cobra.Command, g *globalOpts, o *runOpts, sched string) error {
+	lopts, err := o.limits.options()
+	if err != nil {
+		return err
+	}
 	log := newRunLogger(cmd.ErrOrStderr(), o.logJSON)
 	sec, err := loadSecurity(g, o.config, identity.Worker, log)
 	if err != nil {
@@ -108,7 +158,7 @@ func runWorker(cmd *cobra.Command, g *globalOpts, o *runOpts, sched string) erro
 	ctx := cmd.Context()
 	startReload(ctx, sec)
 	w, err := transport.ListenWorker(context.WithoutCancel(ctx), sec, transport.WorkerOptions{
-		Scheduler: sched, Listen: o.listen, Name: o.name, NThreads: o.nthreads, Logger: log, Now: g.now,
+		Scheduler: sched, Listen: o.listen, Name: o.name, NThreads: o.nthreads, Logger: log, Now: g.now, Comm: lopts,
 	})
 	if err != nil {
 		return listenError(err)
