@@ -171,6 +171,7 @@ func printProbe(w io.Writer, res transport.ProbeResult, status string, now time.
 			row("  sans", "%s", strings.Join(sans, ", "))
 		}
 		row("  serial", "%s", c.Serial)
+		row("  issuer", "%s", c.Issuer)
 		row("  expires", "%s (%s)", c.NotAfter.Format(time.RFC3339), untilText(c.NotAfter.Sub(now)))
 	}
 	if h := res.Handshake; h != nil {
