@@ -37,7 +37,10 @@ type BulkResult struct {
 // anything (ErrRefused) and otherwise signs every ActionIssue item.
 //
 // Keys are generated and certificates signed by Workers goroutines, which
-// also write each certificate's files as hidden temporary files. Batches of
+// also write each certificate's files into its pending directory; on Linux
+// the endpoints' copies of the trust bundle are hard links of one file
+// (see sharedFile), and modes are set explicitly only where the umask
+// would narrow them. Batches of
 // BatchSize certificates, in plan order, are then committed one at a time
 // while the workers go on with later ones: one file-system sync makes the
 // batch's temporary files durable, one inventory transaction records the
@@ -72,6 +75,7 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	err := r.commitAll(ctx)
 	cancel()
 	wg.Wait()
+	r.stager.bundle.close()
 	r.cleanup()
 	res.Issued = r.committed
 	return res, err
@@ -86,7 +90,8 @@ type bulkRun struct {
 	jobs      []bulkJob
 	batches   []batch
 	window    chan struct{} // admits jobs ahead of the committer, bounding memory
-	committed int           // jobs whose batch committed (committer only)
+	stager    stager
+	committed int // jobs whose batch committed (committer only)
 }
 
 // bulkJob is one certificate to issue; a worker fills s, staged and err.
@@ -106,6 +111,7 @@ type batch struct {
 
 func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r := &bulkRun{is: is, o: o, workers: o.Workers}
+	r.stager = stager{umask: processUmask(), bundle: newSharedFile(is.Layout.Dir, is.CA.BundlePEM(), 0o644)}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -159,7 +165,7 @@ func (r *bulkRun) prepare(ctx context.Context, i int) {
 	}
 	if j.err == nil {
 		rec := &j.s.rec
-		j.staged, j.err = stageAll(r.is.Layout.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
+		j.staged, j.err = r.stager.stage(r.is.Layout.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
 	}
 	bt := &r.batches[i/r.size]
 	if bt.left.Add(-1) == 0 {

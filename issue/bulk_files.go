@@ -38,10 +38,29 @@ type stagedFile struct{ tmp, dst string }
 // certificate, so a watcher that reloads on the certificate finds its key.
 var placeOrder = map[string]int{"ca.pem": 0, "key.pem": 1, "combined.pem": 2, "cert.pem": 3}
 
+// unknownUmask stands for a file mode creation mask that could not be
+// read: every mode is then set explicitly.
+const unknownUmask fs.FileMode = fs.ModePerm
+
+// stager writes the files of staged certificates. A bulk run's stager
+// knows the process's umask, so it sets a mode explicitly only where the
+// umask would narrow it, and gives every endpoint's copy of the trust
+// bundle the same inode (sharedFile). Either way a file gets exactly its
+// mode: the umask neither widens nor narrows it.
+type stager struct {
+	umask  fs.FileMode // unknownUmask: set every mode explicitly
+	bundle *sharedFile // nil: every file is a copy
+}
+
 // stageAll writes one certificate's files (all in one directory) into the
 // pending directory pending, with their modes, without syncing. On error
 // nothing is left.
 func stageAll(pending string, files []file) (stagedFiles, error) {
+	return stager{umask: unknownUmask}.stage(pending, files)
+}
+
+// stage is stageAll with the stager's umask and shared bundle.
+func (sg stager) stage(pending string, files []file) (stagedFiles, error) {
 	var st stagedFiles
 	dir := filepath.Dir(pending)
 	var err error
@@ -59,43 +78,18 @@ func stageAll(pending string, files []file) (stagedFiles, error) {
 		return placeOrder[filepath.Base(a.path)] - placeOrder[filepath.Base(b.path)]
 	})
 	for _, f := range files {
-		tmp, err := writeTemp(f, pending)
+		tmp := filepath.Join(pending, filepath.Base(f.path))
+		linked, err := sg.bundle.link(tmp, f.data, f.mode)
+		if err == nil && !linked {
+			err = createFile(tmp, f.data, f.mode, sg.umask)
+		}
 		if err != nil {
 			removeStaged([]*stagedFiles{&st})
-			return stagedFiles{}, err
+			return stagedFiles{}, fmt.Errorf("writing %s: %w", f.path, err)
 		}
 		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
 	}
 	return st, nil
-}
-
-// writeTemp writes f into tmpDir under its own name or, without tmpDir, to
-// a hidden temporary file beside f.path.
-func writeTemp(f file, tmpDir string) (string, error) {
-	var (
-		t   *os.File
-		err error
-	)
-	if tmpDir != "" {
-		t, err = os.OpenFile(filepath.Join(tmpDir, filepath.Base(f.path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	} else {
-		t, err = os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp-*")
-	}
-	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", f.path, err)
-	}
-	err = t.Chmod(f.mode) // explicit, so the umask neither widens nor narrows it
-	if err == nil {
-		_, err = t.Write(f.data)
-	}
-	if cerr := t.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(t.Name())
-		return "", fmt.Errorf("writing %s: %w", f.path, err)
-	}
-	return t.Name(), nil
 }
 
 // mkdirs is os.MkdirAll with mode 0700 that returns the directories it
@@ -150,13 +144,13 @@ func renameAll(sts []*stagedFiles) error {
 	for _, st := range sts {
 		var err error
 		for _, f := range st.files {
-			if err = os.Rename(f.tmp, f.dst); err != nil {
+			if err = rename(f.tmp, f.dst); err != nil {
 				errs = append(errs, fmt.Errorf("writing %s: %w", f.dst, err))
 				break
 			}
 		}
 		if err == nil && st.pending != "" {
-			if err := os.Remove(st.pending); err != nil {
+			if err := rmdir(st.pending); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", st.pending, err))
 			}
 		}

@@ -11,7 +11,8 @@
 //	  crl.pem                          the current CRLs (one per CA in the bundle), for daskca.crl-file
 //	  certs/<role>/<name>/cert.pem     the leaf followed by its chain (0644)
 //	  certs/<role>/<name>/key.pem      the leaf's private key, PKCS#8 (0600)
-//	  certs/<role>/<name>/ca.pem       a copy of the trust bundle, so one directory is all a host needs
+//	  certs/<role>/<name>/ca.pem       a copy of the trust bundle, so one directory is all a host needs;
+//	                                   the endpoints of one bulk run share it as hard links of one file
 //	  certs/<role>/<name>/combined.pem certificate chain and key in one file, for --combined (0600)
 //	  certs/<role>/<name>/.pending-<serial>/  files of a recorded certificate not yet renamed into place
 package home
