@@ -63,11 +63,9 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	next := make(chan int)
-	go r.feed(ctx, next)
 	for range r.workers {
 		wg.Go(func() {
-			for i := range next {
+			for i, ok := r.take(ctx); ok; i, ok = r.take(ctx) {
 				r.prepare(ctx, i)
 			}
 		})
@@ -77,6 +75,7 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	wg.Wait()
 	r.stager.bundle.close()
 	r.cleanup()
+	r.stager.spares.close()
 	res.Issued = r.committed
 	return res, err
 }
@@ -90,6 +89,7 @@ type bulkRun struct {
 	jobs      []bulkJob
 	batches   []batch
 	window    chan struct{} // admits jobs ahead of the committer, bounding memory
+	next      atomic.Int64  // the next job to take
 	stager    stager
 	committed int // jobs whose batch committed (committer only)
 }
@@ -111,7 +111,11 @@ type batch struct {
 
 func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r := &bulkRun{is: is, o: o, workers: o.Workers}
-	r.stager = stager{umask: processUmask(), bundle: newSharedFile(is.Layout.Dir, is.CA.BundlePEM(), 0o644)}
+	r.stager = stager{
+		umask:  processUmask(),
+		bundle: newSharedFile(is.Layout.Dir, is.CA.BundlePEM(), 0o644),
+		spares: newSpareDirs(is.Layout.CertsDir()),
+	}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -139,22 +143,21 @@ func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	return r
 }
 
-// feed hands out job indices in order, never more than the window ahead of
-// the committer.
-func (r *bulkRun) feed(ctx context.Context, next chan<- int) {
-	defer close(next)
-	for i := range r.jobs {
-		select {
-		case r.window <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			return
-		}
+// take claims the next job for a worker, in order, never more than the
+// window ahead of the committer. It reports false when there is none left
+// or ctx is done.
+func (r *bulkRun) take(ctx context.Context) (int, bool) {
+	select {
+	case r.window <- struct{}{}:
+	case <-ctx.Done():
+		return 0, false
 	}
+	i := int(r.next.Add(1) - 1)
+	if i >= len(r.jobs) {
+		<-r.window
+		return 0, false
+	}
+	return i, true
 }
 
 // prepare signs job i and stages its files, then counts it done.
@@ -207,7 +210,7 @@ func (r *bulkRun) commit(bt *batch) error {
 		return err
 	}
 	r.committed += len(jobs)
-	renameErr := renameAll(stagedOf(jobs))
+	renameErr := placeAll(stagedOf(jobs), r.stager.spares)
 	if err := syncRenames(r.is.Layout.Dir, stagedOf(jobs)); err != nil && renameErr == nil {
 		renameErr = err
 	}

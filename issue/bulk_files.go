@@ -50,6 +50,7 @@ const unknownUmask fs.FileMode = fs.ModePerm
 type stager struct {
 	umask  fs.FileMode // unknownUmask: set every mode explicitly
 	bundle *sharedFile // nil: every file is a copy
+	spares *spareDirs  // nil: directories are made and removed
 }
 
 // stageAll writes one certificate's files (all in one directory) into the
@@ -62,10 +63,9 @@ func stageAll(pending string, files []file) (stagedFiles, error) {
 // stage is stageAll with the stager's umask and shared bundle.
 func (sg stager) stage(pending string, files []file) (stagedFiles, error) {
 	var st stagedFiles
-	dir := filepath.Dir(pending)
 	var err error
-	if st.dirs, err = mkdirs(dir); err == nil {
-		if err = os.Mkdir(pending, 0o700); err == nil {
+	if st.dirs, err = sg.endpointDir(filepath.Dir(pending)); err == nil {
+		if err = sg.mkdir(pending); err == nil {
 			st.pending = pending
 		}
 	}
@@ -90,6 +90,26 @@ func (sg stager) stage(pending string, files []file) (stagedFiles, error) {
 		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
 	}
 	return st, nil
+}
+
+// endpointDir makes dir, from a spare if there is one, unless it exists,
+// and returns the directories it made, parents first.
+func (sg stager) endpointDir(dir string) ([]string, error) {
+	switch made, err := sg.spares.take(dir); {
+	case made:
+		return []string{dir}, nil
+	case errors.Is(err, fs.ErrExist):
+		return nil, nil
+	}
+	return mkdirs(dir)
+}
+
+// mkdir makes the new directory dir, from a spare if there is one.
+func (sg stager) mkdir(dir string) error {
+	if made, err := sg.spares.take(dir); made || err != nil {
+		return err
+	}
+	return os.Mkdir(dir, 0o700)
 }
 
 // mkdirs is os.MkdirAll with mode 0700 that returns the directories it
@@ -139,7 +159,11 @@ func removeStaged(sts []*stagedFiles) {
 // removes the emptied pending directories. A certificate whose files
 // cannot all be renamed keeps its pending directory, for Recover; the
 // errors are returned after all were tried.
-func renameAll(sts []*stagedFiles) error {
+func renameAll(sts []*stagedFiles) error { return placeAll(sts, nil) }
+
+// placeAll is renameAll that recycles the emptied pending directories as
+// spares instead of removing them, where it can.
+func placeAll(sts []*stagedFiles, spares *spareDirs) error {
 	var errs []error
 	for _, st := range sts {
 		var err error
@@ -149,7 +173,7 @@ func renameAll(sts []*stagedFiles) error {
 				break
 			}
 		}
-		if err == nil && st.pending != "" {
+		if err == nil && st.pending != "" && spares.recycle(st.pending) != nil {
 			if err := rmdir(st.pending); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", st.pending, err))
 			}

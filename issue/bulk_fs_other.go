@@ -3,6 +3,7 @@
 package issue
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -44,3 +45,15 @@ func newSharedFile(string, []byte, fs.FileMode) *sharedFile { return nil }
 func (*sharedFile) link(string, []byte, fs.FileMode) (bool, error) { return false, nil }
 
 func (*sharedFile) close() {}
+
+// spareDirs recycles nothing outside Linux: directories are made and
+// removed.
+type spareDirs struct{}
+
+func newSpareDirs(string) *spareDirs { return nil }
+
+func (*spareDirs) take(string) (bool, error) { return false, nil }
+
+func (*spareDirs) recycle(string) error { return errors.ErrUnsupported }
+
+func (*spareDirs) close() {}
