@@ -155,8 +155,12 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 		return withHint(fmt.Errorf("%d of %d requests refused (first: %s); nothing was issued", n, len(plan.Items), firstRefusal(plan)),
 			"see every refusal with --dry-run; pass --force to replace active certificates that differ")
 	}
-	if is.CA, err = g.loadCA(l, o.passwordFile, cmd); err != nil {
-		return err
+	// With nothing to sign (every request skipped), the CA key is not
+	// needed: no password, and no key derivation.
+	if plan.Count(issue.ActionIssue) > 0 {
+		if is.CA, err = g.loadCA(l, o.passwordFile, cmd); err != nil {
+			return err
+		}
 	}
 	return issuePlan(cmd, is, plan, o.output, l.Dir)
 }
