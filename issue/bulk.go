@@ -39,8 +39,9 @@ type BulkResult struct {
 // Keys are generated and certificates signed by Workers goroutines, which
 // also write each certificate's files into its pending directory; on Linux
 // the endpoints' copies of the trust bundle are hard links of one file
-// (see sharedFile), and modes are set explicitly only where the umask
-// would narrow them. Batches of
+// (see sharedFile), modes are set explicitly only where the umask would
+// narrow them, and emptied pending directories are reused instead of
+// removed (see spareDirs). Batches of
 // BatchSize certificates, in plan order, are then committed one at a time
 // while the workers go on with later ones: one file-system sync makes the
 // batch's temporary files durable, one inventory transaction records the
