@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -90,15 +91,15 @@ func runList(cmd *cobra.Command, g *globalOpts, o *listOpts) error {
 type listPrinter struct {
 	json bool
 	n    int
+	out  *bufio.Writer // one write per 64 KiB, not per cell
 	tw   *tabwriter.Writer
-	cmd  *cobra.Command
 	buf  bytes.Buffer
 }
 
 func newListPrinter(cmd *cobra.Command, format string) *listPrinter {
-	p := &listPrinter{json: format == "json", cmd: cmd}
+	p := &listPrinter{json: format == "json", out: bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)}
 	if !p.json {
-		p.tw = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		p.tw = tabwriter.NewWriter(p.out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(p.tw, "ROLE\tNAME\tSTATUS\tNOT AFTER\tSERIAL\tNAMES")
 	}
 	return p
@@ -129,20 +130,25 @@ func (p *listPrinter) add(in issue.Info) error {
 	}
 	p.buf.WriteString("  ")
 	p.buf.Write(b)
-	_, err = p.cmd.OutOrStdout().Write(p.buf.Bytes())
+	_, err = p.out.Write(p.buf.Bytes())
 	return err
 }
 
 func (p *listPrinter) close() error {
 	if !p.json {
-		return p.tw.Flush()
+		if err := p.tw.Flush(); err != nil {
+			return err
+		}
+		return p.out.Flush()
 	}
 	out := "\n]\n"
 	if p.n == 0 {
 		out = "[]\n"
 	}
-	_, err := fmt.Fprint(p.cmd.OutOrStdout(), out)
-	return err
+	if _, err := fmt.Fprint(p.out, out); err != nil {
+		return err
+	}
+	return p.out.Flush()
 }
 
 func contains(list []string, s string) bool {
