@@ -1,6 +1,7 @@
 package issue
 
 import (
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -138,4 +139,9 @@ func newest(recs []store.Record) store.Record {
 		}
 	}
 	return recs[0]
+}
+
+// CertPEM encodes a record's certificate as PEM, as `show -o pem` prints it.
+func CertPEM(r store.Record) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.DER})
 }

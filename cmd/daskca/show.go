@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/pem"
-
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/issue"
@@ -35,7 +33,8 @@ func newShowCmd(g *globalOpts) *cobra.Command {
 				return err
 			}
 			if output == "pem" {
-				return pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "CERTIFICATE", Bytes: rec.DER})
+				_, err := cmd.OutOrStdout().Write(issue.CertPEM(rec))
+				return err
 			}
 			return printInfo(cmd, output, issue.NewInfo(rec, g.now()))
 		},
