@@ -110,6 +110,11 @@ func (p *Proc) Stop() {
 		// cannot have been handed to another group yet.
 		_ = killGroup(p.pid, syscall.SIGKILL)
 		<-p.done
+		// SIGKILL is delivered asynchronously: wait (bounded) until the
+		// kernel has taken every member of the group down.
+		for deadline := time.Now().Add(stopGrace); len(groupPids(p.pid)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	})
 }
 
