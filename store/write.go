@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -247,33 +248,17 @@ func (s *Store) Revoke(serial, reason string, at time.Time, actor string) (Recor
 	if at.IsZero() {
 		at = s.now()
 	}
-	var out Record
-	err := s.update(func(tx *bolt.Tx) error {
-		w, err := s.newWriter(tx)
-		if err != nil {
-			return err
+	var prior Record
+	rec, err := s.change(serial, EventRevoke, actor, func(r *Record) (string, error) {
+		if r.Status == Revoked {
+			prior = *r
+			return "", fmt.Errorf("certificate %s revoked at %s: %w", serial, r.RevokedAt.Format(time.RFC3339), ErrAlreadyRevoked)
 		}
-		old, sk, err := w.get(serial)
-		if err != nil {
-			return err
-		}
-		if old.Status == Revoked {
-			out = old
-			return fmt.Errorf("certificate %s revoked at %s: %w", serial, old.RevokedAt.Format(time.RFC3339), ErrAlreadyRevoked)
-		}
-		r := old
 		r.Status, r.RevokedAt, r.RevocationReason = Revoked, at, reason
-		if err := w.rewrite(&old, &r, sk); err != nil {
-			return err
-		}
-		if err := w.audit.add(EventRevoke, &r, actor, reason); err != nil {
-			return err
-		}
-		out = r
-		return w.finish()
+		return reason, nil
 	})
-	if err != nil {
-		return out, fmt.Errorf("revoking %s: %w", serial, err)
+	if errors.Is(err, ErrAlreadyRevoked) {
+		return prior, err
 	}
-	return decodeRecord(encodeRecord(nil, &out)) // normalise times as a read would
+	return rec, err
 }
