@@ -3,12 +3,12 @@ package dasktest
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/fataltest"
 )
 
 func TestWaitFor(t *testing.T) {
@@ -125,7 +125,7 @@ func TestTrixieAbsent(t *testing.T) {
 	})
 	t.Run("required", func(t *testing.T) {
 		t.Setenv(EnvRequireTrixie, "1")
-		msg := mustFatal(t, func(tb testing.TB) { Trixie(tb) })
+		msg := fataltest.Must(t, func(tb testing.TB) { Trixie(tb) })
 		if !strings.Contains(msg, "scripts/dask-trixie") {
 			t.Errorf("failure %q does not say how to build the chroot", msg)
 		}
@@ -170,33 +170,4 @@ func FuzzParseProcAddr(f *testing.F) {
 			t.Fatalf("parseProcAddr(%q) = %v, which does not round-trip: %v", s, ap, err)
 		}
 	})
-}
-
-// fatalRecorder is a testing.TB whose Fatal records the message and ends
-// the goroutine, as the real one does, without failing the outer test.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (r *fatalRecorder) Helper()                   {}
-func (r *fatalRecorder) Log(args ...any)           {}
-func (r *fatalRecorder) Fatal(args ...any)         { r.msg = fmt.Sprint(args...); runtime.Goexit() }
-func (r *fatalRecorder) Fatalf(f string, a ...any) { r.msg = fmt.Sprintf(f, a...); runtime.Goexit() }
-
-// mustFatal runs f and returns what it passed to Fatal or Fatalf, failing
-// the test when f returns normally.
-func mustFatal(t *testing.T, f func(testing.TB)) string {
-	t.Helper()
-	rec := &fatalRecorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(rec)
-	}()
-	<-done
-	if rec.msg == "" {
-		t.Fatal("want a fatal failure, got none")
-	}
-	return rec.msg
 }

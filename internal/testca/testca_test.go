@@ -5,16 +5,15 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/fataltest"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -157,7 +156,7 @@ func TestImpossibleEncodingFails(t *testing.T) {
 			if tt.opts == nil {
 				role = "admin"
 			}
-			msg := mustFatal(t, func(tb testing.TB) { ca.Issue(tb, role, "c", tt.opts...) })
+			msg := fataltest.Must(t, func(tb testing.TB) { ca.Issue(tb, role, "c", tt.opts...) })
 			if !strings.HasPrefix(msg, "testca: ") {
 				t.Errorf("fatal message %q lacks the package prefix", msg)
 			}
@@ -261,34 +260,3 @@ func mustRead(t *testing.T, path string) []byte {
 }
 
 func first(a, _ []byte) []byte { return a }
-
-// fatalRecorder is a testing.TB whose Fatalf records the message and ends
-// the goroutine, as the real one does, without failing the outer test.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (r *fatalRecorder) Helper() {}
-
-func (r *fatalRecorder) Fatalf(format string, args ...any) {
-	r.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// mustFatal runs f and returns the message it passed to Fatalf, failing the
-// test when f returns without calling it.
-func mustFatal(t *testing.T, f func(testing.TB)) string {
-	t.Helper()
-	rec := &fatalRecorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(rec)
-	}()
-	<-done
-	if rec.msg == "" {
-		t.Fatal("want a t.Fatalf, got none")
-	}
-	return rec.msg
-}
