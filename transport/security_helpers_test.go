@@ -243,7 +243,7 @@ func mustTLSPair(t testing.TB, network, addr string, server, client *tls.Config)
 	t.Helper()
 	ln, err := tls.Listen(network, addr, server)
 	if err != nil {
-		t.Skipf("cannot listen on %s %s: %v", network, addr, err)
+		t.Fatalf("cannot listen on %s %s: %v", network, addr, err)
 	}
 	defer ln.Close()
 	serr := make(chan error, 1)
