@@ -61,6 +61,9 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	if len(r.jobs) == 0 {
 		return res, nil
 	}
+	if err := r.listEndpoints(); err != nil {
+		return res, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -92,7 +95,9 @@ type bulkRun struct {
 	window    chan struct{} // admits jobs ahead of the committer, bounding memory
 	next      atomic.Int64  // the next job to take
 	stager    stager
-	committed int // jobs whose batch committed (committer only)
+	facts     caFacts
+	existing  map[string]map[string]entry // role -> name -> what certs/<role>/<name> was at the start
+	committed int                         // jobs whose batch committed (committer only)
 }
 
 // bulkJob is one certificate to issue; a worker fills s, staged and err.
@@ -111,10 +116,10 @@ type batch struct {
 }
 
 func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
-	r := &bulkRun{is: is, o: o, workers: o.Workers}
+	r := &bulkRun{is: is, o: o, workers: o.Workers, facts: is.caFacts()}
 	r.stager = stager{
 		umask:  processUmask(),
-		bundle: newSharedFile(is.Layout.Dir, is.CA.BundlePEM(), 0o644),
+		bundle: newSharedFile(is.Layout.Dir, r.facts.bundle, 0o644),
 		spares: newSpareDirs(is.Layout.CertsDir()),
 	}
 	if r.workers <= 0 {
@@ -144,6 +149,24 @@ func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	return r
 }
 
+// listEndpoints reads, once per role, which endpoint directories exist, so
+// that a new endpoint's worker needs no lookup to choose where to stage.
+func (r *bulkRun) listEndpoints() error {
+	r.existing = map[string]map[string]entry{}
+	for i := range r.jobs {
+		role := string(r.jobs[i].c.Role)
+		if _, ok := r.existing[role]; ok || r.jobs[i].replace != "" {
+			continue
+		}
+		m, err := entries(r.is.Layout.RoleDir(role))
+		if err != nil {
+			return fmt.Errorf("listing the %s endpoints: %w", role, err)
+		}
+		r.existing[role] = m
+	}
+	return nil
+}
+
 // take claims the next job for a worker, in order, never more than the
 // window ahead of the committer. It reports false when there is none left
 // or ctx is done.
@@ -165,11 +188,17 @@ func (r *bulkRun) take(ctx context.Context) (int, bool) {
 func (r *bulkRun) prepare(ctx context.Context, i int) {
 	j := &r.jobs[i]
 	if j.err = ctx.Err(); j.err == nil {
-		j.s, j.err = r.is.sign(j.c)
+		j.s, j.err = r.is.signWith(j.c, r.facts)
 	}
 	if j.err == nil {
-		rec := &j.s.rec
-		j.staged, j.err = r.stager.stage(r.is.Layout.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
+		rec, l := &j.s.rec, r.is.Layout
+		if j.replace == "" {
+			// A new endpoint: its directory is made by one rename.
+			j.staged, j.err = r.stager.stageNew(l.NewEndpointPendingDir(rec.Role, rec.Serial), l.CertDir(rec.Role, rec.Name),
+				l.PendingDir(rec.Role, rec.Name, rec.Serial), r.existing[rec.Role][rec.Name], j.s.files)
+		} else {
+			j.staged, j.err = r.stager.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
+		}
 	}
 	bt := &r.batches[i/r.size]
 	if bt.left.Add(-1) == 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 )
 
 // Files of a bulk run. Unlike Issue, which fsyncs every file and directory
@@ -25,9 +26,16 @@ import (
 // directory of the active serial is still there and lifecycle's Recover
 // (run by every writing command first) finishes the renames; if it dies
 // before the commit, Recover removes the directory of an unknown serial.
+//
+// An endpoint without a directory yet stages its files in a pending
+// directory beside the endpoints' (home.Layout.NewEndpointPendingDir:
+// certs/<role>/.pending-<serial>/), which is then renamed to the endpoint's
+// directory as a whole: one rename, where an existing endpoint needs one
+// per file.
 type stagedFiles struct {
 	files   []stagedFile // files inside pending, in placing order
 	pending string       // the pending directory
+	whole   string       // if set, pending becomes this endpoint directory
 	dirs    []string     // endpoint and parent directories created, parents first
 }
 
@@ -62,11 +70,60 @@ func stageAll(pending string, files []file) (stagedFiles, error) {
 
 // stage is stageAll with the stager's umask and shared bundle.
 func (sg stager) stage(pending string, files []file) (stagedFiles, error) {
+	return sg.stageIn(pending, "", files)
+}
+
+// stageNew stages the files of a new endpoint in pending, to be renamed to
+// the endpoint directory whole (see stagedFiles). in tells what is in
+// whole's place (see entries). If a directory exists there already, it
+// stages in otherPending inside it, as stage does; if something other than
+// a directory is in the way, staging fails, before anything is recorded.
+func (sg stager) stageNew(pending, whole, otherPending string, in entry, files []file) (stagedFiles, error) {
+	switch in {
+	case entryDir:
+		return sg.stage(otherPending, files)
+	case entryOther:
+		return stagedFiles{}, fmt.Errorf("creating %s: %w", whole, &fs.PathError{Op: "mkdir", Path: whole, Err: syscall.ENOTDIR})
+	}
+	return sg.stageIn(pending, whole, files)
+}
+
+// entry is what a directory listing found under a name.
+type entry uint8
+
+const (
+	entryNone  entry = iota // nothing
+	entryDir                // a directory
+	entryOther              // anything else: a file, a symbolic link, ...
+)
+
+// entries lists the directory dir by name, with one read of the
+// directory instead of a lookup per name. A missing dir has no entries.
+func entries(dir string) (map[string]entry, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	m := make(map[string]entry, len(des))
+	for _, de := range des {
+		m[de.Name()] = entryOther
+		if de.IsDir() {
+			m[de.Name()] = entryDir
+		}
+	}
+	return m, nil
+}
+
+func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, error) {
 	var st stagedFiles
 	var err error
-	if st.dirs, err = sg.endpointDir(filepath.Dir(pending)); err == nil {
+	parent := sg.endpointDir
+	if whole != "" {
+		parent = func(dir string) ([]string, error) { return mkdirs(dir) }
+	}
+	if st.dirs, err = parent(filepath.Dir(pending)); err == nil {
 		if err = sg.mkdir(pending); err == nil {
-			st.pending = pending
+			st.pending, st.whole = pending, whole
 		}
 	}
 	if err != nil {
@@ -166,6 +223,17 @@ func renameAll(sts []*stagedFiles) error { return placeAll(sts, nil) }
 func placeAll(sts []*stagedFiles, spares *spareDirs) error {
 	var errs []error
 	for _, st := range sts {
+		if st.whole != "" {
+			err := renameDir(st.pending, st.whole)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				errs = append(errs, fmt.Errorf("writing %s: %w", st.whole, err))
+				continue
+			}
+			// The endpoint has a directory after all: place file by file.
+		}
 		var err error
 		for _, f := range st.files {
 			if err = rename(f.tmp, f.dst); err != nil {

@@ -75,6 +75,24 @@ func rename(from, to string) error {
 	return nil
 }
 
+// renameDir renames the directory from to to, which must not exist: an
+// existing to fails with an error wrapping fs.ErrExist (RENAME_NOREPLACE;
+// where the file system lacks it, a plain rename, which replaces only an
+// empty directory).
+func renameDir(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		err = unix.Rename(from, to)
+	}
+	if err == unix.ENOTEMPTY {
+		err = unix.EEXIST
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
 // rmdir removes an empty directory without os.Remove's unlink first.
 func rmdir(dir string) error {
 	if err := unix.Rmdir(dir); err != nil {

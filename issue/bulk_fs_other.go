@@ -32,6 +32,14 @@ func createFile(path string, data []byte, mode fs.FileMode, _ fs.FileMode) error
 
 func rename(from, to string) error { return os.Rename(from, to) }
 
+// renameDir renames the directory from to to, which must not exist.
+func renameDir(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+	}
+	return os.Rename(from, to)
+}
+
 func rmdir(dir string) error { return os.Remove(dir) }
 
 // processUmask is unknown here: every mode is set explicitly.

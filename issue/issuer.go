@@ -81,6 +81,21 @@ type file struct {
 }
 
 func (is *Issuer) sign(c checked) (signed, error) {
+	return is.signWith(c, is.caFacts())
+}
+
+// caFacts are what every certificate of one run takes from the CA.
+type caFacts struct {
+	bundle   []byte // the trust bundle, PEM
+	issuerFP string // the issuing CA certificate's fingerprint
+}
+
+func (is *Issuer) caFacts() caFacts {
+	return caFacts{bundle: is.CA.BundlePEM(), issuerFP: ca.Fingerprint(is.CA.Issuer())}
+}
+
+// signWith is sign with the CA's facts computed once for a whole run.
+func (is *Issuer) signWith(c checked, f caFacts) (signed, error) {
 	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
 	key, err := ca.GenerateKey(c.KeyType)
 	if err != nil {
@@ -99,13 +114,13 @@ func (is *Issuer) sign(c checked) (signed, error) {
 	paths := is.Layout.Endpoint(string(c.Role), c.Name)
 	rec := Record(cert, c.KeyType, now)
 	rec.CertFile, rec.KeyFile, rec.CAFile = paths.Cert, paths.Key, paths.CA
-	rec.Issuer = ca.Fingerprint(is.CA.Issuer())
+	rec.Issuer = f.issuerFP
 	return signed{
 		rec: rec,
 		files: []file{
 			{paths.Cert, ChainPEM(cert, is.CA.Chain()), 0o644},
 			{paths.Key, keyPEM, 0o600},
-			{paths.CA, is.CA.BundlePEM(), 0o644},
+			{paths.CA, f.bundle, 0o644},
 		},
 	}, nil
 }

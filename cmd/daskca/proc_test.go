@@ -88,7 +88,8 @@ func (h binHome) records(t *testing.T) []issue.Info {
 // are unique; every active certificate's files are its own (the
 // certificate file starts with the recorded serial and the key file holds
 // its key) or, while its pending directory exists (an interrupted issue
-// or renewal that a re-run finishes), the new files in the pending
+// or renewal that a re-run finishes; for a new endpoint, beside the
+// endpoint directories), the new files in the pending
 // directory and in place make its pair; no file under certs/ is cut short; no key is without its
 // certificate. With strict, no pending directory may remain either.
 func (h binHome) checkConsistent(t *testing.T, strict bool) []issue.Info {
@@ -115,6 +116,10 @@ func (h binHome) checkActive(t *testing.T, r issue.Info, strict bool) {
 	t.Helper()
 	dir := filepath.Join(h.dir, "certs", r.Role, r.Name)
 	pending := filepath.Join(dir, ".pending-"+r.Serial)
+	if _, err := os.Stat(pending); err != nil {
+		// A new endpoint's files wait beside the endpoint directories.
+		pending = filepath.Join(h.dir, "certs", r.Role, ".pending-"+r.Serial)
+	}
 	if _, err := os.Stat(pending); err == nil {
 		if strict {
 			t.Errorf("%s/%s: pending directory left after a complete run", r.Role, r.Name)

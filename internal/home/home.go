@@ -15,6 +15,7 @@
 //	                                   the endpoints of one bulk run share it as hard links of one file
 //	  certs/<role>/<name>/combined.pem certificate chain and key in one file, for --combined (0600)
 //	  certs/<role>/<name>/.pending-<serial>/  files of a recorded certificate not yet renamed into place
+//	  certs/<role>/.pending-<serial>/         the same for an endpoint without a directory yet
 package home
 
 import (
@@ -101,6 +102,20 @@ const PendingPrefix = ".pending-"
 // them in place: after a crash, finding it tells what is left to do.
 func (l Layout) PendingDir(role, name, serial string) string {
 	return filepath.Join(l.CertDir(role, name), PendingPrefix+serial)
+}
+
+// NewEndpointPendingDir holds the files of the certificate with the given
+// serial for an endpoint that has no directory yet: once the inventory
+// records the certificate, the whole directory is renamed to the endpoint's
+// (CertDir), one rename instead of one per file. After a crash, the
+// inventory record of the serial names the endpoint.
+func (l Layout) NewEndpointPendingDir(role, serial string) string {
+	return filepath.Join(l.RoleDir(role), PendingPrefix+serial)
+}
+
+// RoleDir holds the endpoint directories of one role.
+func (l Layout) RoleDir(role string) string {
+	return filepath.Join(l.Dir, "certs", role)
 }
 
 // CertDir is the directory of one endpoint's files.

@@ -47,7 +47,11 @@ func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate) (proble
 	if len(errs) == 0 {
 		return nil, ""
 	}
-	if _, err := os.Stat(l.PendingDir(rec.Role, rec.Name, rec.Serial)); err == nil {
+	_, err := os.Stat(l.PendingDir(rec.Role, rec.Name, rec.Serial))
+	if err != nil {
+		_, err = os.Stat(l.NewEndpointPendingDir(rec.Role, rec.Serial))
+	}
+	if err == nil {
 		return nil, fmt.Sprintf("files of %s/%s (serial %s) are not all in place yet: run daskca renew to finish", rec.Role, rec.Name, rec.Serial)
 	}
 	for i := range errs {
@@ -173,6 +177,10 @@ func strayFiles(l home.Layout) (problems, notes []string, err error) {
 	}
 	for _, d := range dirs {
 		base := filepath.Base(d)
+		if strings.HasPrefix(base, home.PendingPrefix) {
+			notes = append(notes, fmt.Sprintf("%s: files of a new endpoint not in place yet: the next writing command (e.g. daskca renew) finishes or removes them", d))
+			continue
+		}
 		if strings.HasPrefix(base, ".") {
 			notes = append(notes, fmt.Sprintf("%s: left by an interrupted run; safe to remove", d))
 			continue

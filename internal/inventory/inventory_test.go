@@ -104,6 +104,15 @@ func TestCheckFindsDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, ""},
+		{"interrupted bulk issue of a new endpoint", func(t *testing.T, l home.Layout, s *store.Store) {
+			rec, _, err := s.Active("worker", "w1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(l.CertDir("worker", "w1"), l.NewEndpointPendingDir("worker", rec.Serial)); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,6 +56,12 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 		return h, err
 	}
 	for _, p := range pend {
+		if p.Name == "" {
+			p.Name = "?"
+			if rec, err := m.Store.Cert(p.Serial); err == nil {
+				p.Name = rec.Name
+			}
+		}
 		h.Add(Warning, fmt.Sprintf("files of %s/%s (serial %s) are not in place yet: run daskca renew to finish", p.Role, p.Name, p.Serial))
 	}
 	if h.Rotation.Phase != PhaseNone {

@@ -50,7 +50,26 @@ func (m *Manager) unstage(rec store.Record) {
 // moved by an interrupted earlier call are skipped, so place can be
 // repeated.
 func (m *Manager) place(role, name, serial string) error {
-	dir := m.Layout.PendingDir(role, name, serial)
+	return m.placeFrom(m.Layout.PendingDir(role, name, serial), role, name)
+}
+
+// placeNew puts the files of a new endpoint's pending directory dir (see
+// home.Layout.NewEndpointPendingDir) in place: the directory becomes the
+// endpoint's, or, if that exists by now, its files are moved into it.
+func (m *Manager) placeNew(dir, role, name string) error {
+	dst := m.Layout.CertDir(role, name)
+	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(dir, dst); err != nil {
+			return fmt.Errorf("placing the files of %s/%s: %w", role, name, err)
+		}
+		return fsutil.SyncDir(filepath.Dir(dst))
+	}
+	return m.placeFrom(dir, role, name)
+}
+
+// placeFrom renames the files of the pending directory dir into the
+// endpoint's directory and removes dir.
+func (m *Manager) placeFrom(dir, role, name string) error {
 	dst := m.Layout.CertDir(role, name)
 	for _, n := range placeOrder {
 		err := os.Rename(filepath.Join(dir, n), filepath.Join(dst, n))
@@ -67,21 +86,37 @@ func (m *Manager) place(role, name, serial string) error {
 	return fsutil.SyncDir(dst)
 }
 
-// Pending is a pending directory found in the home.
+// Pending is a pending directory found in the home. Name is empty for the
+// pending directory of a new endpoint (home.Layout.NewEndpointPendingDir),
+// whose name only the inventory record of Serial knows.
 type Pending struct {
 	Role, Name, Serial string
 	Dir                string
 }
 
-// FindPending lists the pending directories of the home, in path order.
+// FindPending lists the pending directories of the home: those of new
+// endpoints, then those inside endpoint directories, each in path order.
 func FindPending(l home.Layout) ([]Pending, error) {
+	news, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", home.PendingPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
 	dirs, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", "*", home.PendingPrefix+"*"))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Pending, 0, len(dirs))
+	out := make([]Pending, 0, len(news)+len(dirs))
+	for _, d := range news {
+		out = append(out, Pending{
+			Role:   filepath.Base(filepath.Dir(d)),
+			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
+		})
+	}
 	for _, d := range dirs {
 		name := filepath.Dir(d)
+		if strings.HasPrefix(filepath.Base(name), home.PendingPrefix) {
+			continue // a file inside a new endpoint's pending directory
+		}
 		out = append(out, Pending{
 			Role: filepath.Base(filepath.Dir(name)), Name: filepath.Base(name),
 			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
@@ -107,6 +142,12 @@ func (m *Manager) Recover() ([]store.Record, error) {
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
 		case err != nil:
 			return done, err
+		case rec.Status == store.Active && rec.Role == p.Role && p.Name == "":
+			if err := m.placeNew(p.Dir, p.Role, rec.Name); err != nil {
+				return done, err
+			}
+			done = append(done, rec)
+			continue
 		case rec.Status == store.Active && rec.Role == p.Role && rec.Name == p.Name:
 			if err := m.place(p.Role, p.Name, p.Serial); err != nil {
 				return done, err

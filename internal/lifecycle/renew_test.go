@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"testing"
@@ -224,5 +225,68 @@ func TestRenewWithoutCA(t *testing.T) {
 	}
 	if _, _, err := f.m.Revoke("w1", KeyCompromise); !errors.Is(err, ErrCAMissing) {
 		t.Errorf("Revoke without a CA: %v, want ErrCAMissing", err)
+	}
+}
+
+// TestRecoverNewEndpoint: a bulk run stages a new endpoint's files in
+// certs/<role>/.pending-<serial>/ and renames the directory into place
+// after the commit; Recover finishes that rename for a recorded serial,
+// moves the files into an endpoint directory that exists by now, and
+// removes the directory of a serial the inventory does not know.
+func TestRecoverNewEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		known    bool // the inventory records the serial
+		dirExist bool // the endpoint directory exists already
+	}{
+		{"recorded", true, false},
+		{"recorded, endpoint directory exists", true, true},
+		{"not recorded", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			rec := f.active("worker", "w1")
+			dir := f.m.Layout.CertDir("worker", "w1")
+			pending := f.m.Layout.NewEndpointPendingDir("worker", rec.Serial)
+			if !tt.known {
+				pending = f.m.Layout.NewEndpointPendingDir("worker", "0badc0de")
+			}
+			if err := os.Rename(dir, pending); err != nil {
+				t.Fatal(err)
+			}
+			if tt.dirExist {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p, _ := FindPending(f.m.Layout); len(p) != 1 || p[0].Name != "" || p[0].Role != "worker" {
+				t.Fatalf("FindPending = %+v; want the new endpoint's directory", p)
+			}
+			done, err := f.m.Recover()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(pending); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("pending directory left: %v", err)
+			}
+			if !tt.known {
+				if len(done) != 0 {
+					t.Errorf("Recover placed %d certificates; want none", len(done))
+				}
+				if _, err := os.Stat(rec.CertFile); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("files of an unknown serial put in place: %v", err)
+				}
+				return
+			}
+			if len(done) != 1 || done[0].Serial != rec.Serial {
+				t.Fatalf("Recover = %+v; want %s placed", done, rec.Serial)
+			}
+			if c := certs(t, rec.CertFile)[0]; c.SerialNumber.Text(16) != rec.Serial {
+				t.Error("certificate file is not the recorded one")
+			}
+			if _, err := tls.LoadX509KeyPair(rec.CertFile, rec.KeyFile); err != nil {
+				t.Errorf("files do not fit: %v", err)
+			}
+		})
 	}
 }
