@@ -49,6 +49,38 @@ func randomSerial() (*big.Int, error) {
 //
 // ErrNoKey is returned when the issuer's key is not loaded.
 func (a *Authority) Sign(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
+	t, err := a.complete(tmpl, pub)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509util.CreateCertificate(t, a.Issuer(), pub, a.issuerKey())
+	if err != nil {
+		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
+	}
+	return cert, nil
+}
+
+// SignDER is Sign without parsing the new certificate back, for issuing
+// many: it returns the certificate's DER and the completed template as
+// signed, with Raw set to the DER and the validity as encoded (whole
+// seconds, UTC). The subject, SANs, serial number, key identifiers and
+// validity of signed are those of the certificate; other fields that only
+// parsing fills (PublicKey, Extensions, Signature, ...) are not set.
+func (a *Authority) SignDER(tmpl *x509.Certificate, pub crypto.PublicKey) (signed *x509.Certificate, err error) {
+	t, err := a.complete(tmpl, pub)
+	if err != nil {
+		return nil, err
+	}
+	if t.Raw, err = x509.CreateCertificate(rand.Reader, t, a.Issuer(), pub, a.issuerKey()); err != nil {
+		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
+	}
+	t.NotBefore = t.NotBefore.UTC().Truncate(time.Second)
+	t.NotAfter = t.NotAfter.UTC().Truncate(time.Second)
+	return t, nil
+}
+
+// complete checks tmpl and returns the copy of it to sign (see Sign).
+func (a *Authority) complete(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
 	issuer, key := a.Issuer(), a.issuerKey()
 	if key == nil {
 		return nil, fmt.Errorf("signing %q: issuer %q: %w", tmpl.Subject.CommonName, issuer.Subject.CommonName, ErrNoKey)
@@ -68,11 +100,7 @@ func (a *Authority) Sign(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Ce
 		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
 	}
 	t.AuthorityKeyId = issuer.SubjectKeyId
-	cert, err := x509util.CreateCertificate(&t, issuer, pub, key)
-	if err != nil {
-		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
-	}
-	return cert, nil
+	return &t, nil
 }
 
 // caChain returns the CA certificates above a leaf, nearest first.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"reflect"
@@ -222,5 +223,67 @@ func BenchmarkSignP256(b *testing.B) {
 		if _, err := a.Sign(tmpl, key.Public()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSignDERMatchesParse: what SignDER says it signed is what the DER
+// holds, for every key type, with and without an intermediate, with a
+// validity in another time zone and with fractions of a second; and
+// SignDER refuses what Sign refuses.
+func TestSignDERMatchesParse(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	for _, caKT := range []KeyType{ECP256, Ed25519, RSA2048} {
+		for _, inter := range []bool{false, true} {
+			a := fixtureCA(t, caKT, inter)
+			for _, leafKT := range []KeyType{ECP256, Ed25519, RSA2048} {
+				t.Run(fmt.Sprintf("%s/%v/%s", caKT, inter, leafKT), func(t *testing.T) {
+					key := mustKey(t, leafKT)
+					tmpl := leafTemplate(key.Public(), "w1", []string{"w1.dask.internal", "localhost"}, []string{"10.1.2.3", "fd00::1"})
+					tmpl.NotBefore = tmpl.NotBefore.In(paris).Add(123456789 * time.Nanosecond)
+					signed, err := a.SignDER(tmpl, key.Public())
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := x509.ParseCertificate(signed.Raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := goVerify(a, got); err != nil {
+						t.Fatalf("crypto/x509 verify: %v", err)
+					}
+					for _, c := range []struct {
+						what      string
+						got, want any
+					}{
+						{"serial", got.SerialNumber.String(), signed.SerialNumber.String()},
+						{"subject", got.Subject.String(), signed.Subject.String()},
+						{"NotBefore", got.NotBefore, signed.NotBefore},
+						{"NotAfter", got.NotAfter, signed.NotAfter},
+						{"DNS", got.DNSNames, signed.DNSNames},
+						{"URIs", fmt.Sprint(got.URIs), fmt.Sprint(signed.URIs)},
+						{"SKI", got.SubjectKeyId, signed.SubjectKeyId},
+						{"AKI", got.AuthorityKeyId, signed.AuthorityKeyId},
+					} {
+						if !reflect.DeepEqual(c.got, c.want) {
+							t.Errorf("%s: certificate has %v, SignDER says %v", c.what, c.got, c.want)
+						}
+					}
+					if len(got.IPAddresses) != len(signed.IPAddresses) {
+						t.Fatalf("IPs: certificate has %v, SignDER says %v", got.IPAddresses, signed.IPAddresses)
+					}
+					for i := range got.IPAddresses {
+						if !got.IPAddresses[i].Equal(signed.IPAddresses[i]) {
+							t.Errorf("IP %d: certificate has %v, SignDER says %v", i, got.IPAddresses[i], signed.IPAddresses[i])
+						}
+					}
+				})
+			}
+		}
+	}
+	a := fixtureCA(t, ECP256, false)
+	key := mustKey(t, ECP256)
+	bad := leafTemplate(key.Public(), "w1", []string{"w1.elsewhere.example"}, nil)
+	if _, err := a.SignDER(bad, key.Public()); !errors.Is(err, ErrNameConstraint) {
+		t.Errorf("SignDER outside the name constraints: %v, want ErrNameConstraint", err)
 	}
 }

@@ -103,7 +103,7 @@ func (is *Issuer) signWith(c checked, f caFacts) (signed, error) {
 	}
 	now := is.now()
 	tmpl := Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity))
-	cert, err := is.CA.Sign(tmpl, key.Public())
+	cert, err := is.CA.SignDER(tmpl, key.Public())
 	if err != nil {
 		return signed{}, fmt.Errorf("issuing %s/%s: %w", c.Role, c.Name, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -124,6 +125,13 @@ func TestIssueProfiles(t *testing.T) {
 			}
 			if rec.Serial != SerialString(leaf) || rec.Status != store.Active || rec.URI != id.String() {
 				t.Errorf("record = %+v", rec)
+			}
+			// The record is made without parsing the certificate back: it
+			// must be what the parsed certificate says.
+			want := Record(leaf, ca.KeyType(rec.KeyType), rec.IssuedAt)
+			want.CertFile, want.KeyFile, want.CAFile, want.Issuer = rec.CertFile, rec.KeyFile, rec.CAFile, rec.Issuer
+			if !reflect.DeepEqual(rec, want) {
+				t.Errorf("record\n%+v\nwant, from the parsed certificate,\n%+v", rec, want)
 			}
 		})
 	}
