@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,23 +60,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, false)
 }
 
-// initialMmapSize is the address space a writing Store maps at once
-// (address space only: pages are read as they are touched). bbolt maps the
-// file anew each time it outgrows its mapping, which copies every node of
-// the open transaction out of the old mapping; a large first mapping spares
-// a growing inventory (a bulk run adds about 2.7 KiB per certificate) those
-// remaps until it reaches this size.
-const initialMmapSize = 1 << 30
-
 func open(path string, opts Options, fullWalk bool) (*Store, error) {
 	o := &opener{readOnly: opts.ReadOnly, timeout: opts.Timeout, fullWalk: fullWalk}
 	if o.timeout == 0 {
 		o.timeout = defaultTimeout
 	}
 	bopts := &bolt.Options{Timeout: max(o.timeout, time.Nanosecond), ReadOnly: opts.ReadOnly, OpenFile: o.openFile}
-	if !opts.ReadOnly && strconv.IntSize == 64 {
-		bopts.InitialMmapSize = initialMmapSize
-	}
 	var db *bolt.DB
 	err := guarded(func() (err error) {
 		db, err = bolt.Open(path, 0o600, bopts)
