@@ -2,11 +2,14 @@ package issue
 
 import (
 	"context"
+	"crypto"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/store"
 )
 
@@ -25,7 +28,17 @@ type BulkOptions struct {
 	// order, from one goroutine, after its batch is durably recorded and its
 	// files are in place. It must not call back into the Store for writing.
 	OnIssued func(store.Record)
+	// LoadCA, if set, loads the CA that signs the run. Decrypting a CA key
+	// takes a while (PBKDF2) on one core, so IssueBulk calls LoadCA while
+	// it generates the keys of the first certificates on another; until it
+	// returns, the Issuer's CA serves only its public parts (the trust
+	// bundle, the issuing certificate), which must be the loaded CA's.
+	LoadCA func() (*ca.Authority, error)
 }
+
+// maxKeysAhead bounds the keys generated while LoadCA runs (it may wait
+// for a password typed at a terminal).
+const maxKeysAhead = 8192
 
 // BulkResult counts what IssueBulk did.
 type BulkResult struct {
@@ -63,6 +76,11 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	}
 	if err := r.listEndpoints(); err != nil {
 		return res, err
+	}
+	if o.LoadCA != nil {
+		if err := r.loadCA(); err != nil {
+			return res, err
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -103,6 +121,7 @@ type bulkRun struct {
 // bulkJob is one certificate to issue; a worker fills s, staged and err.
 type bulkJob struct {
 	c       checked
+	key     crypto.Signer // generated ahead, or nil
 	replace string
 	s       signed
 	staged  stagedFiles
@@ -167,6 +186,40 @@ func (r *bulkRun) listEndpoints() error {
 	return nil
 }
 
+// loadCA calls LoadCA while one goroutine generates the keys of the first
+// jobs, then makes the loaded CA the run's signer.
+func (r *bulkRun) loadCA() error {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range min(len(r.jobs), maxKeysAhead) {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k, err := ca.GenerateKey(r.jobs[i].c.KeyType)
+			if err != nil {
+				return // the job's worker tries again and reports it
+			}
+			r.jobs[i].key = k
+		}
+	}()
+	a, err := r.o.LoadCA()
+	close(stop)
+	<-done
+	if err != nil {
+		return err
+	}
+	if ca.Fingerprint(a.Issuer()) != r.facts.issuerFP {
+		return errors.New("the issuing CA certificate changed since the plan was made; run the command again")
+	}
+	is := *r.is
+	is.CA = a
+	r.is = &is
+	return nil
+}
+
 // take claims the next job for a worker, in order, never more than the
 // window ahead of the committer. It reports false when there is none left
 // or ctx is done.
@@ -188,7 +241,8 @@ func (r *bulkRun) take(ctx context.Context) (int, bool) {
 func (r *bulkRun) prepare(ctx context.Context, i int) {
 	j := &r.jobs[i]
 	if j.err = ctx.Err(); j.err == nil {
-		j.s, j.err = r.is.signWith(j.c, r.facts)
+		j.s, j.err = r.is.signWith(j.c, r.facts, j.key)
+		j.key = nil
 	}
 	if j.err == nil {
 		rec, l := &j.s.rec, r.is.Layout

@@ -369,3 +369,63 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestIssueBulkLoadCA: with LoadCA, the run signs with the CA it loads
+// (the Issuer's CA, public parts only, could not), keys of mixed types
+// generated while it loads fit their certificates, and a failing or
+// different CA stops the run before anything is written or recorded.
+func TestIssueBulkLoadCA(t *testing.T) {
+	full := mustIssuer(t, ca.Options{Intermediate: true})
+	pw := []byte("correct-horse-battery")
+	if err := full.CA.Save(full.Layout.CADir(), pw); err != nil {
+		t.Fatal(err)
+	}
+	public, err := ca.LoadPublic(full.Layout.CADir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mustIssuer(t, ca.Options{Name: "Other CA", TrustDomain: "test.dask"})
+	reqs := mustHostRequests(t, "n[1-40]", "10.0.0.0/24")
+	for i := range reqs {
+		reqs[i].KeyType = []ca.KeyType{ca.ECP256, ca.Ed25519, ca.ECP384}[i%3]
+	}
+	load := func() (*ca.Authority, error) { return ca.Load(full.Layout.CADir(), pw) }
+	for _, tt := range []struct {
+		name string
+		load func() (*ca.Authority, error)
+		want string // error; "" for success
+	}{
+		{"wrong password", func() (*ca.Authority, error) { return ca.Load(full.Layout.CADir(), []byte("wrong-password")) }, "password"},
+		{"another CA", func() (*ca.Authority, error) { return other.CA, nil }, "changed since the plan"},
+		{"loaded", load, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			is := *full
+			is.CA = public
+			before := tree(t, is.Layout.Dir)
+			var got []store.Record
+			res, err := is.IssueBulk(context.Background(), mustPlan(t, &is, reqs), BulkOptions{
+				LoadCA: tt.load, BatchSize: 16, OnIssued: func(r store.Record) { got = append(got, r) },
+			})
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("IssueBulk error = %v, want one about %q", err, tt.want)
+				}
+				if after := tree(t, is.Layout.Dir); !slices.Equal(before, after) || res.Issued != 0 {
+					t.Error("a run whose CA did not load changed the home")
+				}
+				return
+			}
+			if err != nil || res.Issued != len(reqs) {
+				t.Fatalf("IssueBulk = %+v, %v", res, err)
+			}
+			for i, r := range got {
+				checkFiles(t, full, r)
+				kt := ca.KeyTypeOf(readCert(t, r.CertFile)[0].PublicKey)
+				if r.KeyType != string(reqs[i].KeyType) || kt != reqs[i].KeyType {
+					t.Errorf("%s: key type %s recorded, %s in the certificate; want %s", r.Name, r.KeyType, kt, reqs[i].KeyType)
+				}
+			}
+		})
+	}
+}

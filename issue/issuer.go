@@ -81,7 +81,7 @@ type file struct {
 }
 
 func (is *Issuer) sign(c checked) (signed, error) {
-	return is.signWith(c, is.caFacts())
+	return is.signWith(c, is.caFacts(), nil)
 }
 
 // caFacts are what every certificate of one run takes from the CA.
@@ -94,12 +94,15 @@ func (is *Issuer) caFacts() caFacts {
 	return caFacts{bundle: is.CA.BundlePEM(), issuerFP: ca.Fingerprint(is.CA.Issuer())}
 }
 
-// signWith is sign with the CA's facts computed once for a whole run.
-func (is *Issuer) signWith(c checked, f caFacts) (signed, error) {
+// signWith is sign with the CA's facts computed once for a whole run and,
+// if key is not nil, a key of c's type generated ahead.
+func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, error) {
 	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
-	key, err := ca.GenerateKey(c.KeyType)
-	if err != nil {
-		return signed{}, err
+	if key == nil {
+		var err error
+		if key, err = ca.GenerateKey(c.KeyType); err != nil {
+			return signed{}, err
+		}
 	}
 	now := is.now()
 	tmpl := Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity))

@@ -156,13 +156,10 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 			"see every refusal with --dry-run; pass --force to replace active certificates that differ")
 	}
 	// With nothing to sign (every request skipped), the CA key is not
-	// needed: no password, and no key derivation.
-	if plan.Count(issue.ActionIssue) > 0 {
-		if is.CA, err = g.loadCA(l, o.passwordFile, cmd); err != nil {
-			return err
-		}
-	}
-	return issuePlan(cmd, is, plan, o.output, l.Dir)
+	// needed: no password, and no key derivation. Otherwise IssueBulk loads
+	// it while it generates the first keys.
+	loadCA := func() (*ca.Authority, error) { return g.loadCA(l, o.passwordFile, cmd) }
+	return issuePlan(cmd, is, plan, o.output, l.Dir, loadCA)
 }
 
 // bulkGCPercent is the garbage collector's target while a bulk run signs:
@@ -173,14 +170,14 @@ const bulkGCPercent = 400
 
 // issuePlan carries out a clean plan, streaming JSON lines or drawing a
 // progress bar, then prints a summary.
-func issuePlan(cmd *cobra.Command, is *issue.Issuer, plan issue.Plan, format, homeDir string) error {
+func issuePlan(cmd *cobra.Command, is *issue.Issuer, plan issue.Plan, format, homeDir string, loadCA func() (*ca.Authority, error)) error {
 	todo := plan.Count(issue.ActionIssue)
 	bar := newProgress(cmd.ErrOrStderr(), todo)
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	var outErr error
 	start := time.Now()
 	defer debug.SetGCPercent(debug.SetGCPercent(bulkGCPercent))
-	res, err := is.IssueBulk(cmd.Context(), plan, issue.BulkOptions{OnIssued: func(r store.Record) {
+	res, err := is.IssueBulk(cmd.Context(), plan, issue.BulkOptions{LoadCA: loadCA, OnIssued: func(r store.Record) {
 		bar.add(1)
 		if format == "json" && outErr == nil {
 			outErr = enc.Encode(issue.NewInfo(r, is.Now()))
