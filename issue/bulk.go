@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,20 +83,27 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 			return res, err
 		}
 	}
+	if err := r.makeRoleDirs(); err != nil {
+		return res, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	for range r.workers {
 		wg.Go(func() {
+			// Each worker links its own copy of the bundle: links to one
+			// file would wait for each other on its inode.
+			sg := r.stager
+			sg.bundle = newSharedFile(r.is.Layout.Dir, r.facts.bundle, 0o644)
+			defer sg.bundle.close()
 			for i, ok := r.take(ctx); ok; i, ok = r.take(ctx) {
-				r.prepare(ctx, i)
+				r.prepare(ctx, sg, i)
 			}
 		})
 	}
 	err := r.commitAll(ctx)
 	cancel()
 	wg.Wait()
-	r.stager.bundle.close()
 	r.cleanup()
 	r.stager.spares.close()
 	res.Issued = r.committed
@@ -115,6 +123,7 @@ type bulkRun struct {
 	stager    stager
 	facts     caFacts
 	existing  map[string]map[string]entry // role -> name -> what certs/<role>/<name> was at the start
+	madeDirs  []string                    // role directories made for the run, parents first
 	committed int                         // jobs whose batch committed (committer only)
 }
 
@@ -138,7 +147,6 @@ func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r := &bulkRun{is: is, o: o, workers: o.Workers, facts: is.caFacts()}
 	r.stager = stager{
 		umask:  processUmask(),
-		bundle: newSharedFile(is.Layout.Dir, r.facts.bundle, 0o644),
 		spares: newSpareDirs(is.Layout.CertsDir()),
 	}
 	if r.workers <= 0 {
@@ -181,9 +189,33 @@ func (r *bulkRun) listEndpoints() error {
 		if err != nil {
 			return fmt.Errorf("listing the %s endpoints: %w", role, err)
 		}
-		r.existing[role] = m
+		r.existing[role] = m // nil: no directory yet
 	}
 	return nil
+}
+
+// makeRoleDirs makes the missing directories of the roles that get new
+// endpoints, once, rather than for every endpoint.
+func (r *bulkRun) makeRoleDirs() error {
+	for role, m := range r.existing {
+		if m != nil {
+			continue
+		}
+		made, err := mkdirs(r.is.Layout.RoleDir(role))
+		r.madeDirs = append(r.madeDirs, made...)
+		if err != nil {
+			r.removeMadeDirs()
+			return fmt.Errorf("creating the %s endpoints' directory: %w", role, err)
+		}
+	}
+	return nil
+}
+
+// removeMadeDirs removes the directories makeRoleDirs made that are empty.
+func (r *bulkRun) removeMadeDirs() {
+	for i := len(r.madeDirs) - 1; i >= 0; i-- {
+		_ = os.Remove(r.madeDirs[i])
+	}
 }
 
 // loadCA calls LoadCA while one goroutine generates the keys of the first
@@ -237,8 +269,8 @@ func (r *bulkRun) take(ctx context.Context) (int, bool) {
 	return i, true
 }
 
-// prepare signs job i and stages its files, then counts it done.
-func (r *bulkRun) prepare(ctx context.Context, i int) {
+// prepare signs job i and stages its files with sg, then counts it done.
+func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 	j := &r.jobs[i]
 	if j.err = ctx.Err(); j.err == nil {
 		j.s, j.err = r.is.signWith(j.c, r.facts, j.key)
@@ -248,10 +280,10 @@ func (r *bulkRun) prepare(ctx context.Context, i int) {
 		rec, l := &j.s.rec, r.is.Layout
 		if j.replace == "" {
 			// A new endpoint: its directory is made by one rename.
-			j.staged, j.err = r.stager.stageNew(l.NewEndpointPendingDir(rec.Role, rec.Serial), l.CertDir(rec.Role, rec.Name),
+			j.staged, j.err = sg.stageNew(l.NewEndpointPendingDir(rec.Role, rec.Serial), l.CertDir(rec.Role, rec.Name),
 				l.PendingDir(rec.Role, rec.Name, rec.Serial), r.existing[rec.Role][rec.Name], j.s.files)
 		} else {
-			j.staged, j.err = r.stager.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
+			j.staged, j.err = sg.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
 		}
 	}
 	bt := &r.batches[i/r.size]
@@ -312,6 +344,9 @@ func (r *bulkRun) commit(bt *batch) error {
 // after every worker has stopped.
 func (r *bulkRun) cleanup() {
 	removeStaged(stagedOf(r.jobs))
+	if r.committed == 0 {
+		r.removeMadeDirs()
+	}
 }
 
 func stagedOf(jobs []bulkJob) []*stagedFiles {

@@ -98,10 +98,14 @@ const (
 )
 
 // entries lists the directory dir by name, with one read of the
-// directory instead of a lookup per name. A missing dir has no entries.
+// directory instead of a lookup per name. For a missing dir it returns nil
+// and no error.
 func entries(dir string) (map[string]entry, error) {
 	des, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	m := make(map[string]entry, len(des))
@@ -117,11 +121,10 @@ func entries(dir string) (map[string]entry, error) {
 func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, error) {
 	var st stagedFiles
 	var err error
-	parent := sg.endpointDir
-	if whole != "" {
-		parent = func(dir string) ([]string, error) { return mkdirs(dir) }
+	if whole == "" { // the new endpoint's parent exists (IssueBulk made it)
+		st.dirs, err = sg.endpointDir(filepath.Dir(pending))
 	}
-	if st.dirs, err = parent(filepath.Dir(pending)); err == nil {
+	if err == nil {
 		if err = sg.mkdir(pending); err == nil {
 			st.pending, st.whole = pending, whole
 		}

@@ -155,6 +155,7 @@ func TestPlaceNewEndpointRace(t *testing.T) {
 	certs := filepath.Join(t.TempDir(), "certs", "worker")
 	whole := filepath.Join(certs, "n1")
 	sg := stager{umask: unknownUmask}
+	mustMkdir(t, certs)
 	files := []file{{filepath.Join(whole, "cert.pem"), []byte("cert"), 0o644}, {filepath.Join(whole, "key.pem"), []byte("key"), 0o600}}
 	st, err := sg.stageNew(filepath.Join(certs, ".pending-1"), whole, filepath.Join(whole, ".pending-1"), entryNone, files)
 	if err != nil || st.whole != whole {
