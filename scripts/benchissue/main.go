@@ -1,6 +1,8 @@
 // Command benchissue is the Go half of scripts/bench-issue.
 //
-//	benchissue raw [-n 20000] [-workers N]   the raw limit: P-256 key, signature and PEM
+//	benchissue raw [-n 20000] [-workers N] [-dir DIR]
+//	                                         the raw limit: P-256 key, signature and PEM;
+//	                                         with -dir, also the least writing the files costs
 //	benchissue fill -db FILE [-n 1000000]    a large inventory of generated records
 //	benchissue query -db FILE [-within 30d]  time the expiring query without printing
 //

@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,7 +25,13 @@ func runRaw(args []string) error {
 	fs := flag.NewFlagSet("raw", flag.ExitOnError)
 	n := fs.Int("n", 20000, "certificates to make")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines")
+	dir := fs.String("dir", "", "if set, also write each certificate's files under this directory (see writeFiles)")
 	_ = fs.Parse(args)
+	if *dir != "" {
+		if err := os.WriteFile(filepath.Join(*dir, "ca.pem"), []byte("bundle\n"), 0o644); err != nil {
+			return err
+		}
+	}
 	caCert, caKey, err := newCA()
 	if err != nil {
 		return err
@@ -35,7 +43,7 @@ func runRaw(args []string) error {
 	for range *workers {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(*n); i = next.Add(1) {
-				if err := leaf(caCert, caKey, int(i)); err != nil {
+				if err := leaf(caCert, caKey, int(i), *dir); err != nil {
 					errs <- err
 					return
 				}
@@ -48,7 +56,11 @@ func runRaw(args []string) error {
 	if err := <-errs; err != nil {
 		return err
 	}
-	fmt.Printf("raw: %d certificates in %.2fs on %d workers: %.0f certs/s\n", *n, el.Seconds(), *workers, float64(*n)/el.Seconds())
+	what := "raw"
+	if *dir != "" {
+		what = "raw + files"
+	}
+	fmt.Printf("%s: %d certificates in %.2fs on %d workers: %.0f certs/s\n", what, *n, el.Seconds(), *workers, float64(*n)/el.Seconds())
 	return nil
 }
 
@@ -71,8 +83,9 @@ func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	return c, key, err
 }
 
-// leaf makes the i-th certificate of daskca's worker profile and its PEM.
-func leaf(caCert *x509.Certificate, caKey *ecdsa.PrivateKey, i int) error {
+// leaf makes the i-th certificate of daskca's worker profile and its PEM,
+// and writes its files under dir unless dir is empty.
+func leaf(caCert *x509.Certificate, caKey *ecdsa.PrivateKey, i int, dir string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -107,7 +120,29 @@ func leaf(caCert *x509.Certificate, caKey *ecdsa.PrivateKey, i int) error {
 	if err != nil {
 		return err
 	}
-	_ = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	_ = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
-	return nil
+	c := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	k := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
+	if dir == "" {
+		return nil
+	}
+	return writeFiles(dir, name, c, k)
+}
+
+// writeFiles is the least a certificate's files cost: the endpoint's
+// directory, cert.pem and key.pem written straight into it, and ca.pem as
+// a hard link of one file. Nothing is synced, staged or recorded, so a
+// crash can leave any of it half done: a floor for file writing, not a way
+// to issue.
+func writeFiles(dir, name string, cert, key []byte) error {
+	d := filepath.Join(dir, name)
+	if err := os.Mkdir(d, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, "cert.pem"), cert, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, "key.pem"), key, 0o600); err != nil {
+		return err
+	}
+	return os.Link(filepath.Join(dir, "ca.pem"), filepath.Join(d, "ca.pem"))
 }
