@@ -66,6 +66,7 @@ const readBufferSize = 64 << 10
 // the middle of a message (Dask aborts its comms likewise).
 type Comm struct {
 	conn   net.Conn
+	batch  *recordBatcher // under conn for TLS; nil for TCP
 	br     *bufio.Reader
 	scheme string
 	opts   CommOptions
@@ -77,9 +78,18 @@ type Comm struct {
 	closeErr  error
 }
 
-func newComm(conn net.Conn, scheme string, opts CommOptions) *Comm {
+func newComm(conn net.Conn, batch *recordBatcher, scheme string, opts CommOptions) *Comm {
 	opts.Limits = opts.Limits.orDefaults()
-	return &Comm{conn: conn, br: bufio.NewReaderSize(conn, readBufferSize), scheme: scheme, opts: opts}
+	return &Comm{conn: conn, batch: batch, br: bufio.NewReaderSize(conn, readBufferSize), scheme: scheme, opts: opts}
+}
+
+// messageSize is the number of payload bytes in frames.
+func messageSize(frames [][]byte) int {
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	return n
 }
 
 // Read reads and decodes the next message. It returns when a whole message
@@ -122,7 +132,16 @@ func (c *Comm) WriteFrames(ctx context.Context, frames [][]byte) error {
 		return fmt.Errorf("writing to %s: %w", c.RemoteAddr(), ErrClosed)
 	}
 	disarm := c.arm(ctx, c.conn.SetWriteDeadline)
+	batched := c.batch != nil && messageSize(frames) >= batchAbove
+	if batched {
+		c.batch.hold()
+	}
 	_, err := WriteFrames(c.conn, frames)
+	if batched {
+		if rerr := c.batch.release(); err == nil {
+			err = rerr
+		}
+	}
 	disarm()
 	if err != nil {
 		return c.fail(ctx, "writing to", err)

@@ -36,19 +36,21 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
 	conn := raw
+	var batch *recordBatcher
 	if a.Scheme == SchemeTLS {
 		cfg := tlsCfg.Clone()
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = a.Host
 		}
-		tc := tls.Client(raw, cfg)
+		batch = &recordBatcher{Conn: raw}
+		tc := tls.Client(batch, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, fmt.Errorf("connecting to %s: tls handshake: %w", a, err)
 		}
 		conn = tc
 	}
-	c := newComm(conn, a.Scheme, opts)
+	c := newComm(conn, batch, a.Scheme, opts)
 	if err := c.exchangeHandshake(ctx, opts.handshake()); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)

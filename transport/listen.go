@@ -206,40 +206,42 @@ func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.opts.Comm.handshakeTimeout())
 	defer cancel()
 	conn := raw
+	var batch *recordBatcher
 	if l.scheme == SchemeTLS {
-		tc, err := l.tlsHandshake(ctx, raw)
+		tc, b, err := l.tlsHandshake(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
-		conn = tc
+		conn, batch = tc, b
 	}
-	c := newComm(conn, l.scheme, l.opts.Comm)
+	c := newComm(conn, batch, l.scheme, l.opts.Comm)
 	if err := c.exchangeHandshake(ctx, l.opts.Comm.handshake()); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, error) {
+func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, *recordBatcher, error) {
 	deadline, _ := ctx.Deadline()
 	first, err := readFirstRecord(raw, deadline)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", l.opts.Comm.handshakeTimeout(), context.DeadlineExceeded)
+			return nil, nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", l.opts.Comm.handshakeTimeout(), context.DeadlineExceeded)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	select {
 	case l.handshakes <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
+		return nil, nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
 	}
 	defer func() { <-l.handshakes }()
-	tc := tls.Server(&replayConn{Conn: raw, pending: first}, l.tlsCfg)
+	batch := &recordBatcher{Conn: &replayConn{Conn: raw, pending: first}}
+	tc := tls.Server(batch, l.tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	return tc, nil
+	return tc, batch, nil
 }
 
 func (l *Listener) report(err error) {

@@ -147,7 +147,7 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 		conn, version = tc, tc.ConnectionState().Version
 	}
 	res.Stage = StageHandshake
-	c := newComm(conn, a.Scheme, CommOptions{})
+	c := newComm(conn, nil, a.Scheme, CommOptions{})
 	defer c.Close()
 	if err := c.exchangeHandshake(ctx, DefaultHandshake); err != nil {
 		return explain(err, tlsCfg != nil, version)
