@@ -151,8 +151,9 @@ func (s *Security) CheckScheme(a Addr) error { return s.cfg.CheckScheme(a) }
 // handshake takes the current material through GetConfigForClient: our
 // certificate, the CA bundle for client certificates (always required and
 // verified), TLS versions and suites, then the peer's role, trust domain and
-// revocation are checked in VerifyConnection. Session tickets are off, so
-// each connection is verified against the material of its own handshake.
+// revocation are checked in VerifyConnection. Sessions resume only within
+// one material (see security_resume.go): a reload ends them, and a resumed
+// client's chain is verified again against the current CA bundle.
 //
 // A client never listens: its ServerConfig fails every handshake with
 // ErrNotListener.
@@ -163,27 +164,41 @@ func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 	allow = slices.Clone(allow)
 	return &tls.Config{
 		MinVersion: s.minV,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			if !s.role.Listens() {
 				return nil, fmt.Errorf("%w: a %s has no server certificate", ErrNotListener, s.role)
 			}
 			m := s.cur.Load()
-			return &tls.Config{
-				Certificates:           []tls.Certificate{*m.cert},
-				ClientAuth:             tls.RequireAndVerifyClientCert,
-				ClientCAs:              m.roots,
-				MinVersion:             s.minV,
-				MaxVersion:             s.maxV,
-				CipherSuites:           s.suites,
-				SessionTicketsDisabled: true,
-				Time:                   s.now,
+			cfg := &tls.Config{
+				Certificates: []tls.Certificate{*m.cert},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    m.roots,
+				MinVersion:   s.minV,
+				MaxVersion:   s.maxV,
+				CipherSuites: s.suites,
+				Time:         s.now,
 				VerifyConnection: func(cs tls.ConnectionState) error {
 					if len(cs.PeerCertificates) == 0 {
 						return fmt.Errorf("%w: no client certificate", ErrPeerRefused)
 					}
-					return s.authorize(m, cs.PeerCertificates[0], cs.VerifiedChains, allow, "listener")
+					chains := cs.VerifiedChains
+					if cs.DidResume {
+						var err error
+						if chains, err = s.verifyResumedClient(m, cs.PeerCertificates); err != nil {
+							return err
+						}
+					}
+					return s.authorize(m, cs.PeerCertificates[0], chains, allow, "listener")
 				},
-			}, nil
+			}
+			// TLS 1.2 resumption has no fresh key exchange: only TLS 1.3
+			// sessions are resumed.
+			if s.maxV == tls.VersionTLS12 || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
+				cfg.SessionTicketsDisabled = true
+			} else {
+				cfg.SetSessionTicketKeys(m.resume.ticketKeys(s.now()))
+			}
+			return cfg, nil
 		},
 	}
 }
@@ -225,8 +240,10 @@ func (s *Security) clientConfig(host string, expect []identity.Role) *tls.Config
 		},
 		// The chain is verified in VerifyConnection against the CA bundle
 		// current at handshake time; Go's own check would use a fixed
-		// RootCAs pool. VerifyConnection runs whatever InsecureSkipVerify says.
+		// RootCAs pool. VerifyConnection runs whatever InsecureSkipVerify says,
+		// on resumed sessions too.
 		InsecureSkipVerify: true,
+		ClientSessionCache: materialSessions{s},
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			name := host
 			if name == "" {

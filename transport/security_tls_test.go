@@ -265,3 +265,109 @@ func TestSecurityClientDoesNotListen(t *testing.T) {
 		t.Fatalf("server error = %v, want ErrNotListener", res.server)
 	}
 }
+
+// TestSessionResumption: a dialer resumes its TLS 1.3 session with a
+// listener of the same material; the listener still applies its role
+// policy to a resumed session; a reload on either side, or TLS 1.2, means
+// a full handshake.
+func TestSessionResumption(t *testing.T) {
+	s := mustSecSetup(t, "td.example")
+	sched := mustSecurity(t, s.cfg, identity.Scheduler)
+	worker := mustSecurity(t, s.cfg, identity.Worker)
+	dial := func(w *Security) *tls.Config {
+		c := w.ClientConfig()
+		c.ServerName = "sched.test" // the session cache's key; no hostname check
+		return c
+	}
+	cli := dial(worker)
+	connect := func(step string, srv, cli *tls.Config, wantResumed bool) {
+		t.Helper()
+		res := mustTLSPair(t, "tcp", "127.0.0.1:0", srv, cli)
+		if !res.ok() {
+			t.Fatalf("%s: server %v, client %v", step, res.server, res.client)
+		}
+		if res.state.DidResume != wantResumed {
+			t.Errorf("%s: resumed = %v, want %v", step, res.state.DidResume, wantResumed)
+		}
+	}
+	connect("first connection", sched.ServerConfig(), cli, false)
+	connect("second connection", sched.ServerConfig(), cli, true)
+
+	// Same material, so the ticket decrypts, but this listener takes
+	// clients only: the resumed worker must be refused.
+	if res := mustTLSPair(t, "tcp", "127.0.0.1:0", sched.ServerConfig(identity.Client), cli); !res.refusedBy("server") {
+		t.Errorf("clients-only listener, resumed worker session: server %v, client %v; want ErrPeerRefused", res.server, res.client)
+	}
+
+	if err := sched.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	connect("after the listener reloaded", sched.ServerConfig(), cli, false)
+	connect("then", sched.ServerConfig(), cli, true)
+	if err := worker.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	connect("after the dialer reloaded", sched.ServerConfig(), cli, false)
+
+	cfg12 := s.cfg
+	cfg12.TLS.MaxVersion = 1.2
+	cli12 := dial(mustSecurity(t, cfg12, identity.Worker))
+	connect("TLS 1.2", sched.ServerConfig(), cli12, false)
+	connect("TLS 1.2 again", sched.ServerConfig(), cli12, false)
+}
+
+// TestResumedClientChainRechecked: a listener whose CA bundle no longer
+// holds the CA of a client's resumed session refuses it. The bundle
+// changes only through a reload, which also changes the ticket keys, so
+// this drives verifyResumedClient directly.
+func TestResumedClientChainRechecked(t *testing.T) {
+	s := mustSecSetup(t, "td.example")
+	other := mustSecSetup(t, "td.example")
+	sched := mustSecurity(t, s.cfg, identity.Scheduler)
+	foreign := other.leaves[identity.Worker].cert
+	if _, err := sched.verifyResumedClient(sched.cur.Load(), []*x509.Certificate{foreign}); !errors.Is(err, ErrPeerRefused) {
+		t.Errorf("foreign client chain: %v, want ErrPeerRefused", err)
+	}
+	own := s.leaves[identity.Worker].cert
+	if _, err := sched.verifyResumedClient(sched.cur.Load(), []*x509.Certificate{own}); err != nil {
+		t.Errorf("own client chain: %v", err)
+	}
+}
+
+// TestChainCache: a remembered chain answers only while all its
+// certificates are valid at the new verification's time, only for the same
+// key usage, and a chain that failed is never remembered.
+func TestChainCache(t *testing.T) {
+	s := mustSecSetup(t, "td.example")
+	worker := s.leaves[identity.Worker].cert
+	foreign := mustSecSetup(t, "td.example").leaves[identity.Worker].cert
+	roots := x509.NewCertPool()
+	roots.AddCert(s.ca.cert)
+	opts := func(at time.Time, u x509.ExtKeyUsage) x509.VerifyOptions {
+		return x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{u}}
+	}
+	var c chainCache
+	client := x509.ExtKeyUsageClientAuth
+	for i, tt := range []struct {
+		cert   *x509.Certificate
+		at     time.Time
+		usage  x509.ExtKeyUsage
+		wantOK bool
+		cached int // entries after the call
+	}{
+		{worker, secNow, client, true, 1},
+		{worker, secNow, client, true, 1},                            // answered from the cache
+		{worker, worker.NotAfter.Add(time.Second), client, false, 1}, // expired since: verified again, refused
+		{worker, secNow, x509.ExtKeyUsageCodeSigning, false, 1},      // another usage is another key
+		{foreign, secNow, client, false, 1},                          // refused, not remembered
+		{foreign, secNow, client, false, 1},
+	} {
+		_, err := c.verify([]*x509.Certificate{tt.cert}, opts(tt.at, tt.usage))
+		if (err == nil) != tt.wantOK {
+			t.Errorf("call %d: err = %v, want ok %v", i, err, tt.wantOK)
+		}
+		if len(c.m) != tt.cached {
+			t.Errorf("call %d: %d chains cached, want %d", i, len(c.m), tt.cached)
+		}
+	}
+}

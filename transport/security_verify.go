@@ -21,7 +21,7 @@ func (s *Security) verifyServer(m *material, cs tls.ConnectionState, host string
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	chains, err := leaf.Verify(x509.VerifyOptions{
+	chains, err := m.resume.chains.verify(cs.PeerCertificates, x509.VerifyOptions{
 		Roots:         m.roots,
 		Intermediates: inter,
 		CurrentTime:   s.now(),
