@@ -235,10 +235,12 @@ func TestReloadDisabled(t *testing.T) {
 func TestReloadSIGHUP(t *testing.T) {
 	s := mustSecSetup(t, "td.example")
 	sec, reports := reloadingSecurity(t, s)
-	// Keep SIGHUP from ending the test binary before WatchSIGHUP listens.
+	// Keep SIGHUP from ending the test binary before WatchSIGHUP listens,
+	// and after: a signal sent by the loop below may still be on its way
+	// when the test returns, so the guard stays registered (a full channel
+	// drops further signals).
 	guard := make(chan os.Signal, 1)
 	signal.Notify(guard, syscall.SIGHUP)
-	defer signal.Stop(guard)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sec.WatchSIGHUP(ctx)
