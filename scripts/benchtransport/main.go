@@ -10,7 +10,13 @@
 //	throughput_ours_tls     n messages of 64 MiB through a Comm over tls://
 //	throughput_ours_tcp     the same over tcp://
 //	throughput_bare_tls     the same bytes through a tls.Conn, read with io.CopyN
+//	throughput_bare_tls_buf the same, read into one reused 64 MiB buffer
+//	throughput_bare_tls_batched
+//	                        throughput_bare_tls with the dialer's records gathered
+//	                        into 256 KiB writes, as the transport writes them
 //	handshakes_ours         Connect: TCP + mutual TLS + Dask handshake, then close
+//	                        (sessions resumed, as a dialer does after its first connection)
+//	handshakes_ours_full    the same with no session kept: every handshake full
 //	handshakes_bare         TCP + mutual TLS handshake + one byte from the server
 //
 // Throughputs are the median of the trials, in bytes per second; handshake
@@ -21,6 +27,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -97,8 +104,11 @@ func run(o options) error {
 		"throughput_ours_tcp":     func() (float64, error) { return oursThroughput(nil, nil, "tcp", payload, o.n) },
 		"throughput_bare_tls":     func() (float64, error) { return bareThroughput(server, client, payload, o.n, false) },
 		"throughput_bare_tls_buf": func() (float64, error) { return bareThroughput(server, client, payload, o.n, true) },
+		"throughput_bare_tls_batched": func() (float64, error) {
+			return bareBatchedThroughput(server, client, payload, o.n)
+		},
 	}
-	order := []string{"throughput_ours_tls", "throughput_bare_tls", "throughput_bare_tls_buf", "throughput_ours_tcp"}
+	order := []string{"throughput_ours_tls", "throughput_bare_tls", "throughput_bare_tls_buf", "throughput_bare_tls_batched", "throughput_ours_tcp"}
 	medians, err := interleaved(o, order, tput)
 	if err != nil {
 		return err
@@ -111,21 +121,26 @@ func run(o options) error {
 	if !strings.Contains("handshakes", o.only) {
 		return nil
 	}
-	ours, stopOurs, err := oursDialer(server, client)
+	ours, stopOurs, err := oursDialer(server, client, true)
 	if err != nil {
 		return err
 	}
 	defer stopOurs()
+	full, stopFull, err := oursDialer(server, client, false)
+	if err != nil {
+		return err
+	}
+	defer stopFull()
 	bare, stopBare, err := bareDialer(server, client)
 	if err != nil {
 		return err
 	}
 	defer stopBare()
-	rates, err := alternate(o.seconds, max(o.trials, 1), ours, bare)
+	rates, err := alternate(o.seconds, max(o.trials, 1), ours, full, bare)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("handshakes_ours %.0f conn/s\nhandshakes_bare %.0f conn/s\n", rates[0], rates[1])
+	fmt.Printf("handshakes_ours %.0f conn/s\nhandshakes_ours_full %.0f conn/s\nhandshakes_bare %.0f conn/s\n", rates[0], rates[1], rates[2])
 	return nil
 }
 
@@ -229,6 +244,72 @@ func bareTLS(server, client *transport.Security) (srv, cli *tls.Config, err erro
 // copies them to io.Discard or, with keep, reads each message into one
 // reused 64 MiB buffer (a receiver that keeps what it receives, at the
 // least cost: no allocation), and answers one byte after the last.
+// gatherConn gathers what a tls.Conn writes while on, as the transport's
+// record batching does, until Flush.
+type gatherConn struct {
+	net.Conn
+	w  *bufio.Writer
+	on bool
+}
+
+func (g *gatherConn) Write(p []byte) (int, error) {
+	if !g.on {
+		return g.Conn.Write(p)
+	}
+	return g.w.Write(p)
+}
+
+// bareBatchedThroughput is bareThroughput (into io.Discard) with the
+// dialer's records gathered into 256 KiB writes per message, the way the
+// transport writes large messages: what crypto/tls can carry here when
+// the receiver keeps nothing.
+func bareBatchedThroughput(server, client *transport.Security, payload []byte, n int) (float64, error) {
+	srv, cli, err := bareTLS(server, client)
+	if err != nil {
+		return 0, err
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if err := drain(c, n, len(payload), false); err == nil {
+			_, _ = c.Write([]byte{1})
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	g := &gatherConn{Conn: raw, w: bufio.NewWriterSize(raw, 256<<10)}
+	c := tls.Client(g, cli)
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for range n {
+		g.on = true
+		if _, err := c.Write(payload); err != nil {
+			return 0, err
+		}
+		g.on = false
+		if err := g.w.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		return 0, err
+	}
+	return float64(n*len(payload)) / time.Since(start).Seconds(), nil
+}
+
 func bareThroughput(server, client *transport.Security, payload []byte, n int, keep bool) (float64, error) {
 	srv, cli, err := bareTLS(server, client)
 	if err != nil {
@@ -267,14 +348,19 @@ func bareThroughput(server, client *transport.Security, payload []byte, n int, k
 }
 
 // oursDialer returns one Connect (TCP, mutual TLS with role checks, Dask
-// handshake both ways) to a Listener whose handler returns at once.
-func oursDialer(server, client *transport.Security) (func() error, func(), error) {
+// handshake both ways) to a Listener whose handler returns at once; with
+// resume false the dialer keeps no sessions, so every handshake is a full
+// one.
+func oursDialer(server, client *transport.Security, resume bool) (func() error, func(), error) {
 	ctx := context.Background()
 	ln, err := transport.Listen(ctx, "tls://127.0.0.1:0", server.ServerConfig(), func(*transport.Comm) {}, transport.ListenOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := client.ClientConfig(identity.Scheduler)
+	if !resume {
+		cfg.ClientSessionCache = nil
+	}
 	return func() error {
 		c, err := transport.Connect(ctx, ln.Addr(), cfg, transport.CommOptions{})
 		if err != nil {
