@@ -53,7 +53,8 @@
 // Certificates, keys, the CA bundle and the CRL are reloaded when their files
 // change (Security.Run polls them) or on demand (Security.Reload, for SIGHUP).
 // New handshakes use the new material; established connections stay up; a
-// broken or half-written file leaves the old material in place.
+// broken or half-written file leaves the old material in place. TLS 1.3
+// sessions are resumed only within one material: a reload ends them.
 //
 // # Wire protocol
 //
