@@ -102,10 +102,10 @@ func run(o options) error {
 	tput := map[string]func() (float64, error){
 		"throughput_ours_tls":     func() (float64, error) { return oursThroughput(server, client, "tls", payload, o.n) },
 		"throughput_ours_tcp":     func() (float64, error) { return oursThroughput(nil, nil, "tcp", payload, o.n) },
-		"throughput_bare_tls":     func() (float64, error) { return bareThroughput(server, client, payload, o.n, false) },
-		"throughput_bare_tls_buf": func() (float64, error) { return bareThroughput(server, client, payload, o.n, true) },
+		"throughput_bare_tls":     func() (float64, error) { return bareThroughput(server, client, payload, o.n, false, false) },
+		"throughput_bare_tls_buf": func() (float64, error) { return bareThroughput(server, client, payload, o.n, true, false) },
 		"throughput_bare_tls_batched": func() (float64, error) {
-			return bareBatchedThroughput(server, client, payload, o.n)
+			return bareThroughput(server, client, payload, o.n, false, true)
 		},
 	}
 	order := []string{"throughput_ours_tls", "throughput_bare_tls", "throughput_bare_tls_buf", "throughput_bare_tls_batched", "throughput_ours_tcp"}
@@ -259,58 +259,11 @@ func (g *gatherConn) Write(p []byte) (int, error) {
 	return g.w.Write(p)
 }
 
-// bareBatchedThroughput is bareThroughput (into io.Discard) with the
-// dialer's records gathered into 256 KiB writes per message, the way the
-// transport writes large messages: what crypto/tls can carry here when
-// the receiver keeps nothing.
-func bareBatchedThroughput(server, client *transport.Security, payload []byte, n int) (float64, error) {
-	srv, cli, err := bareTLS(server, client)
-	if err != nil {
-		return 0, err
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if err := drain(c, n, len(payload), false); err == nil {
-			_, _ = c.Write([]byte{1})
-		}
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	g := &gatherConn{Conn: raw, w: bufio.NewWriterSize(raw, 256<<10)}
-	c := tls.Client(g, cli)
-	defer c.Close()
-	if err := c.Handshake(); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	for range n {
-		g.on = true
-		if _, err := c.Write(payload); err != nil {
-			return 0, err
-		}
-		g.on = false
-		if err := g.w.Flush(); err != nil {
-			return 0, err
-		}
-	}
-	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
-		return 0, err
-	}
-	return float64(n*len(payload)) / time.Since(start).Seconds(), nil
-}
-
-func bareThroughput(server, client *transport.Security, payload []byte, n int, keep bool) (float64, error) {
+// bareThroughput sends n payloads through a bare tls.Conn to a receiver
+// that reads them into io.Discard or, with keep, into one reused buffer.
+// With batched, the sender's records are gathered into 256 KiB writes per
+// payload, the way the transport writes large messages.
+func bareThroughput(server, client *transport.Security, payload []byte, n int, keep, batched bool) (float64, error) {
 	srv, cli, err := bareTLS(server, client)
 	if err != nil {
 		return 0, err
@@ -330,14 +283,24 @@ func bareThroughput(server, client *transport.Security, payload []byte, n int, k
 			_, _ = c.Write([]byte{1})
 		}
 	}()
-	c, err := tls.Dial("tcp", ln.Addr().String(), cli)
+	raw, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		return 0, err
 	}
+	g := &gatherConn{Conn: raw, w: bufio.NewWriterSize(raw, 256<<10)}
+	c := tls.Client(g, cli)
 	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	for range n {
+		g.on = batched
 		if _, err := c.Write(payload); err != nil {
+			return 0, err
+		}
+		g.on = false
+		if err := g.w.Flush(); err != nil {
 			return 0, err
 		}
 	}
