@@ -71,6 +71,8 @@ func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 	seen := make(map[string]int, len(reqs))
 	issuer := ca.Fingerprint(is.CA.Issuer())
 	now := is.now()
+	var lookup []int // items to look up in the inventory
+	var keys []store.RoleName
 	for i, r := range reqs {
 		it := &p.Items[i]
 		it.Request = r
@@ -85,15 +87,20 @@ func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 			continue
 		}
 		seen[key] = i
-		cur, ok, err := is.Store.Active(string(c.Role), c.Name)
-		if err != nil {
-			return Plan{}, fmt.Errorf("planning %s: %w", key, err)
-		}
 		it.c = c
+		lookup = append(lookup, i)
+		keys = append(keys, store.RoleName{Role: string(c.Role), Name: c.Name})
+	}
+	err := is.Store.ActiveEach(keys, func(j int, cur store.Record, ok bool) error {
+		it := &p.Items[lookup[j]]
 		if ok {
 			it.Current = &cur
 		}
-		it.Action, it.Reason = decide(c, it.Current, issuer, now)
+		it.Action, it.Reason = decide(it.c, it.Current, issuer, now)
+		return nil
+	})
+	if err != nil {
+		return Plan{}, fmt.Errorf("planning: %w", err)
 	}
 	return p, nil
 }

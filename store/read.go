@@ -99,15 +99,40 @@ func (s *Store) ByName(name string) ([]Record, error) {
 // Active returns the newest (by IssuedAt) record with status Active for
 // (role, name); ok is false if there is none. It does not look at expiry.
 func (s *Store) Active(role, name string) (rec Record, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		return scanPrefix(tx, bucketRole, roleNamePrefix(role, name), true, func(r Record) (bool, error) {
-			if r.Status == Active {
-				rec, ok = r, true
-			}
-			return !ok, nil
-		})
+	err = s.ActiveEach([]RoleName{{role, name}}, func(_ int, r Record, found bool) error {
+		rec, ok = r, found
+		return nil
 	})
 	return rec, ok, err
+}
+
+// RoleName names an endpoint: a role and a name.
+type RoleName struct{ Role, Name string }
+
+// ActiveEach looks up the active certificate of every endpoint in keys, in
+// order, in one read transaction (as many Active calls would, each in its
+// own), and calls fn with the index, the record and whether there is one.
+// An error from fn stops the lookups and is returned.
+func (s *Store) ActiveEach(keys []RoleName, fn func(i int, rec Record, ok bool) error) error {
+	return s.view(func(tx *bolt.Tx) error {
+		for i, k := range keys {
+			var rec Record
+			ok := false
+			err := scanPrefix(tx, bucketRole, roleNamePrefix(k.Role, k.Name), true, func(r Record) (bool, error) {
+				if r.Status == Active {
+					rec, ok = r, true
+				}
+				return !ok, nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := fn(i, rec, ok); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Filter selects records for List. The zero value selects everything.

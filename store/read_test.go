@@ -80,6 +80,30 @@ func TestActive(t *testing.T) {
 	}
 }
 
+// TestActiveEach: one transaction answers every key as Active would, in
+// order, and an error from the callback stops it.
+func TestActiveEach(t *testing.T) {
+	s := fixture(t)
+	keys := []store.RoleName{{"worker", "w1"}, {"worker", "nobody"}, {"client", "w1"}, {"worker", "w2"}, {"worker", "w1"}}
+	want := []string{"f", "", "abc", "", "f"}
+	var got []string
+	err := s.ActiveEach(keys, func(i int, r store.Record, ok bool) error {
+		if i != len(got) || ok != (r.Serial != "") {
+			t.Errorf("call %d: index %d, ok %v, serial %q", len(got), i, ok, r.Serial)
+		}
+		got = append(got, r.Serial)
+		return nil
+	})
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ActiveEach = %q, %v; want %q", got, err, want)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := s.ActiveEach(keys, func(int, store.Record, bool) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("callback error: %v after %d calls, want it after 1", err, calls)
+	}
+}
+
 func TestList(t *testing.T) {
 	s := fixture(t)
 	tests := []struct {
