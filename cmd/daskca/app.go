@@ -59,6 +59,16 @@ func (g *globalOpts) initializedLayout() (home.Layout, error) {
 	return l, nil
 }
 
+// openHome is initializedLayout followed by openStore.
+func (g *globalOpts) openHome(readOnly bool) (home.Layout, *store.Store, error) {
+	l, err := g.initializedLayout()
+	if err != nil {
+		return l, nil, err
+	}
+	s, err := g.openStore(l, readOnly)
+	return l, s, err
+}
+
 // openStore opens the inventory of an initialized home.
 func (g *globalOpts) openStore(l home.Layout, readOnly bool) (*store.Store, error) {
 	s, err := store.Open(l.Inventory(), store.Options{ReadOnly: readOnly, Now: g.now})

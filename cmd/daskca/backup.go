@@ -26,11 +26,7 @@ $DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
 			if args[0] == "" {
 				return usageError("backup needs a file name")
 			}
-			l, err := g.initializedLayout()
-			if err != nil {
-				return err
-			}
-			s, err := g.openStore(l, true)
+			l, s, err := g.openHome(true)
 			if err != nil {
 				return err
 			}

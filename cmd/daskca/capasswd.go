@@ -40,13 +40,9 @@ taken from the command line.`,
 }
 
 func runCAPasswd(cmd *cobra.Command, g *globalOpts, pwFile, newPwFile string) error {
-	l, err := g.initializedLayout()
-	if err != nil {
-		return err
-	}
 	// The write lock keeps a CA rotation from moving the directories away
 	// while their keys are rewritten.
-	s, err := g.openStore(l, false)
+	l, s, err := g.openHome(false)
 	if err != nil {
 		return err
 	}

@@ -160,11 +160,7 @@ func configJSON(cmd *cobra.Command, ep snippet.Endpoint, so snippet.Options) err
 
 // findActive resolves a query to an active certificate of the inventory.
 func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error) {
-	l, err := g.initializedLayout()
-	if err != nil {
-		return l, store.Record{}, err
-	}
-	s, err := g.openStore(l, true)
+	l, s, err := g.openHome(true)
 	if err != nil {
 		return l, store.Record{}, err
 	}

@@ -53,11 +53,7 @@ when it finds a problem.`,
 }
 
 func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
-	l, err := g.initializedLayout()
-	if err != nil {
-		return err
-	}
-	s, err := g.openStore(l, true)
+	l, s, err := g.openHome(true)
 	if err != nil {
 		return err
 	}

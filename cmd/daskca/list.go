@@ -56,11 +56,7 @@ func runList(cmd *cobra.Command, g *globalOpts, o *listOpts) error {
 	if err := checkFormat(o.output, "table", "json"); err != nil {
 		return err
 	}
-	l, err := g.initializedLayout()
-	if err != nil {
-		return err
-	}
-	s, err := g.openStore(l, true)
+	_, s, err := g.openHome(true)
 	if err != nil {
 		return err
 	}

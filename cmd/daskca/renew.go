@@ -115,11 +115,7 @@ func printRenewals(cmd *cobra.Command, format string, res []lifecycle.Renewal) e
 // is missing, as an interrupted rotation can leave it: the rotation
 // commands then repair it). done closes the inventory.
 func (g *globalOpts) manager(cmd *cobra.Command, pwFile string, keys bool) (*lifecycle.Manager, func(), error) {
-	l, err := g.initializedLayout()
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := g.openStore(l, !keys)
+	l, s, err := g.openHome(!keys)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,11 +19,7 @@ func newShowCmd(g *globalOpts) *cobra.Command {
 			if err := checkFormat(output, "text", "json", "pem"); err != nil {
 				return err
 			}
-			l, err := g.initializedLayout()
-			if err != nil {
-				return err
-			}
-			s, err := g.openStore(l, true)
+			_, s, err := g.openHome(true)
 			if err != nil {
 				return err
 			}
