@@ -77,21 +77,6 @@ func (p *pki) pyEnv(t *testing.T, r identity.Role, caFile string) []string {
 	return []string{"CA=" + p.rt.Path(t, caFile), "CERT=" + p.rt.Path(t, p.files[r][0]), "KEY=" + p.rt.Path(t, p.files[r][1])}
 }
 
-// rpcIdentity is Dask's own client rpc asking a scheduler for its identity.
-const rpcIdentity = `
-import asyncio, json, os
-from distributed.core import rpc
-from distributed.security import Security
-sec = Security(tls_ca_file=os.environ["CA"], tls_client_cert=os.environ["CERT"],
-               tls_client_key=os.environ["KEY"], require_encryption=True)
-async def main():
-    async with rpc(os.environ["ADDR"], timeout=10, connection_args=sec.get_connection_args("client")) as r:
-        ident = await r.identity()
-    print(json.dumps({"type": ident["type"], "id": ident["id"], "address": ident["address"],
-                      "workers": sorted(ident["workers"])}))
-asyncio.run(main())
-`
-
 // logSink collects a scheduler's log for assertions.
 type logSink struct {
 	mu  sync.Mutex
@@ -155,7 +140,7 @@ func TestInteropDaskRPCReadsOurScheduler(t *testing.T) {
 			waitLog(t, log, "worker registered")
 
 			env := append(p.pyEnv(t, identity.Client, p.caPEM), "ADDR="+sched.Addr())
-			out, err := rt.RunPython(t, rpcIdentity, env, pythonTimeout)
+			out, err := rt.RunPython(t, dasktest.RPCIdentityScript, env, pythonTimeout)
 			if err != nil {
 				t.Fatalf("rpc identity: %v\n%s", err, log)
 			}
@@ -175,7 +160,7 @@ func TestInteropDaskRPCReadsOurScheduler(t *testing.T) {
 			t.Run("client from another CA", func(t *testing.T) {
 				foreign := mustPKI(t, rt, testca.New(t, testca.WithCommonName("unrelated CA")))
 				env := append(foreign.pyEnv(t, identity.Client, p.caPEM), "ADDR="+sched.Addr())
-				if out, err := rt.RunPython(t, rpcIdentity, env, pythonTimeout); err == nil {
+				if out, err := rt.RunPython(t, dasktest.RPCIdentityScript, env, pythonTimeout); err == nil {
 					t.Fatalf("a client certificate from another CA read the identity: %s", out)
 				}
 				waitLog(t, log, "connection refused", "unknown authority")

@@ -15,21 +15,6 @@ import (
 // certificates issued by daskca, on every Dask runtime present (the host's
 // 2022.12 and the trixie chroot's 2024.12).
 
-// rpcIdentityScript is Dask's own rpc asking a scheduler for its identity.
-const rpcIdentityScript = `
-import asyncio, json, os
-from distributed.core import rpc
-from distributed.security import Security
-sec = Security(tls_ca_file=os.environ["CA"], tls_client_cert=os.environ["CERT"],
-               tls_client_key=os.environ["KEY"], require_encryption=True)
-async def main():
-    async with rpc(os.environ["ADDR"], timeout=10, connection_args=sec.get_connection_args("client")) as r:
-        ident = await r.identity()
-    print(json.dumps({"type": ident["type"], "id": ident["id"], "address": ident["address"],
-                      "workers": sorted(ident["workers"])}))
-asyncio.run(main())
-`
-
 // foreignClient makes a client of another CA, in its own home under dir,
 // whose configuration trusts both CAs and any role, so that only the
 // server's check of the client certificate can fail. It returns the
@@ -92,7 +77,7 @@ func TestRealDaskRPCOnRunScheduler(t *testing.T) {
 
 			cert, key, ca := h.files("client", "alice")
 			env := []string{"CA=" + rt.Path(t, ca), "CERT=" + rt.Path(t, cert), "KEY=" + rt.Path(t, key), "ADDR=" + addr}
-			out, err := rt.RunPython(t, rpcIdentityScript, env, 90*time.Second)
+			out, err := rt.RunPython(t, dasktest.RPCIdentityScript, env, 90*time.Second)
 			if err != nil {
 				t.Fatalf("Dask rpc identity on daskca run scheduler: %v", err)
 			}
@@ -111,7 +96,7 @@ func TestRealDaskRPCOnRunScheduler(t *testing.T) {
 			dir := rt.TempDir(t)
 			_, fcert, fkey := foreignClient(t, dir, ca)
 			env = []string{"CA=" + rt.Path(t, ca), "CERT=" + rt.Path(t, fcert), "KEY=" + rt.Path(t, fkey), "ADDR=" + addr}
-			if out, err := rt.RunPython(t, rpcIdentityScript, env, 90*time.Second); err == nil {
+			if out, err := rt.RunPython(t, dasktest.RPCIdentityScript, env, 90*time.Second); err == nil {
 				t.Fatalf("a Dask client with a certificate from another CA read the identity: %s", out)
 			}
 			sched.waitLine(t, "connection refused", "unknown authority")

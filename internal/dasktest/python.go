@@ -40,3 +40,21 @@ func (rt Runtime) RunPython(t testing.TB, script string, env []string, timeout t
 	}
 	return out.String(), &PythonError{Err: err, Stderr: errOut.String()}
 }
+
+// RPCIdentityScript is a script for RunPython: Dask's own rpc asks the
+// scheduler at $ADDR for its identity over TLS, with the client
+// certificate $CERT and key $KEY and the CA bundle $CA, and prints its
+// type, id, address and sorted worker addresses as one JSON object.
+const RPCIdentityScript = `
+import asyncio, json, os
+from distributed.core import rpc
+from distributed.security import Security
+sec = Security(tls_ca_file=os.environ["CA"], tls_client_cert=os.environ["CERT"],
+               tls_client_key=os.environ["KEY"], require_encryption=True)
+async def main():
+    async with rpc(os.environ["ADDR"], timeout=10, connection_args=sec.get_connection_args("client")) as r:
+        ident = await r.identity()
+    print(json.dumps({"type": ident["type"], "id": ident["id"], "address": ident["address"],
+                      "workers": sorted(ident["workers"])}))
+asyncio.run(main())
+`
