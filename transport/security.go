@@ -196,7 +196,7 @@ func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 			if s.maxV == tls.VersionTLS12 || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
 				cfg.SessionTicketsDisabled = true
 			} else {
-				cfg.SetSessionTicketKeys(m.resume.ticketKeys(s.now()))
+				cfg.SetSessionTicketKeys(m.cache.ticketKeys(s.now()))
 			}
 			return cfg, nil
 		},

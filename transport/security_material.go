@@ -19,7 +19,7 @@ type material struct {
 	self    identity.ID      // our identity; zero under the dask policy without one
 	roots   *x509.CertPool
 	revoked map[string]struct{} // revocationKey(issuer, serial)
-	resume  *resumption         // session tickets and sessions of this material only
+	cache   *materialCache      // session tickets, dialer sessions and verified chains of this material only
 }
 
 func (m *material) leaf() *x509.Certificate { return m.cert.Leaf }
@@ -72,7 +72,7 @@ func (s *Security) load() (*material, stamps, error) {
 		return nil, st, err
 	}
 	m := &material{cert: cert, roots: roots}
-	if m.resume, err = newResumption(); err != nil {
+	if m.cache, err = newMaterialCache(); err != nil {
 		return nil, st, err
 	}
 	if err := s.checkOwn(m); err != nil {

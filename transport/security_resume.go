@@ -38,15 +38,17 @@ const ticketDay = 24 * time.Hour
 // server it dialed).
 const clientSessions = 256
 
-// resumption is the per-material state of session resumption.
-type resumption struct {
+// materialCache is what one material keeps across handshakes: the secret of
+// its session ticket keys, a dialer's sessions, and the peer chains that
+// verified against its CA bundle.
+type materialCache struct {
 	secret   [32]byte
 	sessions tls.ClientSessionCache
 	chains   chainCache
 }
 
-func newResumption() (*resumption, error) {
-	r := &resumption{sessions: tls.NewLRUClientSessionCache(clientSessions)}
+func newMaterialCache() (*materialCache, error) {
+	r := &materialCache{sessions: tls.NewLRUClientSessionCache(clientSessions)}
 	if _, err := rand.Read(r.secret[:]); err != nil {
 		return nil, fmt.Errorf("session ticket secret: %w", err)
 	}
@@ -55,12 +57,12 @@ func newResumption() (*resumption, error) {
 
 // ticketKeys returns the keys of the day of now (first: it encrypts new
 // tickets) and of the day before.
-func (r *resumption) ticketKeys(now time.Time) [][32]byte {
+func (r *materialCache) ticketKeys(now time.Time) [][32]byte {
 	day := now.Unix() / int64(ticketDay/time.Second)
 	return [][32]byte{r.dayKey(day), r.dayKey(day - 1)}
 }
 
-func (r *resumption) dayKey(day int64) [32]byte {
+func (r *materialCache) dayKey(day int64) [32]byte {
 	mac := hmac.New(sha256.New, r.secret[:])
 	mac.Write([]byte("daskca session ticket key"))
 	_ = binary.Write(mac, binary.BigEndian, day)
@@ -74,27 +76,18 @@ func (r *resumption) dayKey(day int64) [32]byte {
 type materialSessions struct{ s *Security }
 
 func (c materialSessions) Get(key string) (*tls.ClientSessionState, bool) {
-	return c.s.cur.Load().resume.sessions.Get(key)
+	return c.s.cur.Load().cache.sessions.Get(key)
 }
 
 func (c materialSessions) Put(key string, cs *tls.ClientSessionState) {
-	c.s.cur.Load().resume.sessions.Put(key, cs)
+	c.s.cur.Load().cache.sessions.Put(key, cs)
 }
 
 // verifyResumedClient verifies, on the listening side, the chain of a
 // client whose session was resumed against the CA bundle of m, and returns
 // the verified chains.
 func (s *Security) verifyResumedClient(m *material, certs []*x509.Certificate) ([][]*x509.Certificate, error) {
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := m.resume.chains.verify(certs, x509.VerifyOptions{
-		Roots:         m.roots,
-		Intermediates: inter,
-		CurrentTime:   s.now(),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	chains, err := m.cache.chains.verify(certs, m.roots, s.now(), x509.ExtKeyUsageClientAuth)
 	if err != nil {
 		return nil, fmt.Errorf("%w: resumed session of client certificate %s: %w", ErrPeerRefused, describeCert(certs[0]), err)
 	}
@@ -117,13 +110,11 @@ type chainCache struct {
 	m  map[[32]byte][][]*x509.Certificate
 }
 
-// verify is certs[0].Verify(opts) with certs[1:] as the intermediates
-// already in opts, answered from the cache when it can be.
-func (c *chainCache) verify(certs []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
+// verify verifies the peer chain certs (leaf first, then intermediates)
+// against roots at now for usage, answering from the cache when it can.
+func (c *chainCache) verify(certs []*x509.Certificate, roots *x509.CertPool, now time.Time, usage x509.ExtKeyUsage) ([][]*x509.Certificate, error) {
 	h := sha256.New()
-	for _, u := range opts.KeyUsages {
-		_ = binary.Write(h, binary.BigEndian, int32(u))
-	}
+	_ = binary.Write(h, binary.BigEndian, int32(usage))
 	for _, cert := range certs {
 		_ = binary.Write(h, binary.BigEndian, uint32(len(cert.Raw)))
 		h.Write(cert.Raw)
@@ -133,10 +124,14 @@ func (c *chainCache) verify(certs []*x509.Certificate, opts x509.VerifyOptions) 
 	c.mu.Lock()
 	chains, ok := c.m[key]
 	c.mu.Unlock()
-	if ok && withinValidity(chains, opts.CurrentTime) {
+	if ok && withinValidity(chains, now) {
 		return chains, nil
 	}
-	chains, err := certs[0].Verify(opts)
+	inter := x509.NewCertPool()
+	for _, ic := range certs[1:] {
+		inter.AddCert(ic)
+	}
+	chains, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage}})
 	if err != nil {
 		return nil, err
 	}

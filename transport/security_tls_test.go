@@ -343,9 +343,6 @@ func TestChainCache(t *testing.T) {
 	foreign := mustSecSetup(t, "td.example").leaves[identity.Worker].cert
 	roots := x509.NewCertPool()
 	roots.AddCert(s.ca.cert)
-	opts := func(at time.Time, u x509.ExtKeyUsage) x509.VerifyOptions {
-		return x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{u}}
-	}
 	var c chainCache
 	client := x509.ExtKeyUsageClientAuth
 	for i, tt := range []struct {
@@ -362,7 +359,7 @@ func TestChainCache(t *testing.T) {
 		{foreign, secNow, client, false, 1},                          // refused, not remembered
 		{foreign, secNow, client, false, 1},
 	} {
-		_, err := c.verify([]*x509.Certificate{tt.cert}, opts(tt.at, tt.usage))
+		_, err := c.verify([]*x509.Certificate{tt.cert}, roots, tt.at, tt.usage)
 		if (err == nil) != tt.wantOK {
 			t.Errorf("call %d: err = %v, want ok %v", i, err, tt.wantOK)
 		}

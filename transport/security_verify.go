@@ -17,16 +17,7 @@ func (s *Security) verifyServer(m *material, cs tls.ConnectionState, host string
 		return fmt.Errorf("%w: server sent no certificate", ErrPeerRefused)
 	}
 	leaf := cs.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range cs.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := m.resume.chains.verify(cs.PeerCertificates, x509.VerifyOptions{
-		Roots:         m.roots,
-		Intermediates: inter,
-		CurrentTime:   s.now(),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
+	chains, err := m.cache.chains.verify(cs.PeerCertificates, m.roots, s.now(), x509.ExtKeyUsageServerAuth)
 	if err != nil {
 		return fmt.Errorf("verifying server certificate %s: %w", describeCert(leaf), err)
 	}
