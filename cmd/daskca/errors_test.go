@@ -18,6 +18,12 @@ const testPassword = "correct-horse-battery"
 // runCLI runs the command tree in-process with home as DASKCA_HOME.
 func runCLI(t *testing.T, home string, getenv map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIEnv(home, getenv, time.Now, args...)
+}
+
+// runCLIEnv runs the command tree in-process with home as DASKCA_HOME,
+// the other variables of getenv, and the clock now.
+func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args ...string) (code int, stdout, stderr string) {
 	e := env{
 		getenv: func(k string) string {
 			if k == "DASKCA_HOME" {
@@ -25,7 +31,7 @@ func runCLI(t *testing.T, home string, getenv map[string]string, args ...string)
 			}
 			return getenv[k]
 		},
-		now:   time.Now,
+		now:   now,
 		actor: "test",
 	}
 	root := newRootCmd(e)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,28 +9,11 @@ import (
 	"time"
 )
 
-// runCLIAt runs the command tree in-process on a pinned clock.
+// runCLIAt runs the command tree in-process on a pinned clock, with the
+// test password in DASKCA_PASSWORD.
 func runCLIAt(t *testing.T, home string, now time.Time, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	e := env{
-		getenv: func(k string) string {
-			switch k {
-			case "DASKCA_HOME":
-				return home
-			case "DASKCA_PASSWORD":
-				return testPassword
-			}
-			return ""
-		},
-		now:   func() time.Time { return now },
-		actor: "test",
-	}
-	root := newRootCmd(e)
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	code = run(context.Background(), root, args)
-	return code, out.String(), errb.String()
+	return runCLIEnv(home, map[string]string{"DASKCA_PASSWORD": testPassword}, func() time.Time { return now }, args...)
 }
 
 // TestStatusExitCodes drives one home through time: status exits 0, 1 or 2
