@@ -1,0 +1,1 @@
+"""daskca's Dask plugin: loaded through Dask's preload mechanism."""
