@@ -81,7 +81,11 @@ func bulkRequests(cmd *cobra.Command, o *issueOpts, args []string) ([]issue.Requ
 	}
 	switch {
 	case o.hosts != "":
-		return issue.HostRequests(base, o.hosts, o.ipRange)
+		reqs, err := issue.HostRequests(base, o.hosts, o.ipRange)
+		if err != nil {
+			return nil, usageError("--hosts: %w", err)
+		}
+		return reqs, nil
 	case o.hostsFile != "":
 		f, err := os.Open(o.hostsFile)
 		if err != nil {

@@ -73,6 +73,7 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newRunCmd(g),
 		newProbeCmd(g),
 	)
+	flagsBeforeArgs(root)
 	return root
 }
 
