@@ -90,7 +90,7 @@ func TestCRLTakesOut(t *testing.T) {
 	}
 }
 
-// TestEmptyHosts: --hosts ” is an empty host list, not a missing NAME.
+// TestEmptyHosts: an empty --hosts is an empty host list, not a missing NAME.
 func TestEmptyHosts(t *testing.T) {
 	h := insecureHome(t)
 	for _, hosts := range []string{"", " ", ","} {
