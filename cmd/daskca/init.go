@@ -129,14 +129,14 @@ func (o *initOpts) caOptions(now func() time.Time) (ca.Options, error) {
 	for _, d := range o.permitDNS {
 		n, err := issue.NormalizeDNS(strings.TrimPrefix(d, "."))
 		if err != nil || strings.HasPrefix(n, "*") {
-			return ca.Options{}, usageError("--permit-dns %q: not a DNS suffix such as .dask.internal", d)
+			return ca.Options{}, usageError("--permit-dns %.80q: not a DNS suffix such as .dask.internal", d)
 		}
 		opts.PermitDNS = append(opts.PermitDNS, d)
 	}
 	for _, s := range o.permitIP {
 		_, n, err := net.ParseCIDR(s)
 		if err != nil {
-			return ca.Options{}, usageError("--permit-ip %q: not a CIDR range such as 10.0.0.0/8", s)
+			return ca.Options{}, usageError("--permit-ip %.80q: not a CIDR range such as 10.0.0.0/8", s)
 		}
 		opts.PermitIP = append(opts.PermitIP, n)
 	}

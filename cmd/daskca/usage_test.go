@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,4 +132,50 @@ func writePW(t *testing.T, dir, pw string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestLongInputClipped: an error about a 5,000-character argument quotes a
+// short part of it, not all of it.
+func TestLongInputClipped(t *testing.T) {
+	h := insecureHome(t)
+	long := strings.Repeat("x", 5000)
+	for i, args := range [][]string{
+		{"init", "--home", filepath.Join(t.TempDir(), "h"), "--name", "x", "--insecure-no-password", "--permit-dns", "." + long},
+		{"init", "--home", filepath.Join(t.TempDir(), "h"), "--name", "x", "--insecure-no-password", "--permit-ip", long},
+		{"init", "--home", filepath.Join(t.TempDir(), "h"), "--name", "x", "--insecure-no-password", "--trust-domain", long},
+		{"issue", "worker", long},
+		{"issue", "worker", "--hosts", long},
+		{"show", long},
+		{"show", "worker/" + long},
+		{"revoke", long},
+		{"config", long},
+		{"export", long, "--dir", t.TempDir()},
+	} {
+		t.Run(fmt.Sprintf("%d %s", i, args[0]), func(t *testing.T) {
+			code, _, stderr := runCLI(t, h, nil, args...)
+			if code == 0 || len(stderr) > 400 || !strings.HasPrefix(stderr, "daskca: error: ") {
+				t.Errorf("exit %d, %d bytes of stderr: %.300q", code, len(stderr), stderr)
+			}
+		})
+	}
+}
+
+// TestBulkRefusalHint: --force is suggested only when it would help.
+func TestBulkRefusalHint(t *testing.T) {
+	h := insecureHome(t) // w1 has no DNS name
+	for _, tt := range []struct {
+		hosts string
+		force bool
+	}{
+		{"bad_name,w2", false},
+		{strings.Repeat("y", 65), false},
+		{"w1.example.org", true}, // w1 exists with other DNS names
+	} {
+		t.Run(fmt.Sprintf("%.20s", tt.hosts), func(t *testing.T) {
+			code, _, stderr := runCLI(t, h, nil, "issue", "worker", "--hosts", tt.hosts)
+			if code == 0 || strings.Contains(stderr, "hint: see every refusal with --dry-run; pass --force") != tt.force {
+				t.Errorf("exit %d, stderr %q; want --force in the hint: %v", code, stderr, tt.force)
+			}
+		})
+	}
 }
