@@ -129,7 +129,7 @@ func TestLegacyTrustDomainHome(t *testing.T) {
 	if out := mustCLI(t, dir, "show", "w1"); !strings.Contains(out, "spiffe://old-ca/dask/worker/w1") {
 		t.Errorf("show w1:\n%s", out)
 	}
-	if out := mustCLI(t, dir, "ca", "show"); !strings.Contains(out, "old-ca") {
-		t.Errorf("ca show:\n%s", out)
+	if out := mustCLI(t, dir, "ca", "show"); !strings.Contains(out, "old-ca") || !strings.Contains(out, "not a fully qualified domain name") {
+		t.Errorf("ca show does not point out the one-label trust domain:\n%s", out)
 	}
 }
