@@ -68,6 +68,23 @@ func TestInitDefaultsLintClean(t *testing.T) {
 	}
 }
 
+// TestQuickstartLintClean: the demo PKI passes the same lints.
+func TestQuickstartLintClean(t *testing.T) {
+	x509lint.Require(t)
+	dir := filepath.Join(t.TempDir(), "home")
+	mustCLI(t, dir, "quickstart")
+	l, _ := home.New(dir)
+	files := []string{filepath.Join(l.CADir(), ca.RootCertFile)}
+	for _, e := range [][2]string{{"scheduler", "scheduler"}, {"worker", "worker1"}, {"client", "client"}} {
+		files = append(files, l.Endpoint(e[0], e[1]).Cert)
+	}
+	for _, f := range files {
+		if bad := x509lint.Problems(t, f); len(bad) > 0 {
+			t.Errorf("%s: zlint: %v", f, bad)
+		}
+	}
+}
+
 // TestInitRefusesTrustDomain: a --trust-domain whose certificates RFC 5280
 // (and zlint) would reject is a usage error that names the fix.
 func TestInitRefusesTrustDomain(t *testing.T) {
