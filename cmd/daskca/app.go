@@ -15,8 +15,8 @@ import (
 )
 
 // exactArgs is cobra.ExactArgs with a usage exit code and the expected form.
-// A command that takes no argument but has --out, given one, is told to use
-// --out.
+// A command whose only file is its --out (annotated outIsTheFile), given one
+// argument, is told to use --out.
 func exactArgs(n int, form string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) == n {
@@ -25,7 +25,7 @@ func exactArgs(n int, form string) cobra.PositionalArgs {
 		if n == 0 {
 			e := &cliError{err: fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args), code: exitUsage}
 			switch {
-			case len(args) == 1 && cmd.Flags().Lookup("out") != nil:
+			case len(args) == 1 && cmd.Annotations[outIsTheFile] == "yes":
 				e.hint = fmt.Sprintf("to write to %s, pass it as --out %s", args[0], args[0])
 			case form != "":
 				e.hint = fmt.Sprintf("usage: %s %s (see %s --help)", cmd.CommandPath(), form, cmd.CommandPath())
@@ -35,6 +35,10 @@ func exactArgs(n int, form string) cobra.PositionalArgs {
 		return usageError("%s takes %d argument(s): %s %s (got %d)", cmd.CommandPath(), n, cmd.CommandPath(), form, len(args))
 	}
 }
+
+// outIsTheFile marks commands that write one file, named by --out, and
+// take no argument: a lone argument is most likely that file.
+const outIsTheFile = "daskca/out-is-the-file"
 
 // emptyFlagProblems says what an empty value means for flags where
 // "empty value" says too little.

@@ -62,7 +62,8 @@ func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
 		Short: "Write the root CA key, encrypted with the CA password, for offline keeping",
 		Example: `  daskca ca export-root-key --out /media/offline/acme-root.key
   daskca ca forget-root-key --yes`,
-		Args: exactArgs(0, "--out FILE"),
+		Args:        exactArgs(0, "--out FILE"),
+		Annotations: map[string]string{outIsTheFile: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageError("export-root-key needs --out FILE")

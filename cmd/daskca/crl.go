@@ -34,8 +34,9 @@ Run it daily from cron so the CRL never passes its nextUpdate.`,
 		Example: `  daskca crl
   daskca crl --out /srv/pki/dask.crl --der
   daskca crl --next-update 2d --out -`,
-		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCRL(cmd, g, o) },
+		Args:        exactArgs(0, ""),
+		Annotations: map[string]string{outIsTheFile: "yes"},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runCRL(cmd, g, o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.out, "out", "", `also write the CRLs to FILE ("-": standard output)`)

@@ -85,6 +85,15 @@ func TestCRLTakesOut(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "pass it as --out "+out) {
 		t.Errorf("crl FILE: exit %d, stderr %q", code, stderr)
 	}
+	code, _, stderr = runCLI(t, h, nil, "ca", "export-root-key", out)
+	if code != exitUsage || !strings.Contains(stderr, "pass it as --out "+out) {
+		t.Errorf("ca export-root-key FILE: exit %d, stderr %q", code, stderr)
+	}
+	// status takes no NAME either, but its --out is not what a lone argument means.
+	code, _, stderr = runCLI(t, h, nil, "status", "w1")
+	if code != exitUsage || strings.Contains(stderr, "--out") {
+		t.Errorf("status w1: exit %d, stderr %q", code, stderr)
+	}
 	mustCLI(t, h, "crl", "--out", out)
 	if _, err := os.Stat(out); err != nil {
 		t.Error(err)
