@@ -139,9 +139,9 @@ func New(opts Options) (*Authority, error) {
 	return a, nil
 }
 
-// maxNameLen is the longest CA name: the upper bound of an X.520 common
+// MaxNameLen is the longest CA name: the upper bound of an X.520 common
 // name (RFC 5280, ub-common-name).
-const maxNameLen = 64
+const MaxNameLen = 64
 
 // validate reports the first problem with opts, wrapping ErrInvalidOptions.
 func (o Options) validate() error {
@@ -150,8 +150,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("CA name is empty: %w", ErrInvalidOptions)
 	case !utf8.ValidString(o.Name) || strings.ContainsFunc(o.Name, unicode.IsControl):
 		return fmt.Errorf("CA name %q holds control characters or invalid UTF-8: %w", o.Name, ErrInvalidOptions)
-	case utf8.RuneCountInString(o.Name) > maxNameLen:
-		return fmt.Errorf("CA name is %d characters long, more than %d: %w", utf8.RuneCountInString(o.Name), maxNameLen, ErrInvalidOptions)
+	case utf8.RuneCountInString(o.Name) > MaxNameLen:
+		return fmt.Errorf("CA name is %d characters long, more than %d: %w", utf8.RuneCountInString(o.Name), MaxNameLen, ErrInvalidOptions)
 	case o.Validity < 0:
 		return fmt.Errorf("validity %s is negative: %w", o.Validity, ErrInvalidOptions)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/daskca/daskca/store"
 )
@@ -92,7 +93,7 @@ func Find(s *store.Store, query string) (store.Record, error) {
 			}
 		}
 		if len(mine) == 0 {
-			return store.Record{}, fmt.Errorf("%w: %q (see daskca list)", ErrNotFound, query)
+			return store.Record{}, fmt.Errorf("%w: %s (see daskca list)", ErrNotFound, quoteClip(query))
 		}
 		return newest(mine), nil
 	}
@@ -110,7 +111,7 @@ func Find(s *store.Store, query string) (store.Record, error) {
 		return store.Record{}, err
 	}
 	if len(recs) == 0 {
-		return store.Record{}, fmt.Errorf("%w: %q is neither a name nor a serial in the inventory (see daskca list)", ErrNotFound, query)
+		return store.Record{}, fmt.Errorf("%w: %s is neither a name nor a serial in the inventory (see daskca list)", ErrNotFound, quoteClip(query))
 	}
 	var active []store.Record
 	for _, r := range recs {
@@ -144,4 +145,13 @@ func newest(recs []store.Record) store.Record {
 // CertPEM encodes a record's certificate as PEM, as `show -o pem` prints it.
 func CertPEM(r store.Record) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.DER})
+}
+
+// quoteClip quotes s for a message, cut to its first 80 characters: a query
+// is what the user typed, and may be any length.
+func quoteClip(s string) string {
+	if n := utf8.RuneCountInString(s); n > 80 {
+		return fmt.Sprintf("%.80q... (%d characters)", s, n)
+	}
+	return fmt.Sprintf("%q", s)
 }

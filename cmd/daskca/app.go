@@ -15,12 +15,54 @@ import (
 )
 
 // exactArgs is cobra.ExactArgs with a usage exit code and the expected form.
+// A command whose only file is its --out (annotated outIsTheFile), given one
+// argument, is told to use --out.
 func exactArgs(n int, form string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageError("%s takes %d argument(s): %s %s (got %d)", cmd.CommandPath(), n, cmd.CommandPath(), form, len(args))
+		if len(args) == n {
+			return nil
 		}
-		return nil
+		if n == 0 {
+			e := &cliError{err: fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args), code: exitUsage}
+			switch {
+			case len(args) == 1 && cmd.Annotations[outIsTheFile] == "yes":
+				e.hint = fmt.Sprintf("to write to %s, pass it as --out %s", args[0], args[0])
+			case form != "":
+				e.hint = fmt.Sprintf("usage: %s %s (see %s --help)", cmd.CommandPath(), form, cmd.CommandPath())
+			}
+			return e
+		}
+		return usageError("%s takes %d argument(s): %s %s (got %d)", cmd.CommandPath(), n, cmd.CommandPath(), form, len(args))
+	}
+}
+
+// outIsTheFile marks commands that write one file, named by --out, and
+// take no argument: a lone argument is most likely that file.
+const outIsTheFile = "daskca/out-is-the-file"
+
+// emptyFlagProblems says what an empty value means for flags where
+// "empty value" says too little.
+var emptyFlagProblems = map[string]string{
+	"hosts": "the host list is empty (give one such as 'node[001-128].dask.internal')",
+}
+
+// flagsBeforeArgs makes every command below c that checks its arguments
+// refuse empty flags first: cobra checks arguments before running
+// PersistentPreRunE, and a flag given as "" changes which arguments a
+// command expects (issue worker --hosts ” would be told it lacks a NAME).
+func flagsBeforeArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		flagsBeforeArgs(sub)
+	}
+	if c.Args == nil {
+		return
+	}
+	args := c.Args
+	c.Args = func(cmd *cobra.Command, a []string) error {
+		if err := refuseEmptyFlags(cmd, a); err != nil {
+			return err
+		}
+		return args(cmd, a)
 	}
 }
 
@@ -33,7 +75,11 @@ func refuseEmptyFlags(cmd *cobra.Command, _ []string) error {
 		switch t := f.Value.Type(); {
 		case err != nil:
 		case t == "string" && f.Value.String() == "", (t == "stringSlice" || t == "stringArray") && f.Value.String() == "[]":
-			err = usageError("--%s: empty value", f.Name)
+			if p, ok := emptyFlagProblems[f.Name]; ok {
+				err = usageError("--%s: %s", f.Name, p)
+			} else {
+				err = usageError("--%s: empty value", f.Name)
+			}
 		}
 	}
 	cmd.Flags().Visit(visit)

@@ -26,6 +26,9 @@ $DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
 			if args[0] == "" {
 				return usageError("backup needs a file name")
 			}
+			if err := checkParentDir("backup", args[0]); err != nil {
+				return err
+			}
 			l, s, err := g.openHome(true)
 			if err != nil {
 				return err

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/password"
 	"github.com/daskca/daskca/issue"
 )
 
@@ -59,7 +62,8 @@ func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
 		Short: "Write the root CA key, encrypted with the CA password, for offline keeping",
 		Example: `  daskca ca export-root-key --out /media/offline/acme-root.key
   daskca ca forget-root-key --yes`,
-		Args: exactArgs(0, "--out FILE"),
+		Args:        exactArgs(0, "--out FILE"),
+		Annotations: map[string]string{outIsTheFile: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageError("export-root-key needs --out FILE")
@@ -67,15 +71,14 @@ func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
 			if !force && fileExists(out) {
 				return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite it")
 			}
+			if err := checkParentDir("--out", out); err != nil {
+				return err
+			}
 			l, err := g.initializedLayout()
 			if err != nil {
 				return err
 			}
-			a, err := g.loadCA(l, pwFile, cmd)
-			if err != nil {
-				return err
-			}
-			pw, err := g.passwordSource(pwFile, cmd).Read()
+			a, pw, err := g.loadCAForExport(l, pwFile, cmd)
 			if err != nil {
 				return err
 			}
@@ -94,6 +97,40 @@ func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite --out if it exists")
 	return cmd
+}
+
+// loadCAForExport loads the CA and returns the password to encrypt the
+// exported root key with: the CA password, or for a CA stored without one
+// (init --insecure-no-password) a new password, asked for twice on a
+// terminal.
+func (g *globalOpts) loadCAForExport(l home.Layout, pwFile string, cmd *cobra.Command) (*ca.Authority, []byte, error) {
+	enc, err := ca.IsEncrypted(l.CADir())
+	if err != nil {
+		return nil, nil, caError(err, l)
+	}
+	if enc {
+		pw, err := g.passwordSource(pwFile, cmd).Read()
+		if errors.Is(err, password.ErrNone) {
+			return nil, nil, withHint(err, "pass --password-file FILE or set %s", password.EnvVar)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := ca.Load(l.CADir(), pw)
+		return a, pw, caError(err, l)
+	}
+	src := g.passwordSource(pwFile, cmd)
+	src.Label = "Password for the exported root key"
+	pw, err := src.ReadNew()
+	if errors.Is(err, password.ErrNone) {
+		return nil, nil, withHint(errors.New("this CA's keys are stored without a password, and the exported root key needs one"),
+			"pass --password-file FILE or set %s to the password to encrypt the exported key with (daskca ca passwd encrypts the CA's own keys too)", password.EnvVar)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := ca.Load(l.CADir(), nil)
+	return a, pw, caError(err, l)
 }
 
 func newCAForgetRootKeyCmd(g *globalOpts) *cobra.Command {

@@ -44,6 +44,9 @@ them by itself, real Dask must be restarted (see docs/operations.md).`,
 				if err := checkFormat(output, "text", "json"); err != nil {
 					return err
 				}
+				if err := checkCAName(begin.Name); err != nil {
+					return err
+				}
 				m, done, err := g.manager(cmd, pwFile, name != "status")
 				if err != nil {
 					return err

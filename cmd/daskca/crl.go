@@ -22,19 +22,21 @@ func newCRLCmd(g *globalOpts) *cobra.Command {
 	o := &crlOpts{nextUpdate: lifecycle.DefaultNextUpdate}
 	cmd := &cobra.Command{
 		Use:   "crl [--out FILE] [--der] [--next-update 7d]",
-		Short: "Sign fresh CRLs and write them to the home's crl.pem (and FILE)",
+		Short: "Sign fresh CRLs and write them to the home's crl.pem (and to --out FILE)",
 		Long: `Sign a CRL for the issuing CA (and, during a CA rotation, one for the other CA
 in the bundle), listing every revoked certificate that has not expired, with a
 CRL number that grows every time and a nextUpdate --next-update from now. The
 CRLs are written to the home's crl.pem, the file to point daskca.crl-file at,
-and with --out also to FILE ("-" for standard output), PEM unless --der.
+and with --out also to FILE ("-" for standard output; its directory must
+exist), PEM unless --der. daskca crl takes no FILE argument: use --out.
 
 Run it daily from cron so the CRL never passes its nextUpdate.`,
 		Example: `  daskca crl
   daskca crl --out /srv/pki/dask.crl --der
   daskca crl --next-update 2d --out -`,
-		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCRL(cmd, g, o) },
+		Args:        exactArgs(0, ""),
+		Annotations: map[string]string{outIsTheFile: "yes"},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runCRL(cmd, g, o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.out, "out", "", `also write the CRLs to FILE ("-": standard output)`)
@@ -54,6 +56,11 @@ func runCRL(cmd *cobra.Command, g *globalOpts, o *crlOpts) error {
 	}
 	if err := checkFormat(o.output, "text", "json"); err != nil {
 		return err
+	}
+	if o.out != "" && o.out != "-" {
+		if err := checkParentDir("--out", o.out); err != nil {
+			return err
+		}
 	}
 	m, done, err := g.manager(cmd, o.passwordFile, true)
 	if err != nil {

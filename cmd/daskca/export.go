@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -32,6 +33,9 @@ keeping the files' modes.`,
 			if dir == "" {
 				return usageError("export needs --dir DIR")
 			}
+			if err := checkOutDir("--dir", dir); err != nil {
+				return err
+			}
 			so, err := o.options()
 			if err != nil {
 				return err
@@ -55,8 +59,10 @@ keeping the files' modes.`,
 				return err
 			}
 			if !tarball {
-				if err := snippet.WriteDir(dir, files, force); err != nil {
+				if err := snippet.WriteDir(dir, files, force); errors.Is(err, fsutil.ErrExists) {
 					return withHint(err, "pass --force to overwrite")
+				} else if err != nil {
+					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files for %s/%s to %s\n", len(files), rec.Role, rec.Name, dir)
 				return nil

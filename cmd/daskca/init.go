@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +53,7 @@ func newInitCmd(g *globalOpts) *cobra.Command {
 	f.Var(duration.Value{D: &o.validity}, "validity", "lifetime of the root CA, e.g. 10y or 3650d")
 	f.StringSliceVar(&o.permitDNS, "permit-dns", nil, "name constraint: permitted DNS suffix, e.g. .dask.internal (repeatable)")
 	f.StringSliceVar(&o.permitIP, "permit-ip", nil, "name constraint: permitted IP range, e.g. 10.0.0.0/8 (repeatable)")
-	f.StringVar(&o.trustDomain, "trust-domain", "", "SPIFFE trust domain of endpoint identities (default: derived from --name)")
+	f.StringVar(&o.trustDomain, "trust-domain", "", "SPIFFE trust domain of endpoint identities, a DNS name with a dot (default: --name as one label + .daskca.internal)")
 	f.StringVar(&o.passwordFile, "password-file", "", "file whose first line is the password encrypting the CA key")
 	f.BoolVar(&o.insecure, "insecure-no-password", false, "store the CA key unencrypted (not for production)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
@@ -69,6 +71,9 @@ func keyTypeList() string {
 func runInit(cmd *cobra.Command, g *globalOpts, o *initOpts) error {
 	if o.name == "" {
 		return usageError("init needs --name, e.g. --name \"Acme Dask CA\"")
+	}
+	if err := checkCAName(o.name); err != nil {
+		return err
 	}
 	if o.insecure && o.passwordFile != "" {
 		return usageError("--insecure-no-password and --password-file exclude each other")
@@ -115,7 +120,7 @@ func (o *initOpts) caOptions(now func() time.Time) (ca.Options, error) {
 	}
 	td := o.trustDomain
 	if td == "" {
-		td = slug(o.name)
+		td = defaultTrustDomain(o.name)
 	}
 	if err := identity.ValidateTrustDomain(td); err != nil {
 		return ca.Options{}, usageError("--trust-domain: %v", err)
@@ -124,21 +129,53 @@ func (o *initOpts) caOptions(now func() time.Time) (ca.Options, error) {
 	for _, d := range o.permitDNS {
 		n, err := issue.NormalizeDNS(strings.TrimPrefix(d, "."))
 		if err != nil || strings.HasPrefix(n, "*") {
-			return ca.Options{}, usageError("--permit-dns %q: not a DNS suffix such as .dask.internal", d)
+			return ca.Options{}, usageError("--permit-dns %.80q: not a DNS suffix such as .dask.internal", d)
 		}
 		opts.PermitDNS = append(opts.PermitDNS, d)
 	}
 	for _, s := range o.permitIP {
 		_, n, err := net.ParseCIDR(s)
 		if err != nil {
-			return ca.Options{}, usageError("--permit-ip %q: not a CIDR range such as 10.0.0.0/8", s)
+			return ca.Options{}, usageError("--permit-ip %.80q: not a CIDR range such as 10.0.0.0/8", s)
 		}
 		opts.PermitIP = append(opts.PermitIP, n)
 	}
 	return opts, nil
 }
 
-// slug turns a CA name into a default trust domain: "Acme Dask CA" -> "acme-dask-ca".
+// checkCAName refuses a --name that cannot be a CA's common name, naming
+// the flag and the limit.
+func checkCAName(name string) error {
+	if n := utf8.RuneCountInString(name); n > ca.MaxNameLen {
+		return usageError("--name is %d characters long: a CA name has at most %d (it is the certificate's common name)", n, ca.MaxNameLen)
+	}
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return usageError("--name %q holds control characters or invalid UTF-8: use printable text", name)
+	}
+	return nil
+}
+
+// defaultTrustSuffix makes the default trust domain a fully qualified name,
+// as RFC 5280 §4.2.1.6 requires of a URI SAN's host and of a URI name
+// constraint. .internal is the top-level domain ICANN reserved (2024) for
+// private networks: never delegated, so it cannot name someone else's
+// domain, and zlint's RFC and community lints accept it. .local belongs to
+// multicast DNS, .test, .example and .invalid to testing and documentation.
+const defaultTrustSuffix = ".daskca.internal"
+
+// defaultTrustDomain derives a trust domain from a CA name:
+// "Acme Dask CA" -> "acme-dask-ca.daskca.internal".
+func defaultTrustDomain(name string) string {
+	s := slug(name)
+	if s == "" {
+		return strings.TrimPrefix(defaultTrustSuffix, ".")
+	}
+	return s + defaultTrustSuffix
+}
+
+// slug turns a CA name into one DNS label: lower-case letters and digits,
+// each other run of characters one '-', at most 63 characters; "" when the
+// name has no letter or digit.
 func slug(name string) string {
 	var b strings.Builder
 	dash := false
@@ -151,11 +188,11 @@ func slug(name string) string {
 			dash = true
 		}
 	}
-	s := strings.TrimSuffix(b.String(), "-")
-	if s == "" {
-		return "daskca"
+	s := b.String()
+	if len(s) > 63 {
+		s = s[:63]
 	}
-	return s
+	return strings.TrimSuffix(s, "-")
 }
 
 func checkFreshHome(l home.Layout) error {

@@ -81,7 +81,11 @@ func bulkRequests(cmd *cobra.Command, o *issueOpts, args []string) ([]issue.Requ
 	}
 	switch {
 	case o.hosts != "":
-		return issue.HostRequests(base, o.hosts, o.ipRange)
+		reqs, err := issue.HostRequests(base, o.hosts, o.ipRange)
+		if err != nil {
+			return nil, usageError("--hosts: %w", err)
+		}
+		return reqs, nil
 	case o.hostsFile != "":
 		f, err := os.Open(o.hostsFile)
 		if err != nil {
@@ -152,8 +156,11 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 		return printPlan(cmd, o.output, plan)
 	}
 	if n := plan.Count(issue.ActionRefuse); n > 0 {
-		return withHint(fmt.Errorf("%d of %d requests refused (first: %s); nothing was issued", n, len(plan.Items), firstRefusal(plan)),
-			"see every refusal with --dry-run; pass --force to replace active certificates that differ")
+		hint := "see every refusal with --dry-run"
+		if refusedActive(plan) {
+			hint += "; pass --force to replace active certificates that differ"
+		}
+		return withHint(fmt.Errorf("%d of %d requests refused (first: %s); nothing was issued", n, len(plan.Items), firstRefusal(plan)), "%s", hint)
 	}
 	// With nothing to sign (every request skipped), the CA key is not
 	// needed: no password, and no key derivation. Otherwise IssueBulk loads
@@ -254,10 +261,22 @@ func printPlan(cmd *cobra.Command, format string, plan issue.Plan) error {
 func firstRefusal(plan issue.Plan) string {
 	for _, it := range plan.Items {
 		if it.Action == issue.ActionRefuse {
-			return fmt.Sprintf("%s %s: %s", it.Request.Role, it.Request.Name, it.Reason)
+			return fmt.Sprintf("%s %.64s: %s", it.Request.Role, it.Request.Name, it.Reason)
 		}
 	}
 	return ""
+}
+
+// refusedActive reports whether a refusal is one --force overrides: an
+// active certificate that differs from the request. Other refusals (an
+// invalid name or host, a duplicate) --force cannot help.
+func refusedActive(plan issue.Plan) bool {
+	for _, it := range plan.Items {
+		if it.Action == issue.ActionRefuse && strings.HasPrefix(it.Reason, issue.ErrActive.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 func nonNilStrings(s []string) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/daskca/daskca/internal/duration"
 	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/transport/identity"
 )
 
 func durationValue(d *time.Duration) duration.Value { return duration.Value{D: d} }
@@ -73,6 +74,11 @@ func printCA(cmd *cobra.Command, format string, info issue.CAInfo) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "trust domain:\t%s\n", info.TrustDomain)
+	if identity.ValidateTrustDomain(info.TrustDomain) != nil {
+		// A home made before trust domains had to be FQDNs: it works, but
+		// its certificates fail RFC 5280 §4.2.1.6; only a new CA changes it.
+		fmt.Fprintf(tw, "\t(not a fully qualified domain name: URI SANs break RFC 5280; a new CA in a new home fixes it)\n")
+	}
 	if info.KeyEncrypted {
 		fmt.Fprintf(tw, "key storage:\tencrypted (PKCS#8, PBES2, AES-256)\n")
 	} else {

@@ -48,7 +48,7 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts) error {
 		return err
 	}
 	pw = []byte(hex.EncodeToString(pw))
-	a, err := ca.New(ca.Options{Name: "daskca quickstart CA", TrustDomain: "quickstart.daskca", Now: g.now})
+	a, err := ca.New(ca.Options{Name: "daskca quickstart CA", TrustDomain: "quickstart.daskca.internal", Now: g.now})
 	if err != nil {
 		return err
 	}

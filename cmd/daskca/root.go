@@ -19,11 +19,7 @@ type env struct {
 }
 
 func defaultEnv() env {
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
-	return env{getenv: os.Getenv, now: time.Now, tty: os.Stdin, actor: user}
+	return env{getenv: os.Getenv, now: time.Now, tty: os.Stdin, actor: defaultActor()}
 }
 
 // globalOpts are the flags every command shares.
@@ -73,6 +69,7 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newRunCmd(g),
 		newProbeCmd(g),
 	)
+	flagsBeforeArgs(root)
 	return root
 }
 

@@ -40,6 +40,11 @@ and friends); with --out FILE they are written atomically to FILE.`,
 			if out != "" && output != "prom" {
 				return usageError("--out is for -o prom")
 			}
+			if out != "" {
+				if err := checkParentDir("--out", out); err != nil {
+					return err
+				}
+			}
 			m, done, err := g.manager(cmd, "", false)
 			if err != nil {
 				return err

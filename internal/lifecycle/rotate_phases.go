@@ -121,11 +121,18 @@ var generationSuffix = regexp.MustCompile(` G([0-9]+)$`)
 // "Acme CA G2" -> "Acme CA G3". Distinct subjects keep path building
 // unambiguous while both roots are trusted.
 func nextName(cn string) string {
+	suffix := " G2"
 	if m := generationSuffix.FindStringSubmatch(cn); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return strings.TrimSuffix(cn, m[0]) + " G" + strconv.Itoa(n+1)
+		cn, suffix = strings.TrimSuffix(cn, m[0]), " G"+strconv.Itoa(n+1)
 	}
-	return cn + " G2"
+	// Keep within the common name's limit: shorten the old name, not the
+	// generation.
+	r := []rune(cn)
+	if max := ca.MaxNameLen - len(suffix); len(r) > max {
+		cn = strings.TrimRight(string(r[:max]), " ")
+	}
+	return cn + suffix
 }
 
 // Issue makes the new CA the signing CA and re-issues under it every

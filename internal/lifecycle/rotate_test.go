@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/store"
@@ -245,4 +246,28 @@ func TestRotationAfterCrash(t *testing.T) {
 			t.Errorf("begin after crash made another CA: %+v, %v", st, err)
 		}
 	})
+}
+
+func TestNextName(t *testing.T) {
+	long := strings.Repeat("x", ca.MaxNameLen)
+	tests := []struct{ in, want string }{
+		{"Acme CA", "Acme CA G2"},
+		{"Acme CA G2", "Acme CA G3"},
+		{"Acme CA G9", "Acme CA G10"},
+		{long, long[:ca.MaxNameLen-3] + " G2"},
+		{long[:ca.MaxNameLen-3] + " G9", long[:ca.MaxNameLen-4] + " G10"},
+		{strings.Repeat("x", 60) + "  abc", strings.Repeat("x", 60) + " G2"},
+		{strings.Repeat("é", ca.MaxNameLen), strings.Repeat("é", ca.MaxNameLen-3) + " G2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := nextName(tt.in)
+			if got != tt.want {
+				t.Errorf("nextName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if n := utf8.RuneCountInString(got); n > ca.MaxNameLen {
+				t.Errorf("nextName(%q) is %d characters, more than %d", tt.in, n, ca.MaxNameLen)
+			}
+		})
+	}
 }

@@ -41,14 +41,19 @@ func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (
 	if m.CRL != nil {
 		data[CRLName] = string(m.CRL)
 	}
-	secretName := "dask-tls-" + string(role) + "-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	secretName := SecretName(role, name)
+	labels := map[string]string{"app.kubernetes.io/managed-by": "daskca", "daskca.io/role": string(role)}
+	if v, ok := labelValue(name); ok {
+		labels["daskca.io/name"] = v
+	}
 	secret := map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Secret",
 		"type":       "Opaque",
 		"metadata": map[string]any{
-			"name":   secretName,
-			"labels": map[string]string{"app.kubernetes.io/managed-by": "daskca", "daskca.io/role": string(role), "daskca.io/name": name},
+			"name":        secretName,
+			"labels":      labels,
+			"annotations": map[string]string{"daskca.io/name": name},
 		},
 		"stringData": data,
 	}

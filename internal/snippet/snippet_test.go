@@ -165,7 +165,7 @@ func TestK8sSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"ca.pem": "CA PEM\n", "tls.crt": "CERT PEM\n", "tls.key": "KEY PEM\n"}
-	if secret.Kind != "Secret" || secret.Metadata.Name != "dask-tls-worker-node-07" || !reflect.DeepEqual(secret.StringData, want) {
+	if secret.Kind != "Secret" || secret.Metadata.Name != "dask-tls-worker-node-07--nzxwizk7ga3q" || !reflect.DeepEqual(secret.StringData, want) {
 		t.Errorf("secret = %+v", secret)
 	}
 	// The commented pod fragment is valid YAML once uncommented, with the same env as Env.

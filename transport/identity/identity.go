@@ -131,16 +131,49 @@ func FromCertificate(cert *x509.Certificate) (ID, error) {
 	}
 }
 
-// ValidateTrustDomain checks a SPIFFE trust domain name: lower-case letters,
-// digits, '.', '-' and '_', at most 255 characters.
+// MaxTrustDomainLen is the longest trust domain: the longest DNS name.
+const MaxTrustDomainLen = 253
+
+// ValidateTrustDomain checks the trust domain of a new CA. RFC 5280
+// §4.2.1.6 requires the host of a URI SAN, and of a URI name constraint, to
+// be a fully qualified domain name or an IP address, so a trust domain must
+// be an RFC 1123 host name of at least two labels: lower-case letters,
+// digits and '-' (not first or last in a label), labels of 1 to 63
+// characters, at most 253 in all, and a last label of two or more letters,
+// as every top-level domain has (zlint's FQDN check insists on it too).
+// SPIFFE allows more (one label, '_'); a CA whose trust domain was set
+// before this rule keeps it, since every certificate it issued carries it.
+//
+// The error names the fix.
 func ValidateTrustDomain(td string) error {
-	if td == "" || len(td) > 255 {
-		return fmt.Errorf("invalid trust domain %q: must be 1 to 255 characters", td)
+	if td == "" {
+		return fmt.Errorf("invalid trust domain: empty (use a DNS name such as dask.example.org)")
+	}
+	if len(td) > MaxTrustDomainLen {
+		return fmt.Errorf("invalid trust domain %.20q...: %d characters, more than %d", td, len(td), MaxTrustDomainLen)
 	}
 	for _, c := range td {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return fmt.Errorf("invalid trust domain %q: character %q not allowed (use lower-case letters, digits, '.', '-', '_')", td, c)
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return fmt.Errorf("invalid trust domain %q: character %q not allowed (use lower-case letters, digits, '-' and '.')", td, c)
 		}
+	}
+	labels := strings.Split(td, ".")
+	if len(labels) < 2 {
+		return fmt.Errorf("invalid trust domain %q: not a fully qualified domain name, which RFC 5280 requires of a URI's host (use one such as %s.daskca.internal)", td, td)
+	}
+	for _, l := range labels {
+		switch {
+		case l == "":
+			return fmt.Errorf("invalid trust domain %q: empty label (remove the extra '.')", td)
+		case len(l) > 63:
+			return fmt.Errorf("invalid trust domain %q: label %.20q... is longer than 63 characters", td, l)
+		case l[0] == '-' || l[len(l)-1] == '-':
+			return fmt.Errorf("invalid trust domain %q: label %q starts or ends with '-'", td, l)
+		}
+	}
+	tld := labels[len(labels)-1]
+	if len(tld) < 2 || strings.ContainsFunc(tld, func(c rune) bool { return c < 'a' || c > 'z' }) {
+		return fmt.Errorf("invalid trust domain %q: the last label %q is not a top-level domain of two or more letters (end it with one such as .internal or .org)", td, tld)
 	}
 	return nil
 }

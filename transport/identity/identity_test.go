@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -105,11 +106,42 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestValidateTrustDomain(t *testing.T) {
-	for td, ok := range map[string]bool{
-		"dask.acme.internal": true, "acme-dask_ca": true, "": false, "Acme": false, "a/b": false, "a:1": false,
-	} {
-		if err := ValidateTrustDomain(td); (err == nil) != ok {
-			t.Errorf("ValidateTrustDomain(%q) = %v, want ok=%v", td, err, ok)
-		}
+	long := strings.Repeat("a", 63)
+	tests := []struct {
+		td   string
+		ok   bool
+		want string // part of the error
+	}{
+		{"dask.acme.internal", true, ""},
+		{"acme-dask-ca.daskca.internal", true, ""},
+		{"lab.example.org", true, ""},
+		{"q.io", true, ""},
+		{long + "." + long + "." + long + "." + strings.Repeat("b", 61), true, ""},
+		{"", false, "empty"},
+		{"acme-dask-ca", false, "acme-dask-ca.daskca.internal"},
+		{"acme_dask.example.org", false, `'_'`},
+		{"Acme.example.org", false, `'A'`},
+		{"a/b.org", false, `'/'`},
+		{"a:1.org", false, `':'`},
+		{"a..org", false, "empty label"},
+		{".a.org", false, "empty label"},
+		{"a.org.", false, "empty label"},
+		{"-a.org", false, "starts or ends with '-'"},
+		{"a-.org", false, "starts or ends with '-'"},
+		{long + "a.org", false, "longer than 63"},
+		{strings.Repeat(long+".", 4) + "org", false, "more than 253"},
+		{"a.b", false, "top-level domain"},
+		{"x.y1", false, "top-level domain"},
+		{"x.x-y", false, "top-level domain"},
+		{"10.0.0.1", false, "top-level domain"},
+		{"x.xn--p1ai", false, "top-level domain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.td, func(t *testing.T) {
+			err := ValidateTrustDomain(tt.td)
+			if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ValidateTrustDomain(%q) = %v, want ok=%v and %q", tt.td, err, tt.ok, tt.want)
+			}
+		})
 	}
 }
