@@ -157,7 +157,7 @@ func tree(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || strings.HasSuffix(p, "inventory.db") {
+		if err != nil || strings.HasSuffix(p, "inventory.db") || strings.HasSuffix(p, "inventory.db.lock") {
 			return err
 		}
 		if d.IsDir() {

@@ -187,6 +187,7 @@ func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
 		_ = os.RemoveAll(l.CADir())
 		_ = os.Remove(l.Bundle())
 		_ = os.Remove(l.Inventory())
+		_ = os.Remove(store.WriterLockPath(l.Inventory()))
 	}()
 	if err := a.Save(l.CADir(), pw); err != nil {
 		return err
