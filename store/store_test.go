@@ -189,3 +189,21 @@ func TestForeignBoltFile(t *testing.T) {
 	wantErr(t, err, store.ErrSchema)
 	mustOpen(t, empty, store.Options{}) // an empty bbolt file becomes an inventory
 }
+
+// TestNextCounterAbove: a counter never goes back, and a floor from outside
+// the inventory (the CRL numbers a home published) lifts it.
+func TestNextCounterAbove(t *testing.T) {
+	s, _ := newStore(t)
+	steps := []struct {
+		floor, want uint64
+	}{{0, 1}, {0, 2}, {10, 11}, {5, 12}, {12, 13}}
+	for _, st := range steps {
+		n, err := s.NextCounterAbove("crl-number", st.floor)
+		if err != nil || n != st.want {
+			t.Fatalf("NextCounterAbove(%d) = %d, %v; want %d", st.floor, n, err, st.want)
+		}
+		if c, err := s.Counter("crl-number"); err != nil || c != st.want {
+			t.Fatalf("Counter = %d, %v; want %d", c, err, st.want)
+		}
+	}
+}

@@ -29,7 +29,8 @@ a monitoring check:
   1  something is inside the renewal window (the last third of its lifetime,
      or --within), or needs a run of daskca (a stale CRL, unfinished files)
   2  something is expired, or revoked and still in use, or the inventory is
-     missing, corrupt or not private
+     missing, corrupt or not private, or the CRL lists a certificate the
+     inventory holds as active (a restore from an older backup?)
   3  unknown: status could not be judged (another daskca process kept the
      inventory past --wait, an unreadable CA, ...)
 Readers are not shut out by a running bulk issue: status opens between its

@@ -89,6 +89,9 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 	if err != nil { // a record that does not decode; store.Check named it
 		rep.problem("inventory: reading the records: %v", err)
 	}
+	if err := checkCRL(l, s, as, &rep); err != nil {
+		return rep, fmt.Errorf("checking %s: %w", s.Path(), err)
+	}
 	problems, notes, err := strayFiles(l)
 	if err != nil {
 		return rep, fmt.Errorf("checking %s: %w", l.CertsDir(), err)

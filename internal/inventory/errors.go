@@ -7,6 +7,9 @@ var (
 	// ErrForeign: a certificate in an inventory was not signed by any CA
 	// certificate of this home, or does not match its record.
 	ErrForeign = errors.New("not an inventory of this CA")
+	// ErrUnrevoke: a restore would un-revoke certificates whose revocation
+	// it cannot carry into the restored inventory.
+	ErrUnrevoke = errors.New("the restore would un-revoke certificates")
 	// ErrProblems: Check found problems (they are in the Report).
 	ErrProblems = errors.New("inventory check found problems")
 )

@@ -168,17 +168,18 @@ func TestVerifyBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{foreign, truncated} {
-		if _, _, err := Restore(l, bad, t0); err == nil {
+		if _, err := Restore(l, bad, RestoreOptions{Now: t0}); err == nil {
 			t.Errorf("Restore(%s) succeeded", bad)
 		}
 	}
 	if after, _ := os.ReadFile(l.Inventory()); string(after) != string(before) {
 		t.Error("a refused restore changed the inventory")
 	}
-	v, aside, err := Restore(l, backup, t0)
+	v, err := Restore(l, backup, RestoreOptions{Now: t0})
 	if err != nil || v.Records != 2 {
 		t.Fatalf("Restore = %+v, %v", v, err)
 	}
+	aside := v.Aside
 	if kept, err := os.ReadFile(aside); err != nil || string(kept) != string(before) {
 		t.Errorf("the previous inventory is not kept at %s: %v", aside, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 )
@@ -51,6 +52,7 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 	}
 	m.checkCA(&h, a, now)
 	m.checkCRL(&h, recs, now)
+	m.checkUnrevoked(&h)
 	pend, err := FindPending(m.Layout)
 	if err != nil {
 		return h, err
@@ -140,5 +142,24 @@ func (m *Manager) checkCRL(h *Health, recs []store.Record, now time.Time) {
 		if r.Status == store.Revoked && !now.After(r.NotAfter) && !listed[r.Serial] {
 			h.Add(Warning, fmt.Sprintf("revoked %s/%s (serial %s) is not on %s: run daskca crl", r.Role, r.Name, r.Serial, m.Layout.CRL()))
 		}
+	}
+}
+
+// checkUnrevoked reports, as critical, certificates the published CRLs
+// revoke that the inventory holds as not revoked (an older inventory
+// restored): the next CRL would let them in again.
+func (m *Manager) checkUnrevoked(h *Health) {
+	as, err := inventory.LoadAuthorities(m.Layout)
+	if err != nil {
+		h.Add(Warning, fmt.Sprintf("checking the CRL against the inventory: %v", err))
+		return
+	}
+	p, err := inventory.ReadPublished(m.Layout, as)
+	if err != nil {
+		h.Add(Critical, err.Error())
+		return
+	}
+	for _, d := range inventory.Unrevoked(m.Store, p) {
+		h.Add(Critical, d)
 	}
 }
