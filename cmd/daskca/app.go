@@ -59,6 +59,9 @@ func (g *globalOpts) initializedLayout() (home.Layout, error) {
 		return l, withHint(fmt.Errorf("%w in %s", errNoInventory, l.Dir),
 			"run daskca init --name \"My Dask CA\" (or pass --home / set DASKCA_HOME to an existing home)")
 	}
+	if err := l.Check(); err != nil {
+		return l, withHint(err, "a daskca home must be a directory of the user running daskca that no one else can write (chmod 0700 %s)", l.Dir)
+	}
 	return l, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -175,6 +176,9 @@ func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
 	created := os.IsNotExist(statErr)
 	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating home: %w", err)
+	}
+	if err := l.Check(); err != nil {
+		return withHint(err, "give --home a directory of your own, e.g. %s", filepath.Join(l.Dir, "daskca"))
 	}
 	defer func() {
 		if err == nil {

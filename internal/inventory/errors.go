@@ -10,6 +10,9 @@ var (
 	// ErrUnrevoke: a restore would un-revoke certificates whose revocation
 	// it cannot carry into the restored inventory.
 	ErrUnrevoke = errors.New("the restore would un-revoke certificates")
+	// ErrExtraCA: a trust bundle file holds a certificate that is not in
+	// the CA's own bundle.
+	ErrExtraCA = errors.New("a trust bundle holds a foreign certificate")
 	// ErrProblems: Check found problems (they are in the Report).
 	ErrProblems = errors.New("inventory check found problems")
 )

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
@@ -31,6 +32,9 @@ func mustHome(t *testing.T, name string) (home.Layout, *store.Store) {
 		t.Fatal(err)
 	}
 	if err := a.Save(l.CADir(), []byte("correct-horse-battery")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsutil.WriteFile(l.Bundle(), a.BundlePEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s, err := store.Open(l.Inventory(), store.Options{Now: func() time.Time { return t0 }})

@@ -53,6 +53,7 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 	m.checkCA(&h, a, now)
 	m.checkCRL(&h, recs, now)
 	m.checkUnrevoked(&h)
+	m.checkBundles(&h, recs, now)
 	pend, err := FindPending(m.Layout)
 	if err != nil {
 		return h, err
@@ -161,5 +162,33 @@ func (m *Manager) checkUnrevoked(h *Health) {
 	}
 	for _, d := range inventory.Unrevoked(m.Store, p) {
 		h.Add(Critical, d)
+	}
+}
+
+// checkBundles checks the home's ca-bundle.pem and the ca.pem of every
+// endpoint in use against the CA's own bundle: a foreign CA in one is
+// critical (the endpoints loading it trust that CA), a missing root a
+// warning.
+func (m *Manager) checkBundles(h *Health, recs []store.Record, now time.Time) {
+	check, err := inventory.BundleChecker(m.Layout)
+	if err != nil {
+		h.Add(Warning, fmt.Sprintf("checking the trust bundles: %v", err))
+		return
+	}
+	report := func(err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, inventory.ErrExtraCA):
+			h.Add(Critical, err.Error())
+		default:
+			h.Add(Warning, err.Error())
+		}
+	}
+	report(check(m.Layout.Bundle()))
+	for _, r := range recs {
+		if r.Status != store.Active || now.After(r.NotAfter) || !m.filesInUse(r) {
+			continue
+		}
+		report(check(m.Layout.Endpoint(r.Role, r.Name).CA))
 	}
 }

@@ -29,6 +29,9 @@ var placeOrder = []string{"ca.pem", "key.pem", "combined.pem", "cert.pem"}
 // earlier pending directory of the same serial.
 func (m *Manager) stage(rec store.Record, files []leafFile) error {
 	dir := m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
+	if err := m.Layout.CheckDirs(m.Layout.CertDir(rec.Role, rec.Name)); err != nil {
+		return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
 	}
