@@ -130,3 +130,9 @@ func caError(err error, l home.Layout) error {
 	}
 	return err
 }
+
+// logf prints one line about something a command did on its own (such as
+// discarding a damaged pending directory) to the command's stderr.
+func (g *globalOpts) logf(format string, args ...any) {
+	fmt.Fprintf(g.stderr, "daskca: "+format+"\n", args...)
+}
