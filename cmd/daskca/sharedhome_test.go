@@ -157,6 +157,22 @@ func TestForeignCAInBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("certs/worker/n1/cert.pem", func(t *testing.T) {
+		home, _ := mustHome(t)
+		p := filepath.Join(home, "certs/worker/n1/cert.pem")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, p, append(data, foreign...), 0o644)
+		if code, out, _ := runCLI(t, home, nil, "inventory", "check"); code != 1 || !strings.Contains(out, "not a CA certificate of this home") {
+			t.Errorf("inventory check: exit %d\n%s", code, out)
+		}
+		dir := filepath.Join(t.TempDir(), "bundle")
+		if code, _, stderr := runCLI(t, home, nil, "export", "n1", "--dir", dir); code != 1 || !strings.Contains(stderr, "not a CA certificate of this home") {
+			t.Errorf("export of a certificate file with a foreign CA: exit %d\n%s", code, stderr)
+		}
+	})
 	for _, file := range []string{"certs/worker/n1/ca.pem", "ca-bundle.pem"} {
 		t.Run(file, func(t *testing.T) {
 			home, _ := mustHome(t)

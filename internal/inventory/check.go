@@ -84,7 +84,7 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 			return nil
 		}
 		rep.Active++
-		problems, note := checkFiles(l, r, cert, bundle)
+		problems, note := checkFiles(l, r, cert, as, bundle)
 		for _, p := range problems {
 			rep.problem("%s", p)
 		}

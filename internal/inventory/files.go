@@ -25,7 +25,7 @@ import (
 // key file is 0600 and holds cert's key, and the combined file (if any)
 // matches too. It returns the problems; a pending directory for the serial
 // (an interrupted replacement) turns them into one note.
-func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, bundle map[string]bool) (problems []string, note string) {
+func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, as Authorities, bundle map[string]bool) (problems []string, note string) {
 	dir := l.CertDir(rec.Role, rec.Name)
 	f := l.Endpoint(rec.Role, rec.Name)
 	var errs []string
@@ -34,7 +34,7 @@ func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, bundle 
 	} else if err := checkMode(dir, 0o077); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if err := checkCertFile(f.Cert, cert); err != nil {
+	if _, err := readChain(f.Cert, cert, as); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if err := checkKeyFile(f.Key, cert); err != nil {
@@ -72,17 +72,6 @@ func checkMode(path string, deny fs.FileMode) error {
 	}
 	if fi.Mode().Perm()&deny != 0 {
 		return fmt.Errorf("%s has mode %04o, want no bits of %04o (chmod %04o %s)", path, fi.Mode().Perm(), deny, fi.Mode().Perm()&^deny, path)
-	}
-	return nil
-}
-
-func checkCertFile(path string, cert *x509.Certificate) error {
-	certs, err := parseCerts(path)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: %w", path, err)
-	case !certs[0].Equal(cert):
-		return fmt.Errorf("%s holds serial %s, not the recorded certificate", path, certs[0].SerialNumber.Text(16))
 	}
 	return nil
 }
