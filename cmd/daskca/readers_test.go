@@ -70,6 +70,12 @@ func TestStatusCannotJudge(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 2},
+		{"home writable by others", func(t *testing.T, home string) {
+			if err := os.Chmod(home, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Chmod(home, 0o700) })
+		}, 2},
 		{"locked past --wait", func(t *testing.T, home string) {
 			f, err := os.Open(filepath.Join(home, "inventory.db"))
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/store"
 )
@@ -28,9 +29,10 @@ a monitoring check:
   0  everything is fine
   1  something is inside the renewal window (the last third of its lifetime,
      or --within), or needs a run of daskca (a stale CRL, unfinished files)
-  2  something is expired, or revoked and still in use, or the inventory is
-     missing, corrupt or not private, or the CRL lists a certificate the
-     inventory holds as active (a restore from an older backup?)
+  2  something is expired, or revoked and still in use; the home or its
+     inventory is missing, corrupt or not private; the CRL lists a
+     certificate the inventory holds as active (an older inventory
+     restored?); a trust bundle holds a CA that is not this home's
   3  unknown: status could not be judged (another daskca process kept the
      inventory past --wait, an unreadable CA, ...)
 Readers are not shut out by a running bulk issue: status opens between its
@@ -115,13 +117,14 @@ const (
 
 // statusError gives an error that kept status from judging the home the
 // exit code a monitoring check needs: critical (2) when the inventory is
-// missing, damaged or not private, unknown (3) for everything else, such as
+// missing, damaged or not private (or the home is not), unknown (3) for
+// everything else, such as
 // a lock held past --wait. Never 1, which means "warning".
 func statusError(err error) error {
 	code := exitUnknown
 	switch {
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrSchema), errors.Is(err, store.ErrPermissions),
-		errors.Is(err, store.ErrNotFound), errors.Is(err, errNoInventory):
+		errors.Is(err, store.ErrNotFound), errors.Is(err, errNoInventory), errors.Is(err, home.ErrUnsafe):
 		code = exitCritical
 	}
 	var ce *cliError
