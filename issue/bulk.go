@@ -185,6 +185,11 @@ func (r *bulkRun) listEndpoints() error {
 		if _, ok := r.existing[role]; ok || r.jobs[i].replace != "" {
 			continue
 		}
+		// Every directory down to the role's that exists must be safe; a
+		// missing one is made below.
+		if err := r.is.Layout.CheckDirs(r.is.Layout.RoleDir(role)); err != nil {
+			return err
+		}
 		m, err := entries(r.is.Layout.RoleDir(role))
 		if err != nil {
 			return fmt.Errorf("listing the %s endpoints: %w", role, err)
@@ -282,7 +287,7 @@ func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 			// A new endpoint: its directory is made by one rename.
 			j.staged, j.err = sg.stageNew(l.NewEndpointPendingDir(rec.Role, rec.Serial), l.CertDir(rec.Role, rec.Name),
 				l.PendingDir(rec.Role, rec.Name, rec.Serial), r.existing[rec.Role][rec.Name], j.s.files)
-		} else {
+		} else if j.err = l.CheckDirs(l.CertDir(rec.Role, rec.Name)); j.err == nil {
 			j.staged, j.err = sg.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
 		}
 	}

@@ -83,7 +83,8 @@ func (sg stager) stageNew(pending, whole, otherPending string, in entry, files [
 	case entryDir:
 		return sg.stage(otherPending, files)
 	case entryOther:
-		return stagedFiles{}, fmt.Errorf("creating %s: %w", whole, &fs.PathError{Op: "mkdir", Path: whole, Err: syscall.ENOTDIR})
+		return stagedFiles{}, fmt.Errorf("creating %s: a file or a symbolic link is in the way, and daskca does not follow links inside its home: %w",
+			whole, &fs.PathError{Op: "mkdir", Path: whole, Err: syscall.ENOTDIR})
 	}
 	return sg.stageIn(pending, whole, files)
 }

@@ -44,6 +44,7 @@ func HostsFileRequests(base Request, r io.Reader, ipRange string) ([]Request, er
 	out := make([]Request, len(hosts))
 	for i, h := range hosts {
 		out[i] = hostRequest(base, h.Name, h.DNS, h.IPs)
+		out[i].Origin = fmt.Sprintf("line %d", h.Line)
 	}
 	return out, assignIPs(out, ipRange)
 }

@@ -3,11 +3,13 @@ package issue
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"time"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
 )
 
 // Action is what a plan does with one request.
@@ -20,7 +22,10 @@ const (
 	ActionRefuse Action = "refuse" // the request is invalid or conflicts; see Reason
 )
 
-// PlanItem is the decision about one request.
+// PlanItem is the decision about one request. A refused request read
+// from a file (Request.Origin set) keeps none of the file's contents: its
+// Name is the Origin, its DNS and IPs are empty, and the quoted values of
+// its Reason are blanked out.
 type PlanItem struct {
 	Request Request
 	Action  Action
@@ -64,8 +69,9 @@ func (p Plan) Count(a Action) int {
 //     Force is not set (as Issue does, ErrActive);
 //   - issue otherwise.
 //
-// Name constraints are checked when signing, not here. The error is only
-// for failing inventory reads.
+// A request whose names the CA's name constraints do not permit is refused
+// here, as signing would refuse it. The error is only for failing
+// inventory reads.
 func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 	p := Plan{Items: make([]PlanItem, len(reqs))}
 	seen := make(map[string]int, len(reqs))
@@ -77,8 +83,15 @@ func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 		it := &p.Items[i]
 		it.Request = r
 		c, err := r.check()
+		if err == nil {
+			err = is.checkConstraints(c, now)
+		}
 		if err != nil {
 			it.Action, it.Reason = ActionRefuse, err.Error()
+			if r.Origin != "" {
+				it.Request.Name, it.Request.DNS, it.Request.IPs = r.Origin, nil, nil
+				it.Reason = quoted.ReplaceAllString(it.Reason, `"..."`)
+			}
 			continue
 		}
 		key := string(c.Role) + "/" + c.Name
@@ -159,3 +172,13 @@ func exists(path string) bool {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// checkConstraints refuses a checked request whose names the CA's name
+// constraints do not permit, judging the template the signer would get.
+func (is *Issuer) checkConstraints(c checked, now time.Time) error {
+	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
+	return is.CA.CheckNames(Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity)))
+}
+
+// quoted matches a Go-quoted string (%q) in an error message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)

@@ -157,7 +157,7 @@ func tree(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || strings.HasSuffix(p, "inventory.db") {
+		if err != nil || strings.HasSuffix(p, "inventory.db") || strings.HasSuffix(p, "inventory.db.lock") {
 			return err
 		}
 		if d.IsDir() {
@@ -351,14 +351,24 @@ func TestIssueBulkCancelled(t *testing.T) {
 	}
 }
 
+// TestIssueBulkNameConstraint: the plan refuses a host outside the name
+// constraints, as signing would, so a dry run shows it and the run issues
+// nothing.
 func TestIssueBulkNameConstraint(t *testing.T) {
 	is := mustIssuer(t, ca.Options{PermitDNS: []string{".dask.internal"}})
 	reqs := mustHostRequests(t, "n[1-5].dask.internal,x.elsewhere", "")
-	_, err := is.IssueBulk(context.Background(), mustPlan(t, is, reqs), BulkOptions{BatchSize: 4})
-	if !errors.Is(err, ca.ErrNameConstraint) {
-		t.Fatalf("err = %v, want ErrNameConstraint", err)
+	p := mustPlan(t, is, reqs)
+	if it := p.Items[5]; it.Action != ActionRefuse || !strings.Contains(it.Reason, "not permitted") {
+		t.Errorf("plan of x.elsewhere = %s %q, want a name-constraint refusal", it.Action, it.Reason)
 	}
-	checkCounts(t, is.Store, 4) // the first batch is complete and stays
+	if n := p.Count(ActionIssue); n != 5 {
+		t.Errorf("plan issues %d, want 5", n)
+	}
+	_, err := is.IssueBulk(context.Background(), p, BulkOptions{BatchSize: 4})
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("err = %v, want ErrRefused", err)
+	}
+	checkCounts(t, is.Store, 0)
 }
 
 func mustRead(t *testing.T, p string) []byte {

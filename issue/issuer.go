@@ -133,6 +133,11 @@ func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, err
 // renames the files into place (see stagedFiles: a crash at any point
 // leaves what Recover finishes or removes).
 func (is *Issuer) commit(s signed, replace string) error {
+	// The endpoint's directory, and every one above it in the home, must be
+	// a plain directory no one else can write: never a link to elsewhere.
+	if err := is.Layout.CheckDirs(is.Layout.CertDir(s.rec.Role, s.rec.Name)); err != nil {
+		return fmt.Errorf("writing the files of %s/%s: %w", s.rec.Role, s.rec.Name, err)
+	}
 	st, err := stageAll(is.Layout.PendingDir(s.rec.Role, s.rec.Name, s.rec.Serial), s.files)
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ type Request struct {
 	Validity time.Duration // zero: DefaultValidity
 	KeyType  ca.KeyType    // zero: ca.ECP256
 	Force    bool          // replace an active certificate of the same role and name
+	// Origin names where the request was read from a file, such as
+	// "hosts_file nodes.txt line 12". A plan refusing such a request names
+	// the place instead of echoing what the file holds there.
+	Origin string
 }
 
 // checked is a Request after validation: names normalized, duplicates dropped.

@@ -181,11 +181,21 @@ func (s *Spec) endpointRequests(e SpecEndpoint, readFile func(string) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("hosts_file: %w", err)
 	}
-	return HostsFileRequests(base, bytes.NewReader(data), e.IPRange)
+	reqs, err := HostsFileRequests(base, bytes.NewReader(data), e.IPRange)
+	if err != nil {
+		return nil, fmt.Errorf("hosts_file %s: %w", e.HostsFile, err)
+	}
+	for i := range reqs {
+		reqs[i].Origin = "hosts_file " + e.HostsFile + " " + reqs[i].Origin
+	}
+	return reqs, nil
 }
 
-// LoadSpec reads the spec file at path and expands it into requests; a
-// hosts_file is read relative to the spec file's directory.
+// LoadSpec reads the spec file at path and expands it into requests. A
+// hosts_file is read relative to the spec file's directory and must stay
+// inside it: an absolute path, one with "..", or a link leading out of the
+// directory is refused (ErrSpec), so a spec cannot make daskca read, and
+// report on, a file elsewhere. Its lines are reported by number.
 func LoadSpec(path string) ([]Request, error) {
 	data, err := readLimited(path, maxSpecSize)
 	if err != nil {
@@ -197,10 +207,11 @@ func LoadSpec(path string) ([]Request, error) {
 	}
 	dir := filepath.Dir(path)
 	reqs, err := s.Requests(func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
+		p, err := hostsFileIn(dir, name)
+		if err != nil {
+			return nil, err
 		}
-		return readLimited(name, 256<<20)
+		return readLimited(p, 256<<20)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -223,4 +234,24 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return data, nil
+}
+
+// hostsFileIn resolves a spec's hosts_file name against the spec's
+// directory dir, refusing a name that leads out of it.
+func hostsFileIn(dir, name string) (string, error) {
+	if !filepath.IsLocal(name) {
+		return "", fmt.Errorf("%w: %s is not a path inside the spec's directory (an absolute path or one with \"..\"); put the hosts file beside the spec, or pass it with --hosts-file", ErrSpec, name)
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	p, err := filepath.EvalSymlinks(filepath.Join(root, name))
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(root, p); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%w: %s leads out of the spec's directory through a symbolic link", ErrSpec, name)
+	}
+	return p, nil
 }

@@ -37,3 +37,25 @@ func lockFile(f *os.File, exclusive bool, timeout time.Duration) error {
 		time.Sleep(min(left, lockRetry))
 	}
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
+// exclusiveLock turns the flock a writer holds on f into an exclusive one,
+// waiting for readers that hold it shared to close. flock converts a lock
+// by dropping and retaking it, so a reader may come in meanwhile; no other
+// writer can, as the writer lock keeps them out.
+func exclusiveLock(f *os.File) error { return flockWait(f, syscall.LOCK_EX) }
+
+// shareLock turns a writer's exclusive flock on f into a shared one, so
+// readers can open the file until the next write.
+func shareLock(f *os.File) error { return flockWait(f, syscall.LOCK_SH) }
+
+func flockWait(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}

@@ -46,6 +46,13 @@ func (s *Store) SetMeta(key string, val []byte) error {
 // because the increment commits before the value is returned (a CRL number
 // needs exactly that).
 func (s *Store) NextCounter(name string) (uint64, error) {
+	return s.NextCounterAbove(name, 0)
+}
+
+// NextCounterAbove is NextCounter for a counter that must also pass floor
+// (a number known from outside the inventory): it stores and returns the
+// larger of the counter and floor, plus one.
+func (s *Store) NextCounterAbove(name string, floor uint64) (uint64, error) {
 	k, err := metaKey(name)
 	if err != nil {
 		return 0, err
@@ -59,11 +66,33 @@ func (s *Store) NextCounter(name string) (uint64, error) {
 			}
 			n = binary.BigEndian.Uint64(v)
 		}
-		n++
+		n = max(n, floor) + 1
 		return b.Put(k, u64(n))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("counter %q: %w", name, err)
 	}
 	return n, nil
+}
+
+// Counter returns the named counter's value: the last value NextCounter
+// returned, 0 if never.
+func (s *Store) Counter(name string) (uint64, error) {
+	k, err := metaKey(name)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	err = s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCounters).Get(k)
+		switch {
+		case v == nil:
+		case len(v) != 8:
+			return fmt.Errorf("counter %q: %x: %w", name, v, ErrCorrupt)
+		default:
+			n = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,16 +40,37 @@ type Options struct {
 	// Now stamps audit events and defaults for IssuedAt and RevokedAt. Nil
 	// means time.Now.
 	Now func() time.Time
+	// Waiting, if set, is called once when Open finds the lock taken and
+	// starts to wait for it (for a "waiting for ..." message).
+	Waiting func()
 }
 
 // Store is an open inventory. It is safe for concurrent use by goroutines;
 // every method runs in its own bbolt transaction.
+//
+// Locking. A writer holds an exclusive flock on WriterLockPath(path) for as
+// long as it is open, so there is one writer at a time, and takes the
+// inventory file's own flock exclusively only while a write transaction
+// runs: between writes it holds it shared. Readers (Options.ReadOnly) take
+// the file's flock shared, so they open and read between the writer's
+// transactions, however long the writer stays open (a bulk run of ten
+// thousand hosts), and the writer's next transaction waits until they have
+// closed. Nothing writes the file while a reader holds it open, which is
+// what bbolt needs of a reader in another process.
 type Store struct {
 	db       *bolt.DB
 	path     string
 	now      func() time.Time
 	readOnly bool
+	file     *os.File   // the inventory file bbolt uses (its flock)
+	wlock    *os.File   // writers: the writer lock, held until Close
+	wmu      sync.Mutex // serialises writes with their lock upgrades
 }
+
+// WriterLockPath is the file whose exclusive flock a writing Store holds
+// while open: the inventory file's path with ".lock" appended. It holds no
+// data.
+func WriterLockPath(path string) string { return path + ".lock" }
 
 // Open opens the inventory at path, creating it (mode 0600, parent
 // directory must exist) unless opts.ReadOnly. It fails with ErrNotFound for
@@ -61,9 +83,16 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func open(path string, opts Options, fullWalk bool) (*Store, error) {
-	o := &opener{readOnly: opts.ReadOnly, timeout: opts.Timeout, fullWalk: fullWalk}
+	o := &opener{readOnly: opts.ReadOnly, timeout: opts.Timeout, fullWalk: fullWalk, waiting: opts.Waiting}
 	if o.timeout == 0 {
 		o.timeout = defaultTimeout
+	}
+	var wlock *os.File
+	if !opts.ReadOnly {
+		var err error
+		if wlock, err = o.writerLock(WriterLockPath(path)); err != nil {
+			return nil, fmt.Errorf("opening inventory %s: %w", path, err)
+		}
 	}
 	bopts := &bolt.Options{Timeout: max(o.timeout, time.Nanosecond), ReadOnly: opts.ReadOnly, OpenFile: o.openFile}
 	var db *bolt.DB
@@ -72,17 +101,55 @@ func open(path string, opts Options, fullWalk bool) (*Store, error) {
 		return err
 	})
 	if err != nil {
+		closeFile(wlock)
 		return nil, fmt.Errorf("opening inventory %s: %w", path, openErr(err))
 	}
-	s := &Store{db: db, path: path, now: opts.Now, readOnly: opts.ReadOnly}
+	s := &Store{db: db, path: path, now: opts.Now, readOnly: opts.ReadOnly, file: o.file, wlock: wlock}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.init(); err != nil {
-		_ = db.Close()
+	err = s.init()
+	if err == nil && !s.readOnly {
+		err = shareLock(s.file) // readers may come in between writes
+	}
+	if err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("opening inventory %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// writerLock opens (creating, 0600) the writer lock file at name, without
+// following a symbolic link, and takes its exclusive flock.
+func (o *opener) writerLock(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the writer lock: %w", err)
+	}
+	if err := o.lock(f, true); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// lock takes f's flock within the opener's timeout, calling waiting once
+// when the lock is not free at once.
+func (o *opener) lock(f *os.File, exclusive bool) error {
+	if lockFile(f, exclusive, -1) == nil {
+		return nil
+	}
+	if o.waiting != nil && !o.waited && o.timeout > 0 {
+		o.waited = true
+		o.waiting()
+	}
+	return lockFile(f, exclusive, o.timeout)
+}
+
+func closeFile(f *os.File) {
+	if f != nil {
+		_ = f.Close()
+	}
 }
 
 func openErr(err error) error {
@@ -102,6 +169,9 @@ type opener struct {
 	readOnly, fullWalk bool
 	timeout            time.Duration
 	retries            int
+	waiting            func()   // Options.Waiting
+	waited             bool     // waiting was called
+	file               *os.File // the file handed to bbolt
 }
 
 func (o *opener) openFile(name string, _ int, _ os.FileMode) (*os.File, error) {
@@ -135,6 +205,7 @@ func (o *opener) openFile(name string, _ int, _ os.FileMode) (*os.File, error) {
 		o.retries++
 		return o.openFile(name, 0, 0)
 	}
+	o.file = f
 	return f, nil
 }
 
@@ -153,7 +224,7 @@ func replaced(name string, f *os.File) bool {
 }
 
 func (o *opener) check(f *os.File, created bool) error {
-	if err := lockFile(f, !o.readOnly, o.timeout); err != nil {
+	if err := o.lock(f, !o.readOnly); err != nil {
 		return err
 	}
 	info, err := f.Stat()
@@ -252,8 +323,15 @@ func checkSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close releases the file and its lock. Calling it again returns nil.
-func (s *Store) Close() error { return s.db.Close() }
+// Close releases the file and its locks. Calling it again returns nil.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	s.wmu.Lock()
+	closeFile(s.wlock)
+	s.wlock = nil
+	s.wmu.Unlock()
+	return err
+}
 
 // Path is the file the Store was opened from.
 func (s *Store) Path() string { return s.path }
@@ -265,11 +343,25 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 }
 
 // update runs one write transaction: everything fn did commits or nothing.
+// It holds the inventory file's flock exclusively while it runs, waiting
+// for readers of other processes to close, and shared again after it.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	return guarded(func() error { return s.db.Update(fn) })
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wlock == nil {
+		return ErrClosed
+	}
+	if err := exclusiveLock(s.file); err != nil {
+		return fmt.Errorf("locking %s for a write: %w", s.path, err)
+	}
+	err := guarded(func() error { return s.db.Update(fn) })
+	if serr := shareLock(s.file); err == nil && serr != nil {
+		err = fmt.Errorf("sharing the lock of %s: %w", s.path, serr)
+	}
+	return err
 }
 
 // userPanic carries a panic out of a caller's callback untouched by guarded.

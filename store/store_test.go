@@ -66,25 +66,61 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestLockTimeout(t *testing.T) {
-	_, path := newStore(t) // holds the exclusive lock
+	_, path := newStore(t) // an open writer
 	tests := []struct {
 		name string
 		opts store.Options
 	}{
 		{"writer", store.Options{Timeout: 150 * time.Millisecond}},
-		{"reader", store.Options{Timeout: 150 * time.Millisecond, ReadOnly: true}},
 		{"try once", store.Options{Timeout: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			waited := 0
+			tt.opts.Waiting = func() { waited++ }
 			s, err := store.Open(path, tt.opts)
 			if err == nil {
 				s.Close()
-				t.Fatal("second Open of a locked inventory succeeded")
+				t.Fatal("a second writer opened the inventory")
 			}
 			wantErr(t, err, store.ErrLocked)
+			if want := map[bool]int{true: 1, false: 0}[tt.opts.Timeout > 0]; waited != want {
+				t.Errorf("Waiting called %d times, want %d", waited, want)
+			}
 		})
 	}
+}
+
+// TestReadersDuringWriter: an open writer (a long bulk run) does not shut
+// readers out: they open between its transactions, and its next write waits
+// until they have closed.
+func TestReadersDuringWriter(t *testing.T) {
+	w, path := newStore(t)
+	mustPut(t, w, rec("1", "client", "c1", t0))
+	r := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1})
+	mustCert(t, r, "1")
+	done := make(chan error, 1)
+	go func() { done <- w.Put([]store.Record{rec("2", "client", "c2", t0)}, store.EventImport, "test") }()
+	r2 := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1}) // readers share
+	if n, err := r2.Count(); err != nil || n < 1 {
+		t.Errorf("Count = %d, %v", n, err)
+	}
+	r2.Close()
+	select {
+	case err := <-done:
+		t.Fatalf("the write went ahead while a reader had the file open (err %v)", err)
+	default:
+	}
+	r.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r3 := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1})
+	defer r3.Close()
+	mustCert(t, r3, "2")
+	mustCheckOK(t, r3)
+	_, err := store.Open(path, store.Options{Timeout: -1})
+	wantErr(t, err, store.ErrLocked) // still one writer at a time
 }
 
 func TestReadersShareLock(t *testing.T) {
@@ -152,4 +188,22 @@ func TestForeignBoltFile(t *testing.T) {
 	_, err = store.Open(empty, store.Options{ReadOnly: true})
 	wantErr(t, err, store.ErrSchema)
 	mustOpen(t, empty, store.Options{}) // an empty bbolt file becomes an inventory
+}
+
+// TestNextCounterAbove: a counter never goes back, and a floor from outside
+// the inventory (the CRL numbers a home published) lifts it.
+func TestNextCounterAbove(t *testing.T) {
+	s, _ := newStore(t)
+	steps := []struct {
+		floor, want uint64
+	}{{0, 1}, {0, 2}, {10, 11}, {5, 12}, {12, 13}}
+	for _, st := range steps {
+		n, err := s.NextCounterAbove("crl-number", st.floor)
+		if err != nil || n != st.want {
+			t.Fatalf("NextCounterAbove(%d) = %d, %v; want %d", st.floor, n, err, st.want)
+		}
+		if c, err := s.Counter("crl-number"); err != nil || c != st.want {
+			t.Fatalf("Counter = %d, %v; want %d", c, err, st.want)
+		}
+	}
 }

@@ -92,6 +92,9 @@ func (g *globalOpts) layout() (home.Layout, error) {
 	return home.Default(g.home, g.getenv)
 }
 
+// errNoInventory: the home holds no inventory.
+var errNoInventory = errors.New("no daskca inventory")
+
 // initializedLayout resolves the home and checks that it holds an inventory.
 func (g *globalOpts) initializedLayout() (home.Layout, error) {
 	l, err := g.layout()
@@ -99,8 +102,11 @@ func (g *globalOpts) initializedLayout() (home.Layout, error) {
 		return l, err
 	}
 	if !l.Exists() {
-		return l, withHint(fmt.Errorf("no daskca inventory in %s", l.Dir),
+		return l, withHint(fmt.Errorf("%w in %s", errNoInventory, l.Dir),
 			"run daskca init --name \"My Dask CA\" (or pass --home / set DASKCA_HOME to an existing home)")
+	}
+	if err := l.Check(); err != nil {
+		return l, withHint(err, "a daskca home must be a directory of the user running daskca that no one else can write (chmod 0700 %s)", l.Dir)
 	}
 	return l, nil
 }
@@ -117,10 +123,13 @@ func (g *globalOpts) openHome(readOnly bool) (home.Layout, *store.Store, error) 
 
 // openStore opens the inventory of an initialized home.
 func (g *globalOpts) openStore(l home.Layout, readOnly bool) (*store.Store, error) {
-	s, err := store.Open(l.Inventory(), store.Options{ReadOnly: readOnly, Now: g.now})
+	waiting := func() {
+		fmt.Fprintf(g.stderr, "daskca: waiting up to %v for another daskca process writing %s (--wait changes how long)\n", g.wait, l.Inventory())
+	}
+	s, err := store.Open(l.Inventory(), store.Options{ReadOnly: readOnly, Now: g.now, Timeout: g.wait, Waiting: waiting})
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		return nil, withHint(err, "another daskca process is using %s; wait for it to finish and retry", l.Inventory())
+		return nil, withHint(err, "another daskca process is writing %s; retry when it has finished, or wait longer with --wait 10m", l.Inventory())
 	case errors.Is(err, store.ErrCorrupt):
 		return nil, withHint(err, "restore the inventory from a backup (daskca restore FILE) or move %s aside", l.Inventory())
 	case err != nil:
@@ -166,4 +175,10 @@ func caError(err error, l home.Layout) error {
 		return withHint(err, "run daskca init in %s first", l.Dir)
 	}
 	return err
+}
+
+// logf prints one line about something a command did on its own (such as
+// discarding a damaged pending directory) to the command's stderr.
+func (g *globalOpts) logf(format string, args ...any) {
+	fmt.Fprintf(g.stderr, "daskca: "+format+"\n", args...)
 }

@@ -51,15 +51,27 @@ $DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
 }
 
 func newRestoreCmd(g *globalOpts) *cobra.Command {
-	return &cobra.Command{
+	var forget bool
+	cmd := &cobra.Command{
 		Use:   "restore FILE",
-		Short: "Replace the inventory with a backup, keeping the current one aside",
+		Short: "Replace the inventory with a backup, keeping revocations and the current one aside",
 		Long: `Restore replaces the inventory with a backup made by daskca backup. It refuses
 a file that is not a sound inventory, or one holding a certificate that no
-CA of this home signed. The replaced inventory is kept beside it as
-inventory.db.before-restore-TIME; the swap is one rename, so a crash leaves
-the old or the new inventory. Certificates issued after the backup was
-taken are not in it: daskca inventory check then reports their files.`,
+CA of this home signed.
+
+A restore never un-revokes. Every revocation made since the backup is
+carried into the restored inventory: the revoked certificates of the
+current inventory, and every entry of the CRLs the home has published
+(crl.pem). If crl.pem revokes a certificate that neither the backup nor the
+current inventory holds, restore refuses: --forget-revocations goes ahead
+anyway, and the next CRL no longer lists those certificates. CRL numbers
+never go back either: the next daskca crl continues above the highest
+number the home has published.
+
+The replaced inventory is kept beside it as inventory.db.before-restore-TIME;
+the swap is one rename, so a crash leaves the old or the new inventory.
+Certificates issued after the backup was taken are not in it: daskca
+inventory check then reports their files.`,
 		Example: `  daskca restore /backups/daskca-2026-03-01.db
   daskca inventory check`,
 		Args: exactArgs(1, "FILE"),
@@ -74,21 +86,32 @@ taken are not in it: daskca inventory check then reports their files.`,
 			if !fileExists(l.CADir()) {
 				return withHint(fmt.Errorf("no daskca CA in %s", l.Dir), "restore the CA directory first, or pass --home")
 			}
-			v, aside, err := inventory.Restore(l, args[0], g.now())
+			r, err := inventory.Restore(l, args[0], inventory.RestoreOptions{Now: g.now(), Actor: g.actor, ForgetRevocations: forget})
 			if err != nil {
 				return restoreError(err, l.Inventory())
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d records and %d audit events from %s\n", v.Records, v.Events, args[0])
-			if aside != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "the previous inventory is kept at %s\n", aside)
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "restored %d records and %d audit events from %s\n", r.Records, r.Events, args[0])
+			if r.Carried+r.Imported > 0 {
+				fmt.Fprintf(w, "carried %d revocation(s) made since the backup into it (%d revoked certificate(s) copied from the current inventory)\n", r.Carried+r.Imported, r.Imported)
+			}
+			if len(r.Forgotten) > 0 {
+				fmt.Fprintf(w, "forgot %d revocation(s) of crl.pem that no inventory holds (--forget-revocations)\n", len(r.Forgotten))
+			}
+			if r.Aside != "" {
+				fmt.Fprintf(w, "the previous inventory is kept at %s\n", r.Aside)
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&forget, "forget-revocations", false, "restore even if crl.pem revokes certificates no inventory holds (they leave the CRL)")
+	return cmd
 }
 
 func restoreError(err error, inv string) error {
 	switch {
+	case errors.Is(err, inventory.ErrUnrevoke):
+		return withHint(err, "restore a newer backup, or the inventory kept aside by an earlier restore; --forget-revocations restores anyway and drops them from the next CRL; nothing was changed")
 	case errors.Is(err, inventory.ErrForeign):
 		return withHint(err, "restore a backup of this home's inventory; nothing was changed")
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrSchema):

@@ -42,7 +42,7 @@ func TestConcurrentIssue(t *testing.T) {
 				case codes[i] == 0:
 					ok++
 				case codes[i] == 1 && strings.Contains(errs[i], "inventory is locked by another daskca process") &&
-					strings.Contains(errs[i], "\nhint: another daskca process is using"):
+					strings.Contains(errs[i], "\nhint: another daskca process is writing"):
 				default:
 					t.Errorf("process %d: exit %d, stderr:\n%s", i, codes[i], errs[i])
 				}

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/internal/snippet"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
@@ -209,28 +211,24 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 	return ep, nil
 }
 
-// material reads an endpoint's files, and the CRL if one was published,
-// from the home.
+// material reads an endpoint's files, checked (inventory.ReadEndpoint: no
+// links, the key matches the certificate, the CA's own bundle), and the CRL
+// if one was published, from the home.
 func material(l home.Layout, rec store.Record, combined bool) (snippet.Material, error) {
 	var m snippet.Material
-	var err error
-	read := func(p string) []byte {
-		if err != nil {
-			return nil
-		}
-		var b []byte
-		b, err = os.ReadFile(p)
-		return b
-	}
-	m.CA, m.Cert, m.Key = read(rec.CAFile), read(rec.CertFile), read(rec.KeyFile)
-	if err != nil {
+	f, err := inventory.ReadEndpoint(l, rec)
+	if errors.Is(err, fs.ErrNotExist) {
 		return m, withHint(err, "the files of %s/%s are missing from the home; issue it again with --force", rec.Role, rec.Name)
 	}
+	if err != nil {
+		return m, withHint(err, "nothing was shipped; check with daskca inventory check, and re-issue it with daskca issue %s %s --force", rec.Role, rec.Name)
+	}
+	m.CA, m.Cert, m.Key = f.CA, f.Cert, f.Key
 	if combined {
 		m.Cert, m.Key = snippet.Combined(m.Cert, m.Key), nil
 	}
 	if fileExists(l.CRL()) {
-		if m.CRL, err = os.ReadFile(l.CRL()); err != nil {
+		if m.CRL, _, err = fsutil.ReadRegular(l.CRL()); err != nil {
 			return m, err
 		}
 	}

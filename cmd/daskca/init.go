@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -213,6 +214,9 @@ func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
 	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating home: %w", err)
 	}
+	if err := l.Check(); err != nil {
+		return withHint(err, "give --home a directory of your own, e.g. %s", filepath.Join(l.Dir, "daskca"))
+	}
 	defer func() {
 		if err == nil {
 			return
@@ -224,6 +228,7 @@ func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
 		_ = os.RemoveAll(l.CADir())
 		_ = os.Remove(l.Bundle())
 		_ = os.Remove(l.Inventory())
+		_ = os.Remove(store.WriterLockPath(l.Inventory()))
 	}()
 	if err := a.Save(l.CADir(), pw); err != nil {
 		return err

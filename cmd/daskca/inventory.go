@@ -91,8 +91,8 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 // files of a recorded certificate still in its pending directory are put
 // in place, and pending directories of unrecorded serials are removed.
 // Writing commands run it first, holding the inventory's write lock.
-func recoverPending(l home.Layout, s *store.Store) error {
-	if _, err := (&lifecycle.Manager{Layout: l, Store: s}).Recover(); err != nil {
+func recoverPending(g *globalOpts, l home.Layout, s *store.Store) error {
+	if _, err := (&lifecycle.Manager{Layout: l, Store: s, Logf: g.logf}).Recover(); err != nil {
 		return withHint(fmt.Errorf("finishing an interrupted run: %w", err), "check the permissions under %s", l.CertsDir())
 	}
 	return nil

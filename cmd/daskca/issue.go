@@ -99,7 +99,7 @@ func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name str
 		return err
 	}
 	defer s.Close()
-	if err := recoverPending(l, s); err != nil {
+	if err := recoverPending(g, l, s); err != nil {
 		return err
 	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}

@@ -143,7 +143,7 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 	}
 	defer s.Close()
 	if !o.dryRun {
-		if err := recoverPending(l, s); err != nil {
+		if err := recoverPending(g, l, s); err != nil {
 			return err
 		}
 	}

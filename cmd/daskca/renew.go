@@ -119,7 +119,7 @@ func (g *globalOpts) manager(cmd *cobra.Command, pwFile string, keys bool) (*lif
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &lifecycle.Manager{Layout: l, Store: s, Now: g.now, Actor: g.actor}
+	m := &lifecycle.Manager{Layout: l, Store: s, Now: g.now, Actor: g.actor, Logf: g.logf}
 	done := func() { s.Close() }
 	if !keys {
 		return m, done, nil

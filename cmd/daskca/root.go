@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -25,11 +26,18 @@ func defaultEnv() env {
 // globalOpts are the flags every command shares.
 type globalOpts struct {
 	env
-	home string
+	home   string
+	wait   time.Duration // how long to wait for another daskca's lock
+	stderr io.Writer     // the running command's stderr, for "waiting" lines
 }
 
+// defaultWait is how long a command waits for another daskca process that
+// holds the inventory: readers get in between a writer's transactions at
+// once, so only a second writer (crl, revoke, ... during a bulk run) waits.
+const defaultWait = 2 * time.Second
+
 func newRootCmd(e env) *cobra.Command {
-	g := &globalOpts{env: e}
+	g := &globalOpts{env: e, wait: defaultWait, stderr: io.Discard}
 	root := &cobra.Command{
 		Use:   "daskca",
 		Short: "An organisation CA for Dask clusters",
@@ -47,11 +55,15 @@ Examples:
 
 Files live in --home, else $DASKCA_HOME, else ~/.daskca.
 Exit codes: 0 ok, 1 error, 2 usage.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		PersistentPreRunE: refuseEmptyFlags,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g.stderr = cmd.ErrOrStderr()
+			return refuseEmptyFlags(cmd, args)
+		},
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", "", "daskca home directory (default $DASKCA_HOME or ~/.daskca)")
+	root.PersistentFlags().Var(durationValue(&g.wait), "wait", "how long to wait for another daskca process writing the inventory, e.g. 10m")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cliError{err: err, code: exitUsage}
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -9,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/store"
 )
 
 var levelNames = map[lifecycle.Level]string{lifecycle.OK: "ok", lifecycle.Warning: "warning", lifecycle.Critical: "critical"}
@@ -26,8 +29,14 @@ a monitoring check:
   0  everything is fine
   1  something is inside the renewal window (the last third of its lifetime,
      or --within), or needs a run of daskca (a stale CRL, unfinished files)
-  2  something is expired, or revoked and still in use
--o prom prints node-exporter textfile metrics (daskca_cert_not_after_seconds
+  2  something is expired, or revoked and still in use; the home or its
+     inventory is missing, corrupt or not private; the CRL lists a
+     certificate the inventory holds as active (an older inventory
+     restored?); a trust bundle holds a CA that is not this home's
+  3  unknown: status could not be judged (another daskca process kept the
+     inventory past --wait, an unreadable CA, ...)
+Readers are not shut out by a running bulk issue: status opens between its
+transactions. -o prom prints node-exporter textfile metrics (daskca_cert_not_after_seconds
 and friends); with --out FILE they are written atomically to FILE.`,
 		Example: `  daskca status
   daskca status --within 30d -o json
@@ -47,12 +56,12 @@ and friends); with --out FILE they are written atomically to FILE.`,
 			}
 			m, done, err := g.manager(cmd, "", false)
 			if err != nil {
-				return err
+				return statusError(err)
 			}
 			defer done()
 			h, err := m.Health(within)
 			if err != nil {
-				return err
+				return statusError(err)
 			}
 			if err := printHealth(cmd, output, out, h); err != nil {
 				return err
@@ -102,4 +111,30 @@ func printHealth(cmd *cobra.Command, format, out string, h lifecycle.Health) err
 	}
 	_, err := fmt.Fprintf(w, "status: %s\n", levelNames[h.Level])
 	return err
+}
+
+// Exit codes of status when it cannot judge the home, as a monitoring
+// check reports them (Nagios plugin conventions).
+const (
+	exitCritical = 2
+	exitUnknown  = 3
+)
+
+// statusError gives an error that kept status from judging the home the
+// exit code a monitoring check needs: critical (2) when the inventory is
+// missing, damaged or not private (or the home is not), unknown (3) for
+// everything else, such as
+// a lock held past --wait. Never 1, which means "warning".
+func statusError(err error) error {
+	code := exitUnknown
+	switch {
+	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrSchema), errors.Is(err, store.ErrPermissions),
+		errors.Is(err, store.ErrNotFound), errors.Is(err, errNoInventory), errors.Is(err, home.ErrUnsafe):
+		code = exitCritical
+	}
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return &cliError{err: ce.err, hint: ce.hint, code: code}
+	}
+	return &cliError{err: err, code: code}
 }

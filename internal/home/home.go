@@ -9,6 +9,8 @@
 //	  ca-retired/<fingerprint>/        CAs taken out of use by `ca rotate finish` or `abort`
 //	  ca-bundle.pem                    the trust bundle every endpoint loads as its CA file
 //	  crl.pem                          the current CRLs (one per CA in the bundle), for daskca.crl-file
+//	  crl-number                       the highest CRL number ever signed (outside the inventory, so
+//	                                   restoring an older inventory cannot make CRL numbers go back)
 //	  certs/<role>/<name>/cert.pem     the leaf followed by its chain (0644)
 //	  certs/<role>/<name>/key.pem      the leaf's private key, PKCS#8 (0600)
 //	  certs/<role>/<name>/ca.pem       a copy of the trust bundle, so one directory is all a host needs;
@@ -90,6 +92,10 @@ func (l Layout) CARetiredDir(fingerprint string) string {
 // CRL is the file holding the current CRL of every CA in the bundle, PEM;
 // endpoints point daskca.crl-file at it (or at a copy).
 func (l Layout) CRL() string { return filepath.Join(l.Dir, "crl.pem") }
+
+// CRLNumber holds the highest CRL number this home has signed, in decimal:
+// a high-water mark kept beside the inventory's own counter.
+func (l Layout) CRLNumber() string { return filepath.Join(l.Dir, "crl-number") }
 
 // CertsDir is the directory holding every endpoint's directory.
 func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }

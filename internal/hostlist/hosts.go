@@ -26,7 +26,8 @@ type Host struct {
 // as an IP address is an IP, every other one a DNS name, in any order. NAME
 // is returned as written (callers validate it); a NAME that is an IP
 // address is refused, since that is the /etc/hosts order. At most MaxHosts
-// hosts are read. Errors wrap ErrSyntax (or ErrTooMany) and name the line.
+// hosts are read. Errors wrap ErrSyntax (or ErrTooMany) and name the line
+// by its number, never by its contents.
 func ParseHosts(r io.Reader) ([]Host, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
@@ -60,8 +61,8 @@ func ParseHosts(r io.Reader) ([]Host, error) {
 func parseHost(fields []string, line int) (Host, error) {
 	h := Host{Name: fields[0], Line: line}
 	if _, err := netip.ParseAddr(h.Name); err == nil {
-		return h, fmt.Errorf("%w: line %d: name %q is an IP address; each line is NAME [dns ...] [ip ...] (not the /etc/hosts order)",
-			ErrSyntax, line, h.Name)
+		return h, fmt.Errorf("%w: line %d: the name is an IP address; each line is NAME [dns ...] [ip ...] (not the /etc/hosts order)",
+			ErrSyntax, line)
 	}
 	for _, f := range fields[1:] {
 		if _, err := netip.ParseAddr(f); err == nil {

@@ -34,7 +34,7 @@ func TestParseHostsRejects(t *testing.T) {
 	tests := []struct {
 		name, in, errPart string
 	}{
-		{"etc hosts order", "node1\n10.0.0.5 node2\n", "line 2: name \"10.0.0.5\" is an IP address"},
+		{"etc hosts order", "node1\n10.0.0.5 node2\n", "line 2: the name is an IP address"},
 		{"long line", "node1\n" + strings.Repeat("x", maxLine+1) + "\n", "line 2: longer than"},
 	}
 	for _, tt := range tests {

@@ -66,6 +66,13 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("checking %s: %w", s.Path(), err)
 	}
+	bundle, err := bundleSet(l)
+	if err != nil {
+		return rep, fmt.Errorf("checking %s: %w", s.Path(), err)
+	}
+	if err := checkBundle(l.Bundle(), bundle); err != nil {
+		rep.problem("%v", err)
+	}
 	err = s.List(store.Filter{}, func(r store.Record) error {
 		cert, err := as.Verify(r)
 		if err != nil {
@@ -77,7 +84,7 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 			return nil
 		}
 		rep.Active++
-		problems, note := checkFiles(l, r, cert)
+		problems, note := checkFiles(l, r, cert, as, bundle)
 		for _, p := range problems {
 			rep.problem("%s", p)
 		}
@@ -88,6 +95,9 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 	})
 	if err != nil { // a record that does not decode; store.Check named it
 		rep.problem("inventory: reading the records: %v", err)
+	}
+	if err := checkCRL(l, s, as, &rep); err != nil {
+		return rep, fmt.Errorf("checking %s: %w", s.Path(), err)
 	}
 	problems, notes, err := strayFiles(l)
 	if err != nil {

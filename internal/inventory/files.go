@@ -14,6 +14,8 @@ import (
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
 
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
 )
@@ -23,14 +25,16 @@ import (
 // key file is 0600 and holds cert's key, and the combined file (if any)
 // matches too. It returns the problems; a pending directory for the serial
 // (an interrupted replacement) turns them into one note.
-func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate) (problems []string, note string) {
+func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, as Authorities, bundle map[string]bool) (problems []string, note string) {
 	dir := l.CertDir(rec.Role, rec.Name)
 	f := l.Endpoint(rec.Role, rec.Name)
 	var errs []string
-	if err := checkMode(dir, 0o077); err != nil {
+	if err := l.SafeEndpointDir(rec.Role, rec.Name, false); err != nil {
+		errs = append(errs, err.Error())
+	} else if err := checkMode(dir, 0o077); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if err := checkCertFile(f.Cert, cert); err != nil {
+	if _, err := readChain(f.Cert, cert, as); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if err := checkKeyFile(f.Key, cert); err != nil {
@@ -41,8 +45,8 @@ func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate) (proble
 			errs = append(errs, err.Error())
 		}
 	}
-	if _, err := parseCerts(f.CA); err != nil {
-		errs = append(errs, fmt.Sprintf("%s: %v", f.CA, err))
+	if err := checkBundle(f.CA, bundle); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) == 0 {
 		return nil, ""
@@ -72,26 +76,9 @@ func checkMode(path string, deny fs.FileMode) error {
 	return nil
 }
 
-func checkCertFile(path string, cert *x509.Certificate) error {
-	certs, err := parseCerts(path)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: %w", path, err)
-	case !certs[0].Equal(cert):
-		return fmt.Errorf("%s holds serial %s, not the recorded certificate", path, certs[0].SerialNumber.Text(16))
-	}
-	return nil
-}
-
 func checkKeyFile(path string, cert *x509.Certificate) error {
-	if err := checkMode(path, 0o077); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return checkKey(path, data, cert)
+	_, err := readKey(path, cert)
+	return err
 }
 
 func checkKey(path string, data []byte, cert *x509.Certificate) error {
@@ -107,12 +94,12 @@ func checkKey(path string, data []byte, cert *x509.Certificate) error {
 
 // checkCombined checks a file holding the certificate chain then the key.
 func checkCombined(path string, cert *x509.Certificate) error {
-	if err := checkMode(path, 0o077); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(path)
+	data, mode, err := fsutil.ReadRegular(path)
 	if err != nil {
 		return err
+	}
+	if mode.Perm()&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o, want no bits of 0077 (chmod 0600 %s)", path, mode.Perm(), path)
 	}
 	var keyPEM []byte
 	first := true
@@ -138,12 +125,18 @@ func checkCombined(path string, cert *x509.Certificate) error {
 	return checkKey(path, keyPEM, cert)
 }
 
-// parseCerts reads a file of PEM certificates with nothing else in it.
+// parseCerts reads a file of PEM certificates with nothing else in it,
+// without following a link.
 func parseCerts(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, _, err := fsutil.ReadRegular(path)
 	if err != nil {
 		return nil, err
 	}
+	return parseCertsData(data)
+}
+
+// parseCertsData parses PEM certificates with nothing else among them.
+func parseCertsData(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	rest := data
 	for {
@@ -195,4 +188,56 @@ func strayFiles(l home.Layout) (problems, notes []string, err error) {
 		}
 	}
 	return problems, notes, nil
+}
+
+// bundleSet is the set of certificates (by fingerprint) of the CA's own
+// trust bundle (CABundle).
+func bundleSet(l home.Layout) (map[string]bool, error) {
+	data, err := CABundle(l)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCertsData(data)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, c := range certs {
+		set[ca.Fingerprint(c)] = true
+	}
+	return set, nil
+}
+
+// checkBundle checks a trust bundle file against the CA's own bundle: a
+// certificate the CA's bundle lacks (an extra CA that endpoints would trust)
+// or one missing from the file is a problem.
+func checkBundle(path string, want map[string]bool) error {
+	certs, err := parseCerts(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	have := map[string]bool{}
+	for _, c := range certs {
+		fp := ca.Fingerprint(c)
+		if !want[fp] {
+			return fmt.Errorf("%s holds %q, which is not in the CA's trust bundle: endpoints loading it trust another CA (daskca issue --force rewrites it): %w", path, c.Subject.String(), ErrExtraCA)
+		}
+		have[fp] = true
+	}
+	if len(have) != len(want) {
+		return fmt.Errorf("%s lacks a root of the CA's trust bundle (%d of %d; during a CA rotation re-run its last phase)", path, len(have), len(want))
+	}
+	return nil
+}
+
+// BundleChecker returns a function that checks a trust bundle file (the
+// home's ca-bundle.pem, an endpoint's ca.pem) against the CA's own bundle:
+// an error wraps ErrExtraCA when the file holds a certificate the CA's
+// bundle lacks.
+func BundleChecker(l home.Layout) (func(path string) error, error) {
+	want, err := bundleSet(l)
+	if err != nil {
+		return nil, err
+	}
+	return func(path string) error { return checkBundle(path, want) }, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
@@ -31,6 +32,9 @@ func mustHome(t *testing.T, name string) (home.Layout, *store.Store) {
 		t.Fatal(err)
 	}
 	if err := a.Save(l.CADir(), []byte("correct-horse-battery")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsutil.WriteFile(l.Bundle(), a.BundlePEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s, err := store.Open(l.Inventory(), store.Options{Now: func() time.Time { return t0 }})
@@ -168,17 +172,18 @@ func TestVerifyBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{foreign, truncated} {
-		if _, _, err := Restore(l, bad, t0); err == nil {
+		if _, err := Restore(l, bad, RestoreOptions{Now: t0}); err == nil {
 			t.Errorf("Restore(%s) succeeded", bad)
 		}
 	}
 	if after, _ := os.ReadFile(l.Inventory()); string(after) != string(before) {
 		t.Error("a refused restore changed the inventory")
 	}
-	v, aside, err := Restore(l, backup, t0)
+	v, err := Restore(l, backup, RestoreOptions{Now: t0})
 	if err != nil || v.Records != 2 {
 		t.Fatalf("Restore = %+v, %v", v, err)
 	}
+	aside := v.Aside
 	if kept, err := os.ReadFile(aside); err != nil || string(kept) != string(before) {
 		t.Errorf("the previous inventory is not kept at %s: %v", aside, err)
 	}

@@ -3,13 +3,15 @@ package lifecycle
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 
 	"github.com/daskca/daskca/internal/fsutil"
 )
 
 // WriteBundles writes the signing CA's trust bundle (ca.Authority.BundlePEM:
 // during a rotation the old and the new root) to the home's ca-bundle.pem
-// and to the CA file of every active certificate. Files that already hold
+// and to the CA file of every active certificate, in the endpoint's
+// directory of the home (refusing a link on the way). Files that already hold
 // it are left alone, so watchers do not reload for nothing. It returns how
 // many files it changed.
 func (m *Manager) WriteBundles() (int, error) {
@@ -24,13 +26,18 @@ func (m *Manager) WriteBundles() (int, error) {
 	}
 	seen := map[string]bool{}
 	for _, r := range recs {
-		if r.CAFile != "" && !seen[r.CAFile] {
-			seen[r.CAFile] = true
-			paths = append(paths, r.CAFile)
+		p := m.Layout.Endpoint(r.Role, r.Name).CA
+		if r.CAFile != "" && !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
 		}
 	}
 	n := 0
 	for _, p := range paths {
+		// Never write through a link inside the home.
+		if err := m.Layout.CheckDirs(filepath.Dir(p)); err != nil {
+			return n, err
+		}
 		if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, data) {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 )
@@ -17,11 +18,6 @@ import (
 // say: a week, with `daskca crl` run daily from cron, leaves six days to
 // notice a failing job before endpoints warn of a stale CRL.
 const DefaultNextUpdate = 7 * 24 * time.Hour
-
-// crlCounter is the inventory counter that numbers CRLs (RFC 5280 cRLNumber
-// must grow for each CRL an issuer publishes; one counter for all keeps
-// that true for every issuer).
-const crlCounter = "crl-number"
 
 // CRL is one signed revocation list.
 type CRL struct {
@@ -83,7 +79,10 @@ func (m *Manager) crlFor(a *ca.Authority, nextUpdate time.Duration) (CRL, error)
 	if err != nil {
 		return CRL{}, err
 	}
-	n, err := m.Store.NextCounter(crlCounter)
+	// RFC 5280 cRLNumber must grow for each CRL an issuer publishes; one
+	// number for all issuers keeps that true for each, and taking it above
+	// what the home has ever published keeps it true after a restore.
+	n, err := inventory.NextCRLNumber(m.Layout, m.Store)
 	if err != nil {
 		return CRL{}, err
 	}

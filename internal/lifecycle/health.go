@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 )
@@ -51,6 +52,8 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 	}
 	m.checkCA(&h, a, now)
 	m.checkCRL(&h, recs, now)
+	m.checkUnrevoked(&h)
+	m.checkBundles(&h, recs, now)
 	pend, err := FindPending(m.Layout)
 	if err != nil {
 		return h, err
@@ -140,5 +143,52 @@ func (m *Manager) checkCRL(h *Health, recs []store.Record, now time.Time) {
 		if r.Status == store.Revoked && !now.After(r.NotAfter) && !listed[r.Serial] {
 			h.Add(Warning, fmt.Sprintf("revoked %s/%s (serial %s) is not on %s: run daskca crl", r.Role, r.Name, r.Serial, m.Layout.CRL()))
 		}
+	}
+}
+
+// checkUnrevoked reports, as critical, certificates the published CRLs
+// revoke that the inventory holds as not revoked (an older inventory
+// restored): the next CRL would let them in again.
+func (m *Manager) checkUnrevoked(h *Health) {
+	as, err := inventory.LoadAuthorities(m.Layout)
+	if err != nil {
+		h.Add(Warning, fmt.Sprintf("checking the CRL against the inventory: %v", err))
+		return
+	}
+	p, err := inventory.ReadPublished(m.Layout, as)
+	if err != nil {
+		h.Add(Critical, err.Error())
+		return
+	}
+	for _, d := range inventory.Unrevoked(m.Store, p) {
+		h.Add(Critical, d)
+	}
+}
+
+// checkBundles checks the home's ca-bundle.pem and the ca.pem of every
+// endpoint in use against the CA's own bundle: a foreign CA in one is
+// critical (the endpoints loading it trust that CA), a missing root a
+// warning.
+func (m *Manager) checkBundles(h *Health, recs []store.Record, now time.Time) {
+	check, err := inventory.BundleChecker(m.Layout)
+	if err != nil {
+		h.Add(Warning, fmt.Sprintf("checking the trust bundles: %v", err))
+		return
+	}
+	report := func(err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, inventory.ErrExtraCA):
+			h.Add(Critical, err.Error())
+		default:
+			h.Add(Warning, err.Error())
+		}
+	}
+	report(check(m.Layout.Bundle()))
+	for _, r := range recs {
+		if r.Status != store.Active || now.After(r.NotAfter) || !m.filesInUse(r) {
+			continue
+		}
+		report(check(m.Layout.Endpoint(r.Role, r.Name).CA))
 	}
 }

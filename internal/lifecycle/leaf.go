@@ -15,6 +15,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
@@ -107,7 +108,7 @@ func (m *Manager) leafKey(old store.Record, kt ca.KeyType, reuse bool) (crypto.S
 	if path == "" {
 		path = m.Layout.Endpoint(old.Role, old.Name).Key
 	}
-	data, err := os.ReadFile(path)
+	data, _, err := fsutil.ReadRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("re-using the key of %s/%s: %w (renew without --reuse-key for a new key)", old.Role, old.Name, err)
 	}

@@ -26,6 +26,16 @@ type Manager struct {
 	Now func() time.Time
 	// Actor is recorded in audit events.
 	Actor string
+	// Logf, if set, receives one line about something the Manager did on
+	// its own, such as discarding a pending directory that failed its
+	// checks. Nil discards.
+	Logf func(format string, args ...any)
+}
+
+func (m *Manager) logf(format string, args ...any) {
+	if m.Logf != nil {
+		m.Logf(format, args...)
+	}
 }
 
 func (m *Manager) now() time.Time {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/store"
 )
 
@@ -29,6 +30,9 @@ var placeOrder = []string{"ca.pem", "key.pem", "combined.pem", "cert.pem"}
 // earlier pending directory of the same serial.
 func (m *Manager) stage(rec store.Record, files []leafFile) error {
 	dir := m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
+	if err := m.Layout.CheckDirs(m.Layout.CertDir(rec.Role, rec.Name)); err != nil {
+		return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("staging %s/%s: %w", rec.Role, rec.Name, err)
 	}
@@ -127,29 +131,41 @@ func FindPending(l home.Layout) ([]Pending, error) {
 
 // Recover finishes what an interrupted operation left: the files of a
 // pending directory whose serial the inventory records as active are put in
-// place; a pending directory of any other serial (its transaction never
-// committed, or a newer certificate replaced it since) is removed. It
-// returns the records whose files it put in place.
+// place once they pass inventory.CheckPending (regular files with their
+// modes, the recorded certificate, its key, CA certificates of this home
+// only); a pending directory that fails the check is discarded, with a
+// line to Logf, and so is one of any other serial (its transaction never
+// committed, or a newer certificate replaced it since). It returns the
+// records whose files it put in place.
 func (m *Manager) Recover() ([]store.Record, error) {
 	found, err := FindPending(m.Layout)
 	if err != nil {
 		return nil, err
 	}
 	var done []store.Record
+	var as inventory.Authorities
 	for _, p := range found {
 		rec, err := m.Store.Cert(p.Serial)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
 		case err != nil:
 			return done, err
-		case rec.Status == store.Active && rec.Role == p.Role && p.Name == "":
-			if err := m.placeNew(p.Dir, p.Role, rec.Name); err != nil {
-				return done, err
+		case rec.Status == store.Active && rec.Role == p.Role && (p.Name == "" || rec.Name == p.Name):
+			if as == nil {
+				if as, err = inventory.LoadAuthorities(m.Layout); err != nil {
+					return done, err
+				}
 			}
-			done = append(done, rec)
-			continue
-		case rec.Status == store.Active && rec.Role == p.Role && rec.Name == p.Name:
-			if err := m.place(p.Role, p.Name, p.Serial); err != nil {
+			if err := m.checkPending(p, rec, as); err != nil {
+				m.logf("discarding %s: %v", p.Dir, err)
+				break
+			}
+			if p.Name == "" {
+				err = m.placeNew(p.Dir, p.Role, rec.Name)
+			} else {
+				err = m.place(p.Role, p.Name, p.Serial)
+			}
+			if err != nil {
 				return done, err
 			}
 			done = append(done, rec)
@@ -160,4 +176,21 @@ func (m *Manager) Recover() ([]store.Record, error) {
 		}
 	}
 	return done, nil
+}
+
+// checkPending checks a pending directory of the active record rec before
+// its files are put in place: the directories down to it and the endpoint's
+// are safe (no links, no one else can write them), and its files pass
+// inventory.CheckPending.
+func (m *Manager) checkPending(p Pending, rec store.Record, as inventory.Authorities) error {
+	if err := m.Layout.SafeDir(p.Dir, false); err != nil {
+		return err
+	}
+	dst := m.Layout.CertDir(rec.Role, rec.Name)
+	if err := m.Layout.CheckDirs(dst); err != nil {
+		return err
+	}
+	_, err := os.Lstat(dst)
+	whole := p.Name == "" && errors.Is(err, fs.ErrNotExist)
+	return inventory.CheckPending(p.Dir, rec, as, whole)
 }

@@ -1,0 +1,50 @@
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular: a file read with ReadRegular is a symbolic link, a
+// directory, a device or anything else but a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// maxRead bounds what ReadRegular reads: the files of a home (keys,
+// certificates, bundles, CRLs) are kilobytes; a CRL of a million entries is
+// tens of megabytes.
+const maxRead = 256 << 20
+
+// ReadRegular reads the regular file at path without following a symbolic
+// link in its last component (O_NOFOLLOW) and without blocking on a FIFO,
+// and returns its contents and its mode as the open file has it. A link,
+// a FIFO or a directory fails with ErrNotRegular. Directories above path
+// are the caller's to check (home.Layout.SafeDir).
+func ReadRegular(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|nonBlock, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, 0, fmt.Errorf("%s is a symbolic link; daskca does not follow links inside its home: %w", path, ErrNotRegular)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxRead {
+		return nil, 0, fmt.Errorf("%s is larger than %d bytes", path, maxRead)
+	}
+	return data, fi.Mode(), nil
+}
