@@ -96,18 +96,23 @@ func messageSize(frames [][]byte) int {
 // has arrived, ctx is done, the idle timeout expires or the comm fails; in
 // every case but success the comm is closed afterwards.
 func (c *Comm) Read(ctx context.Context) (Msg, error) {
+	return c.read(ctx, c.opts.Limits)
+}
+
+// read is Read under lim.
+func (c *Comm) read(ctx context.Context, lim Limits) (Msg, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.closed.Load() {
 		return Msg{}, fmt.Errorf("reading from %s: %w", c.RemoteAddr(), ErrClosed)
 	}
 	disarm := c.arm(ctx, c.conn.SetReadDeadline)
-	frames, err := ReadFrames(c.br, c.opts.Limits)
+	frames, err := ReadFrames(c.br, lim)
 	disarm()
 	if err != nil {
 		return Msg{}, c.fail(ctx, "reading from", err)
 	}
-	m, err := DecodeMsg(frames, c.opts.Limits)
+	m, err := DecodeMsg(frames, lim)
 	if err != nil {
 		return Msg{}, c.fail(ctx, "reading from", err)
 	}

@@ -28,7 +28,7 @@ func FuzzRegistration(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = identityInfo(v)
+		_, _ = identityInfo(v)
 		if d, ok := v.(map[string]any); ok {
 			if info, err := sched.admit(Peer{}, d); err == nil && info.Address == "" {
 				t.Errorf("admitted a worker without an address: %+v", info)

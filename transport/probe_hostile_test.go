@@ -1,0 +1,76 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// hostileEndpoint listens with cert's role (a scheduler's, unless said
+// otherwise) and answers every request with reply, already encoded.
+func hostileEndpoint(t *testing.T, sec *Security, reply [][]byte) string {
+	t.Helper()
+	l, err := Listen(context.Background(), "tls://127.0.0.1:0", sec.ServerConfig(), func(c *Comm) {
+		for {
+			if _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+			if err := c.WriteFrames(context.Background(), reply); err != nil {
+				return
+			}
+		}
+	}, ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l.Addr()
+}
+
+// TestProbeRefusesHostileAnswers probes endpoints that pass TLS and the
+// Dask handshake, then answer identity with something no Dask endpoint
+// sends: an 8 MiB list of empty maps (which decoded would take 512 MiB),
+// a list, a map without a type. The probe fails with ErrNotDask, saying
+// why, and the bomb costs it about what was sent, not what it claims.
+func TestProbeRefusesHostileAnswers(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	tests := []struct {
+		name     string
+		reply    [][]byte
+		wantText string
+		maxAlloc uint64
+	}{
+		{"8 MiB of empty maps", [][]byte{bomb}, "refused before decoding", 4 * bombSize},
+		{"a list", [][]byte{mustMarshal(t, []any{1, 2})}, "is a []interface {}, not a map", 1 << 20},
+		{"a map without type", [][]byte{mustMarshal(t, map[string]any{"id": "x"})}, "has no type", 1 << 20},
+		{"frame 0 over the probe's limits", [][]byte{bytes.Repeat([]byte{0xc0}, 65<<20)}, "message exceeds limits", 0},
+	}
+	client := mustSecurity(t, s.cfg, identity.Client)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := hostileEndpoint(t, mustSecurity(t, s.cfg, identity.Scheduler), tt.reply)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res, err := Probe(context.Background(), addr, ProbeOptions{Security: client})
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrNotDask) || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("probe err = %v, want ErrNotDask saying %q", err, tt.wantText)
+			}
+			if res.OK || res.Stage != StageIdentity || res.Error == "" {
+				t.Errorf("result = %+v", res)
+			}
+			// The endpoint's goroutines allocate in this process too: the
+			// bound covers what they send, and the probe's reading of it.
+			if grew := after.TotalAlloc - before.TotalAlloc; tt.maxAlloc > 0 && grew > tt.maxAlloc {
+				t.Errorf("the probe allocated %d bytes for a %d-byte answer", grew, len(tt.reply[0]))
+			}
+		})
+	}
+}
