@@ -18,9 +18,9 @@ type material struct {
 	cert    *tls.Certificate // Leaf set; Certificate holds leaf then intermediates
 	self    identity.ID      // our identity; zero under the dask policy without one
 	roots   *x509.CertPool
-	revoked map[string]struct{} // revocationKey(issuer, serial)
+	revoked map[string]struct{}  // revocationKey(issuer, serial)
 	crls    map[string]*crlState // by issuer's raw subject; what revoked is made of
-	cache   *materialCache      // session tickets, dialer sessions and verified chains of this material only
+	cache   *materialCache       // session tickets, dialer sessions and verified chains of this material only
 }
 
 func (m *material) leaf() *x509.Certificate { return m.cert.Leaf }
