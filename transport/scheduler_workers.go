@@ -135,27 +135,61 @@ func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
 		Peer: peer, Registered: now, LastSeen: now}, nil
 }
 
-// add records a worker; a worker registering again at the same address
-// replaces its old entry, whose stream is closed.
+// add records a worker. Under the strict role policy a registration is
+// tied to the certificate identity that made it:
+//
+//   - an address or a name registered by one identity cannot be taken by
+//     another (refused, and the registered worker keeps its stream);
+//   - one identity holds one registration: registering again (a worker
+//     restarted on a new port, or under a new name) replaces the old one,
+//     whose stream is closed.
+//
+// Under the "dask" policy, or on tcp:// where peers have no certificate,
+// it follows Dask: a registration at a known address replaces it, and a
+// name taken at another address is refused.
 func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return fmt.Errorf("scheduler is closing")
 	}
+	bound := s.bindsIdentity(info.Peer)
+	var replaced []*workerEntry
 	for addr, w := range s.workers {
-		if w.info.Name == info.Name && addr != info.Address {
+		same := bound && w.info.Peer.ID == info.Peer.ID
+		switch {
+		case bound && !same && addr == info.Address:
 			s.mu.Unlock()
+			return fmt.Errorf("%w: address %s is registered by %s (serial %s); %s cannot take it over",
+				ErrPeerRefused, addr, w.info.Peer.ID, w.info.Peer.Serial, info.Peer.ID)
+		case !same && w.info.Name == info.Name && addr != info.Address:
+			s.mu.Unlock()
+			if bound {
+				return fmt.Errorf("%w: name taken, %s is registered by %s (serial %s) at %s",
+					ErrPeerRefused, info.Name, w.info.Peer.ID, w.info.Peer.Serial, addr)
+			}
 			return fmt.Errorf("name taken, %s", info.Name)
+		case same || addr == info.Address:
+			replaced = append(replaced, w)
 		}
 	}
-	old := s.workers[info.Address]
+	for _, w := range replaced {
+		delete(s.workers, w.info.Address)
+	}
 	s.workers[info.Address] = &workerEntry{info: info, stream: stream}
 	s.mu.Unlock()
-	if old != nil {
-		_ = old.stream.Close()
+	for _, w := range replaced {
+		_ = w.stream.Close()
+		s.log.Info("worker replaced by a new registration", append(w.info.Peer.LogAttrs(), "address", w.info.Address,
+			"worker_name", w.info.Name, "new_address", info.Address, "new_worker_name", info.Name)...)
 	}
 	return nil
+}
+
+// bindsIdentity reports whether registrations of peer are tied to its
+// certificate identity: under the strict policy, for a peer with one.
+func (s *Scheduler) bindsIdentity(peer Peer) bool {
+	return s.sec != nil && s.sec.Config().Daskca.Policy() != PolicyDask && peer.Authenticated() && peer.ID.Role != ""
 }
 
 // readStream reads the worker's batched stream (lists of ops) until it
