@@ -117,7 +117,7 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 
 // admit checks who registers and reads the registration.
 func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
-	if err := requireRole(s.sec, peer, "registering as a worker", identity.Worker); err != nil {
+	if err := authorizeOp(s.sec, identity.Scheduler, OpRegisterWorker, peer); err != nil {
 		return WorkerInfo{}, err
 	}
 	addr := asString(args["address"])
@@ -230,16 +230,17 @@ func (s *Scheduler) remove(addr string, stream *Comm, why string) {
 	s.log.Info("worker removed", append(w.info.Peer.LogAttrs(), "address", addr, "worker_name", w.info.Name, "reason", why)...)
 }
 
-// checkSameWorker refuses a heartbeat or unregister for a worker from a
-// certificate with another identity than the one that registered it.
-func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op string) error {
-	if err := requireRole(s.sec, peer, op, identity.Worker); err != nil {
+// checkSameWorker applies the policy table to a heartbeat or unregister
+// for a registered worker: the peer's role, and for a rule marked
+// SameWorker the identity that registered the worker.
+func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op Operation) error {
+	if err := authorizeOp(s.sec, identity.Scheduler, op, peer); err != nil {
 		return err
 	}
 	if s.sec == nil || s.sec.Config().Daskca.Policy() == PolicyDask || !peer.Authenticated() {
 		return nil
 	}
-	if peer.ID != w.Peer.ID {
+	if r, _ := rule(identity.Scheduler, op); r.SameWorker && peer.ID != w.Peer.ID {
 		return fmt.Errorf("%w: %s for worker %s, registered by %s, from %s", ErrPeerRefused, op, w.Address, w.Peer.ID, peer.ID)
 	}
 	return nil
@@ -263,12 +264,12 @@ func (s *Scheduler) handleHeartbeat(_ context.Context, c *Comm, args map[string]
 	peer := PeerOf(c)
 	w, ok := s.lookup(addr)
 	if !ok {
-		if err := requireRole(s.sec, peer, "heartbeat_worker", identity.Worker); err != nil {
+		if err := authorizeOp(s.sec, identity.Scheduler, OpHeartbeatWorker, peer); err != nil {
 			return nil, err
 		}
 		return map[string]any{"status": "missing"}, nil
 	}
-	if err := s.checkSameWorker(peer, w, "heartbeat_worker"); err != nil {
+	if err := s.checkSameWorker(peer, w, OpHeartbeatWorker); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -288,7 +289,7 @@ func (s *Scheduler) handleUnregister(_ context.Context, c *Comm, args map[string
 	if !ok {
 		return "already-removed", nil
 	}
-	if err := s.checkSameWorker(PeerOf(c), w, "unregister"); err != nil {
+	if err := s.checkSameWorker(PeerOf(c), w, OpUnregister); err != nil {
 		return nil, err
 	}
 	s.remove(addr, nil, "unregistered")

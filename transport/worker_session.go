@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // errMissing means the scheduler no longer knows the worker (it forgot it
@@ -17,7 +15,7 @@ var errMissing = errors.New("the scheduler no longer knows this worker")
 // going until one of them fails or ctx ends. registered reports whether the
 // scheduler accepted the worker.
 func (w *Worker) session(ctx context.Context) (registered bool, err error) {
-	tlsCfg, err := w.clientTLS(w.sched, identity.Scheduler)
+	tlsCfg, err := w.dialTLS(w.sched, OpDialScheduler)
 	if err != nil {
 		return false, err
 	}
@@ -162,7 +160,7 @@ func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.D
 // dropping it when it fails.
 func (w *Worker) heartbeat(ctx context.Context, c **Comm, contact string) (map[string]any, error) {
 	if *c == nil {
-		tlsCfg, err := w.clientTLS(w.sched, identity.Scheduler)
+		tlsCfg, err := w.dialTLS(w.sched, OpDialScheduler)
 		if err != nil {
 			return nil, err
 		}
