@@ -70,7 +70,9 @@ func (e *policyEnv) uniqueAddr() string {
 // dialer, so that only the dialer decides.
 func (e *policyEnv) listenAs(t *testing.T, peer identity.Role) string {
 	srv := &Server{Handlers: map[string]HandlerFunc{
-		"identity": func(context.Context, *Comm, map[string]any) (any, error) { return map[string]any{"type": "Scheduler"}, nil },
+		"identity": func(context.Context, *Comm, map[string]any) (any, error) {
+			return map[string]any{"type": "Scheduler"}, nil
+		},
 		"register-worker": func(ctx context.Context, c *Comm, _ map[string]any) (any, error) {
 			_ = c.Write(ctx, map[string]any{"status": "OK", "heartbeat-interval": 10.0})
 			for {
