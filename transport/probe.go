@@ -171,7 +171,40 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 	if res.Identity, err = identityInfo(v); err != nil {
 		return err
 	}
+	if err := checkIdentityRole(opts.Security, res.Identity.Type, c.TLSState()); err != nil {
+		return err
+	}
 	_ = CloseRPC(ctx, c)
+	return nil
+}
+
+// identityRoles is the certificate role each Dask server type must hold.
+var identityRoles = map[string]identity.Role{
+	"Scheduler": identity.Scheduler,
+	"Worker":    identity.Worker,
+	"Nanny":     identity.Worker,
+}
+
+// checkIdentityRole refuses, under the strict role policy, a peer whose
+// answer to identity claims a type its certificate's role cannot have: a
+// worker key answering as a Scheduler would otherwise pass for one.
+func checkIdentityRole(sec *Security, typ string, st *tls.ConnectionState) error {
+	if sec == nil || st == nil || sec.Config().Daskca.Policy() == PolicyDask {
+		return nil
+	}
+	want, ok := identityRoles[typ]
+	if !ok {
+		return fmt.Errorf("%w: it answers identity as a %q, not a Dask Scheduler, Worker or Nanny", ErrNotDask, typ)
+	}
+	id, leaf, err := PeerIdentity(*st)
+	if err != nil {
+		return fmt.Errorf("we refused the peer: %w: %w", ErrPeerRefused, err)
+	}
+	if id.Role != want {
+		return fmt.Errorf("we refused the peer: %w: it answers identity as a %s but presents %s, a %s certificate "+
+			"(serial %s); only a %s certificate may answer as a %s, so a %s key is posing as one",
+			ErrPeerRefused, typ, id, id.Role, leaf.SerialNumber.Text(16), want, typ, id.Role)
+	}
 	return nil
 }
 

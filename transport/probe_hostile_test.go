@@ -74,3 +74,45 @@ func TestProbeRefusesHostileAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeIdentityMatchesCertificate: an endpoint whose answer to
+// identity claims a type its certificate's role cannot have is refused
+// under the strict policy (a worker key posing as the scheduler), and
+// accepted when both agree, or under the dask policy.
+func TestProbeIdentityMatchesCertificate(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	loose := s.cfg
+	loose.Daskca.RolePolicy = PolicyDask
+	tests := []struct {
+		name    string
+		cfg     Config
+		cert    identity.Role
+		typ     string
+		wantErr error
+	}{
+		{"worker certificate answering as a Scheduler", s.cfg, identity.Worker, "Scheduler", ErrPeerRefused},
+		{"scheduler certificate answering as a Worker", s.cfg, identity.Scheduler, "Worker", ErrPeerRefused},
+		{"scheduler certificate answering as a Nanny", s.cfg, identity.Scheduler, "Nanny", ErrPeerRefused},
+		{"unknown type", s.cfg, identity.Scheduler, "Gateway", ErrNotDask},
+		{"scheduler as Scheduler", s.cfg, identity.Scheduler, "Scheduler", nil},
+		{"worker as Worker", s.cfg, identity.Worker, "Worker", nil},
+		{"worker as Nanny", s.cfg, identity.Worker, "Nanny", nil},
+		{"dask policy: worker as Scheduler", loose, identity.Worker, "Scheduler", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reply := [][]byte{mustMarshal(t, map[string]any{"type": tt.typ, "id": tt.typ + "-1", "workers": map[string]any{}})}
+			addr := hostileEndpoint(t, mustSecurity(t, tt.cfg, tt.cert), reply)
+			res, err := Probe(context.Background(), addr, ProbeOptions{Security: mustSecurity(t, tt.cfg, identity.Client)})
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("probe err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && (res.OK || res.Stage != StageIdentity) {
+				t.Errorf("result = %+v", res)
+			}
+			if errors.Is(err, ErrPeerRefused) && !strings.Contains(err.Error(), "posing as one") {
+				t.Errorf("error does not explain: %v", err)
+			}
+		})
+	}
+}

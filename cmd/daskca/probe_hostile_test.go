@@ -57,3 +57,22 @@ func TestProbeHostileEndpoint(t *testing.T) {
 		t.Errorf("error = %q", e)
 	}
 }
+
+// TestProbeWorkerPosingAsScheduler probes an endpoint that holds a worker
+// certificate and answers identity as a Scheduler: probe refuses it
+// (exit 2) and says that a worker key is posing as the scheduler.
+func TestProbeWorkerPosingAsScheduler(t *testing.T) {
+	h := newRunHome(t, t.TempDir(), "Probe Posing CA")
+	reply, err := transport.EncodeMsg(map[string]any{"type": "Scheduler", "id": "Scheduler-1", "workers": map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := hostileListener(t, h, "w1", identity.Worker, reply)
+	code, res, stderr := probeJSON(t, h.home, addr, h.config("alice"))
+	if code != probeFailed || res["status"] != "failed" {
+		t.Fatalf("exit %d, result %v, stderr %q; want exit 2, failed", code, res, stderr)
+	}
+	if e, _ := res["error"].(string); !strings.Contains(e, "answers identity as a Scheduler but presents") || !strings.Contains(e, "a worker certificate") {
+		t.Errorf("error = %q", e)
+	}
+}
