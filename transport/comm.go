@@ -76,6 +76,9 @@ type Comm struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	hookMu  sync.Mutex
+	onClose []func() // run once, after the connection is closed
 }
 
 func newComm(conn net.Conn, batch *recordBatcher, scheme string, opts CommOptions) *Comm {
@@ -162,11 +165,30 @@ func (c *Comm) Close() error {
 		first = true
 		c.closed.Store(true)
 		c.closeErr = c.conn.Close()
+		c.hookMu.Lock()
+		hooks := c.onClose
+		c.onClose = nil
+		c.hookMu.Unlock()
+		for _, f := range hooks {
+			f()
+		}
 	})
 	if first {
 		return c.closeErr
 	}
 	return nil
+}
+
+// addCloseHook makes f run once the comm is closed, at once if it is.
+func (c *Comm) addCloseHook(f func()) {
+	c.hookMu.Lock()
+	if !c.closed.Load() {
+		c.onClose = append(c.onClose, f)
+		c.hookMu.Unlock()
+		return
+	}
+	c.hookMu.Unlock()
+	f()
 }
 
 // Closed reports whether the comm has been closed.

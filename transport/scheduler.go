@@ -199,11 +199,7 @@ func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[st
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := s.dialTLS(a, OpDial)
-	if err != nil {
-		return nil, err
-	}
-	c, err := connectExplained(ctx, a.String(), tlsCfg, s.opts.Comm.Comm)
+	c, err := s.connect(ctx, a, OpDial, s.opts.Comm.Comm)
 	if err != nil {
 		return nil, err
 	}

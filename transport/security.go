@@ -48,6 +48,9 @@ type Security struct {
 	lastSeen stamps     // files as they were at the last load attempt
 	done     chan struct{}
 	stop     sync.Once
+
+	liveMu sync.Mutex
+	live   map[*Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
 }
 
 // AllowedPeers returns the roles a listener of role r accepts by default,

@@ -148,6 +148,21 @@ func (e *endpointBase) serverTLS(a Addr) (*tls.Config, error) {
 	return e.sec.ServerConfig(), nil
 }
 
+// connect dials a, accepting the peers the policy table allows for op,
+// with its errors explained, and tracks the comm for live revocation.
+func (e *endpointBase) connect(ctx context.Context, a Addr, op Operation, opts CommOptions) (*Comm, error) {
+	tlsCfg, err := e.dialTLS(a, op)
+	if err != nil {
+		return nil, err
+	}
+	c, err := connectExplained(ctx, a.String(), tlsCfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.sec.track(c, e.log)
+	return c, nil
+}
+
 // dialTLS returns the dialer tls.Config for a that accepts the peers the
 // policy table lets an endpoint of our role accept for op.
 func (e *endpointBase) dialTLS(a Addr, op Operation) (*tls.Config, error) {
@@ -199,6 +214,7 @@ func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts List
 	}
 	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *Comm) {
 		e.log.Info("connection", PeerOf(c).LogAttrs()...)
+		e.sec.track(c, e.log)
 		srv.ServeComm(ctx, c)
 	}, opts)
 	if err != nil {
