@@ -149,7 +149,7 @@ func (s *Scheduler) handleRegisterClient(ctx context.Context, c *Comm, _ map[str
 	peer := PeerOf(c)
 	msg := ErrNoTasks.Error()
 	if err := authorizeOp(s.sec, identity.Scheduler, OpRegisterClient, peer); err != nil {
-		s.log.Warn("client registration refused", append(peer.LogAttrs(), "err", err)...)
+		s.refusedOps.warn("client registration refused", append(peer.LogAttrs(), "err", err)...)
 		msg = err.Error()
 	} else {
 		s.log.Warn("client refused: this scheduler runs no tasks", peer.LogAttrs()...)

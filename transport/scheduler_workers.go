@@ -95,7 +95,7 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 		err = s.add(info, c)
 	}
 	if err != nil {
-		s.log.Warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
+		s.refusedOps.warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
 		_ = c.Write(ctx, map[string]any{"status": "error", "message": err.Error(), "time": epoch(s.now())})
 		_ = c.Close()
 		return NoReply, nil

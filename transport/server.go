@@ -118,6 +118,9 @@ type endpointBase struct {
 	log *slog.Logger
 	now func() time.Time
 	ln  *Listener
+
+	refusedConns *logLimiter // "connection refused": failed handshakes, scans
+	refusedOps   *logLimiter // refused registrations
 }
 
 func newEndpointBase(sec *Security, log *slog.Logger, now func() time.Time) endpointBase {
@@ -127,7 +130,9 @@ func newEndpointBase(sec *Security, log *slog.Logger, now func() time.Time) endp
 	if now == nil {
 		now = time.Now
 	}
-	return endpointBase{sec: sec, log: log, now: now}
+	return endpointBase{sec: sec, log: log, now: now,
+		refusedConns: newLogLimiter(log, now, "refused connections"),
+		refusedOps:   newLogLimiter(log, now, "refused registrations")}
 }
 
 // serverTLS returns the listener tls.Config for addr, or nil for tcp://,
@@ -207,7 +212,7 @@ func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts List
 	}
 	onErr := opts.OnError
 	opts.OnError = func(err error) {
-		e.log.Warn("connection refused", "err", err)
+		e.refusedConns.warn("connection refused", "err", err)
 		if onErr != nil {
 			onErr(err)
 		}
