@@ -28,8 +28,11 @@ var NoReply any = noReply{}
 // serving starts and may then serve many comms at once.
 type Server struct {
 	// Handlers maps op names to their handlers. An op without a handler
-	// gets the reply None (nil), as in Dask.
+	// goes to Fallback, or gets the reply None (nil), as in Dask.
 	Handlers map[string]HandlerFunc
+	// Fallback, if set, runs every op that has no handler; it gets the op
+	// name in args["op"].
+	Fallback HandlerFunc
 	// OnError, if set, is told about handler errors and broken requests.
 	OnError func(op string, err error)
 }
@@ -93,8 +96,12 @@ func (s *Server) dispatch(ctx context.Context, c *Comm, m Msg) bool {
 // run calls the handler for op, turning its error into Dask's reply.
 func (s *Server) run(ctx context.Context, c *Comm, op string, args map[string]any) any {
 	h, ok := s.Handlers[op]
-	if !ok {
+	if !ok && s.Fallback == nil {
 		return nil
+	}
+	if !ok {
+		h = s.Fallback
+		args["op"] = op
 	}
 	result, err := h(ctx, c, args)
 	if err != nil {

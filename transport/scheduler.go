@@ -131,8 +131,20 @@ func (s *Scheduler) server() *Server {
 			"unregister":       s.handleUnregister,
 			"register-client":  s.handleRegisterClient,
 		},
-		OnError: func(op string, err error) { s.log.Warn("request failed", "op", op, "err", err) },
+		Fallback: s.handleUnserved,
+		OnError:  func(op string, err error) { s.log.Warn("request failed", "op", op, "err", err) },
 	}
+}
+
+// handleUnserved answers an op the scheduler has no handler for. A
+// client's (gather, scatter, ncores and the rest of a Client's calls) gets
+// ErrNoTasks, which Dask raises at once; anyone else gets None, as from
+// Dask for an unknown op, so that real Dask workers carry on.
+func (s *Scheduler) handleUnserved(_ context.Context, c *Comm, args map[string]any) (any, error) {
+	if PeerOf(c).ID.Role == identity.Client {
+		return nil, fmt.Errorf("%v: %w", args["op"], ErrNoTasks)
+	}
+	return nil, nil
 }
 
 // ErrNoTasks is the answer of the Go scheduler to a Dask Client: it keeps

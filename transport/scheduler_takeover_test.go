@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -94,5 +95,41 @@ func TestRegistrationTakeoverKeepsVictim(t *testing.T) {
 	}
 	if ws := sched.Workers(); len(ws) != 1 || ws[0].Peer.ID.Name != "worker-1" {
 		t.Errorf("workers = %+v", ws)
+	}
+}
+
+// TestSchedulerRefusesClientOps: a client's register-client gets the
+// stream-start error Dask's Client raises, and its other calls an error
+// naming ErrNoTasks; a worker's unknown op still gets None, as from Dask.
+func TestSchedulerRefusesClientOps(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	sched, _ := mustScheduler(t, s, SchedulerOptions{})
+	client, err := dialAs(t, s.cfg, identity.Client, sched.Addr(), identity.Scheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rerr *RemoteError
+	if _, err := call(t, client, "gather", map[string]any{"keys": []any{"x"}}); !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "runs no tasks") {
+		t.Errorf("gather from a client: %v, want an error saying the scheduler runs no tasks", err)
+	}
+	worker, err := dialAs(t, s.cfg, identity.Worker, sched.Addr(), identity.Scheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := call(t, worker, "some-worker-op", nil); err != nil || v != nil {
+		t.Errorf("unknown op from a worker = %v, %v; want None", v, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := Send(ctx, client, "register-client", map[string]any{"client": "Client-1"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := client.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{map[string]any{"op": "stream-start", "error": ErrNoTasks.Error()}}
+	if !reflect.DeepEqual(m.Value, want) {
+		t.Errorf("register-client answer = %v, want %v", m.Value, want)
 	}
 }
