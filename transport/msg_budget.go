@@ -5,9 +5,9 @@ import (
 	"fmt"
 )
 
-// Decoding a msgpack value costs more memory than its bytes: a one-byte
-// empty map becomes a Go map of a few hundred bytes, a one-byte element of
-// a list a 16-byte interface. A peer could send a few megabytes that take
+// Decoding a msgpack value costs more memory than its bytes: a three-byte
+// map of one entry becomes a Go map of over 300 bytes, a one-byte element
+// of a list a 16-byte interface. A peer could send a few megabytes that take
 // gigabytes once decoded. So before decoding anything, DecodeMsg walks the
 // bytes without allocating, adds up what decoding them would cost (the
 // costs below, upper bounds measured on 64-bit Go), and refuses a value
@@ -17,9 +17,9 @@ const (
 	// DefaultDecodeFactor is the budget of decoded memory per byte of
 	// msgpack when Limits.DecodeFactor is zero. Dask's messages (task
 	// batches, registrations, heartbeats, identity replies) decode to 6 to
-	// 9 times their size, a map of short keys to small numbers to up to
-	// 15; a hostile list of empty maps would take 64 times, of one-entry
-	// maps 128 times.
+	// 9 times their size, a map of short keys to small numbers up to about
+	// 15, a list of small numbers 16; a hostile list of empty maps would
+	// take 64 times, of one-entry maps 128 times.
 	DefaultDecodeFactor = 16
 	// decodeAllowance is budget every value gets beside the factor, so
 	// that small messages, whose fixed costs dominate (a two-key request
