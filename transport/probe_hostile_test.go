@@ -116,3 +116,56 @@ func TestProbeIdentityMatchesCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerRefusesDecodingBomb sends a Go scheduler, on an
+// authenticated worker comm, the 8 MiB list of empty maps that took one
+// from 85 MB to 573 MB: it closes the comm, logs why, and the process
+// allocates about the size of what was sent, not 64 times it.
+func TestSchedulerRefusesDecodingBomb(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	sched, log := mustScheduler(t, s, SchedulerOptions{})
+	c, err := dialAs(t, s.cfg, identity.Worker, sched.Addr(), identity.Scheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := c.WriteFrames(context.Background(), [][]byte{bomb}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after the bomb: read %v, want the scheduler to close the comm", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*bombSize {
+		t.Errorf("sending and refusing %d bytes allocated %d", bombSize, grew)
+	}
+	waitFor(t, "the scheduler to log the refused message", func() bool {
+		return log.has("request failed", "message refused, comm closed", "refused before decoding")
+	})
+}
+
+// TestSchedulerDropsStreamOnBomb: the same message on a registered
+// worker's stream ends the registration, with the reason in the log.
+func TestSchedulerDropsStreamOnBomb(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	sched, log := mustScheduler(t, s, SchedulerOptions{})
+	c, err := dialAs(t, s.cfg, identity.Worker, sched.Addr(), identity.Scheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := register(t, c, "tls://127.0.0.1:7", "w"); r["status"] != "OK" {
+		t.Fatal(r)
+	}
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	if err := c.WriteFrames(context.Background(), [][]byte{bomb}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the worker to be removed, saying why", func() bool {
+		return len(sched.Workers()) == 0 && log.has("worker removed", "refused before decoding")
+	})
+}

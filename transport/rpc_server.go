@@ -44,7 +44,9 @@ func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts
 
 // ServeComm reads requests from c and answers them until c closes, the
 // peer sends {"op": "close"}, a request asks to "close" after its reply, or
-// ctx is done. It does not close c; the caller (a Listener) does.
+// ctx is done. It does not close c; the caller (a Listener) does. A message
+// refused for its size or shape (ErrFrameLimit, ErrMalformed) is reported
+// to OnError before the comm ends.
 //
 // Like Dask it answers an op that fails with the uncaught-error reply, a
 // "close" op that wants a reply with "OK", and stops at a request that is
@@ -52,6 +54,9 @@ func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts
 func (s *Server) ServeComm(ctx context.Context, c *Comm) {
 	for ctx.Err() == nil {
 		m, err := c.Read(ctx)
+		if errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+			s.report("", fmt.Errorf("message refused, comm closed: %w", err))
+		}
 		if err != nil {
 			return
 		}

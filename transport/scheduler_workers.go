@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -109,9 +110,12 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 		return NoReply, nil
 	}
 	s.log.Info("worker registered", append(peer.LogAttrs(), "address", info.Address, "worker_name", info.Name, "nthreads", info.NThreads)...)
-	s.readStream(ctx, c)
+	why := "stream closed"
+	if err := s.readStream(ctx, c); errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+		why = "stream closed: " + err.Error()
+	}
 	_ = c.Close()
-	s.remove(info.Address, c, "stream closed")
+	s.remove(info.Address, c, why)
 	return NoReply, nil
 }
 
@@ -193,12 +197,13 @@ func (s *Scheduler) bindsIdentity(peer Peer) bool {
 }
 
 // readStream reads the worker's batched stream (lists of ops) until it
-// ends. Task-related ops mean nothing here; "close-stream" ends it.
-func (s *Scheduler) readStream(ctx context.Context, c *Comm) {
+// ends, and returns why. Task-related ops mean nothing here;
+// "close-stream" ends it.
+func (s *Scheduler) readStream(ctx context.Context, c *Comm) error {
 	for {
 		m, err := c.Read(ctx)
 		if err != nil {
-			return
+			return err
 		}
 		msgs, ok := m.Value.([]any)
 		if !ok {
@@ -206,7 +211,7 @@ func (s *Scheduler) readStream(ctx context.Context, c *Comm) {
 		}
 		for _, msg := range msgs {
 			if op := (Msg{Value: msg}).Op(); op == "close-stream" || op == "close" {
-				return
+				return nil
 			}
 		}
 	}
