@@ -76,6 +76,9 @@ type Comm struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	hookMu  sync.Mutex
+	onClose []func() // run once, after the connection is closed
 }
 
 func newComm(conn net.Conn, batch *recordBatcher, scheme string, opts CommOptions) *Comm {
@@ -96,18 +99,23 @@ func messageSize(frames [][]byte) int {
 // has arrived, ctx is done, the idle timeout expires or the comm fails; in
 // every case but success the comm is closed afterwards.
 func (c *Comm) Read(ctx context.Context) (Msg, error) {
+	return c.read(ctx, c.opts.Limits)
+}
+
+// read is Read under lim.
+func (c *Comm) read(ctx context.Context, lim Limits) (Msg, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.closed.Load() {
 		return Msg{}, fmt.Errorf("reading from %s: %w", c.RemoteAddr(), ErrClosed)
 	}
 	disarm := c.arm(ctx, c.conn.SetReadDeadline)
-	frames, err := ReadFrames(c.br, c.opts.Limits)
+	frames, err := ReadFrames(c.br, lim)
 	disarm()
 	if err != nil {
 		return Msg{}, c.fail(ctx, "reading from", err)
 	}
-	m, err := DecodeMsg(frames, c.opts.Limits)
+	m, err := DecodeMsg(frames, lim)
 	if err != nil {
 		return Msg{}, c.fail(ctx, "reading from", err)
 	}
@@ -157,11 +165,30 @@ func (c *Comm) Close() error {
 		first = true
 		c.closed.Store(true)
 		c.closeErr = c.conn.Close()
+		c.hookMu.Lock()
+		hooks := c.onClose
+		c.onClose = nil
+		c.hookMu.Unlock()
+		for _, f := range hooks {
+			f()
+		}
 	})
 	if first {
 		return c.closeErr
 	}
 	return nil
+}
+
+// addCloseHook makes f run once the comm is closed, at once if it is.
+func (c *Comm) addCloseHook(f func()) {
+	c.hookMu.Lock()
+	if !c.closed.Load() {
+		c.onClose = append(c.onClose, f)
+		c.hookMu.Unlock()
+		return
+	}
+	c.hookMu.Unlock()
+	f()
 }
 
 // Closed reports whether the comm has been closed.

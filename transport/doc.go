@@ -43,8 +43,13 @@
 //
 //	dialer      accepts listeners with role
 //	scheduler   worker
-//	worker      scheduler, worker
-//	client      scheduler, worker
+//	worker      scheduler, worker (its scheduler's address: scheduler only)
+//	client      scheduler, worker (its scheduler's address: scheduler only)
+//
+// These, and who may register a worker, heartbeat, unregister and register
+// a client on a scheduler, are rows of one table (PolicyTable, Allowed),
+// which the Go transport enforces and daskca's Dask plugin receives. A
+// worker registration belongs to the certificate that made it.
 //
 // The role policy "dask" (daskca.role-policy) accepts any certificate that
 // chains to the CA, as Dask does. A CRL (daskca.crl-file) and hostname
@@ -52,9 +57,11 @@
 //
 // Certificates, keys, the CA bundle and the CRL are reloaded when their files
 // change (Security.Run polls them) or on demand (Security.Reload, for SIGHUP).
-// New handshakes use the new material; established connections stay up; a
-// broken or half-written file leaves the old material in place. TLS 1.3
-// sessions are resumed only within one material: a reload ends them.
+// New handshakes use the new material; established connections stay up,
+// except those of a peer the new CRL revokes, which scheduler and worker
+// close; a broken or half-written file leaves the old material in place,
+// and a CRL older than the loaded one is refused. TLS 1.3 sessions are
+// resumed only within one material: a reload ends them.
 //
 // # Wire protocol
 //
@@ -63,7 +70,9 @@
 // message. Comm, Connect and Listen carry messages; the RPC layer sends
 // {"op": ..., "reply": true} requests and reads replies. Frames are read
 // within Limits: nothing is allocated for what an untrusted header claims
-// before the bytes arrive. Listeners bound handshakes and connections
+// before the bytes arrive, and msgpack is decoded only when a walk over it
+// (allocating nothing) finds its decoded form within a budget proportional
+// to its size (Limits.DecodeFactor). Listeners bound handshakes and connections
 // (ListenOptions) so slow or silent dialers cannot starve real peers.
 //
 // # Scheduler, worker and probe

@@ -30,14 +30,24 @@ const (
 	DefaultMaxDepth = 512
 )
 
-// Limits bounds what ReadFrames and DecodeMsg accept from a peer. A zero
-// field means the matching Default constant; a negative one is invalid and
-// also means the default. Limits is a plain value, safe to copy and share.
+// Limits bound what ReadFrames and DecodeMsg accept from a peer; together
+// they keep the memory a message costs proportional to its size: reading
+// allocates as bytes arrive (at most growFactor times them), decoding at
+// most DecodeFactor times the msgpack plus a fixed allowance.
+
+// A zero field means the matching Default constant; a negative one is
+// invalid and also means the default. Limits is a plain value, safe to copy
+// and share.
 type Limits struct {
 	MaxFrames      int
 	MaxFrameSize   int64
 	MaxMessageSize int64
 	MaxDepth       int
+	// DecodeFactor bounds the memory the decoded values of a msgpack frame
+	// (frame 0, a serialized-object header) may take, as a multiple of the
+	// frame's size, beyond a fixed allowance of 64 KiB; a frame over it is
+	// refused before it is decoded. Zero means DefaultDecodeFactor.
+	DecodeFactor int
 }
 
 // orDefaults returns l with every unset field replaced by its default.
@@ -53,6 +63,9 @@ func (l Limits) orDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.DecodeFactor <= 0 {
+		l.DecodeFactor = DefaultDecodeFactor
 	}
 	return l
 }

@@ -9,6 +9,9 @@ import (
 
 // FuzzReadMessage feeds arbitrary bytes to the frame reader under small
 // limits: it must never panic, never return more bytes than it was given,
+// never allocate more than a small multiple of them (frames grow as bytes
+// arrive, after a first chunk of readChunk; each 8-byte frame length costs
+// a slice header and a length),
 // and whatever it accepts must survive a write and a second read unchanged.
 func FuzzReadMessage(f *testing.F) {
 	f.Add(message(8+8+3, []uint64{3}, []byte("abc")))
@@ -17,7 +20,15 @@ func FuzzReadMessage(f *testing.F) {
 	f.Add([]byte{})
 	lim := Limits{MaxFrames: 64, MaxFrameSize: 1 << 16, MaxMessageSize: 1 << 18}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		frames, err := ReadFrames(bytes.NewReader(raw), lim)
+		var frames [][]byte
+		var err error
+		grew := allocated(func() { frames, err = ReadFrames(bytes.NewReader(raw), lim) })
+		if bound := uint64(growFactor*len(raw)+readChunk) + 4<<10; grew > bound {
+			grew = allocated(func() { _, _ = ReadFrames(bytes.NewReader(raw), lim) }) // once more, past one-time costs
+		}
+		if bound := uint64(growFactor*len(raw)+readChunk) + 4<<10; grew > bound {
+			t.Fatalf("reading %d bytes allocated %d", len(raw), grew)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrFrameLimit) && !errors.Is(err, ErrMalformed) &&
 				!errors.Is(err, io.ErrUnexpectedEOF) && err != io.EOF {

@@ -78,6 +78,10 @@ func ParseHandshake(m Msg) (Handshake, error) {
 	return h, nil
 }
 
+// handshakeLimits bound the peer's handshake, read before anything else
+// and, on tcp://, from anyone: Dask's is one frame of about 50 bytes.
+var handshakeLimits = Limits{MaxFrames: 4, MaxFrameSize: 4 << 10, MaxMessageSize: 4 << 10, MaxDepth: 8, DecodeFactor: 1}
+
 // exchangeHandshake writes local at once, then reads the peer's. Both ends
 // may do this at the same time without deadlock: a handshake is far smaller
 // than any socket buffer, and Dask servers (which write first) and clients
@@ -86,7 +90,7 @@ func (c *Comm) exchangeHandshake(ctx context.Context, local Handshake) error {
 	if err := c.Write(ctx, local.value()); err != nil {
 		return fmt.Errorf("sending handshake: %w", err)
 	}
-	m, err := c.Read(ctx)
+	m, err := c.read(ctx, handshakeLimits)
 	if err != nil {
 		return fmt.Errorf("reading handshake: %w: %w", ErrHandshake, err)
 	}

@@ -13,16 +13,19 @@ import (
 // DecodeMsg decodes the frames of one Dask message. Frame 0 is msgpack;
 // every {"__Serialized__": i} or {"__Pickled__": i} placeholder in it is
 // replaced by a *Serialized holding the header at frame i and the raw frames
-// after it. Hostile input yields an error wrapping ErrMalformed (or
-// ErrFrameLimit for nesting deeper than lim.MaxDepth), never a panic, and
-// allocates no more than the frames' own size suggests.
+// after it; each header frame may be used by one placeholder only.
+//
+// Hostile input yields an error, never a panic: ErrMalformed for bytes that
+// are not msgpack or a bad placeholder, ErrFrameLimit for nesting deeper
+// than lim.MaxDepth or for a value whose decoded form would take more than
+// its budget (lim.DecodeFactor times its size, see msg_budget.go). Both are
+// found by a walk over the bytes that allocates nothing, before anything is
+// decoded, so the memory DecodeMsg allocates stays within the budget.
 func DecodeMsg(frames [][]byte, lim Limits) (Msg, error) {
 	if len(frames) == 0 {
 		return Msg{}, fmt.Errorf("message without frames: %w", ErrMalformed)
 	}
-	d := newValueDecoder(frames[0], lim.orDefaults().MaxDepth)
-	d.frames = frames
-	v, err := d.top()
+	v, err := decodeChecked(frames[0], frames, lim.orDefaults())
 	if err != nil {
 		return Msg{}, fmt.Errorf("decoding frame 0: %w", err)
 	}
@@ -32,24 +35,38 @@ func DecodeMsg(frames [][]byte, lim Limits) (Msg, error) {
 // DecodeValue decodes one msgpack value from b the way DecodeMsg decodes
 // frame 0, without resolving serialized-object placeholders.
 func DecodeValue(b []byte, lim Limits) (any, error) {
-	return newValueDecoder(b, lim.orDefaults().MaxDepth).top()
+	return decodeChecked(b, nil, lim.orDefaults())
+}
+
+// decodeChecked checks the cost of b against its budget, then decodes it.
+func decodeChecked(b []byte, frames [][]byte, lim Limits) (any, error) {
+	if _, err := scanCost(b, lim, frames != nil); err != nil {
+		return nil, err
+	}
+	d := &valueDecoder{buf: b, src: bytes.NewReader(b), lim: lim, frames: frames}
+	d.dec = msgpack.NewDecoder(d.src)
+	return d.top()
 }
 
 // valueDecoder turns msgpack into the values documented on Msg. It checks
 // every container length against the bytes left, so a claimed length can
 // never make it allocate more than the input could fill.
 type valueDecoder struct {
-	buf      []byte
-	src      *bytes.Reader
-	dec      *msgpack.Decoder
-	maxDepth int
-	frames   [][]byte // nil: leave placeholders alone
+	buf     []byte
+	src     *bytes.Reader
+	dec     *msgpack.Decoder
+	lim     Limits
+	frames  [][]byte // nil: leave placeholders alone
+	headers []bool   // header frames already used by a placeholder
 }
 
-func newValueDecoder(b []byte, maxDepth int) *valueDecoder {
-	src := bytes.NewReader(b)
-	return &valueDecoder{buf: b, src: src, dec: msgpack.NewDecoder(src), maxDepth: maxDepth}
-}
+// Empty containers are shared: a slice of length and capacity zero cannot
+// be written through, and boxing a new one would cost 24 bytes per byte of
+// input.
+var (
+	emptyList any = []any{}
+	emptyBin  any = []byte{}
+)
 
 // top decodes exactly one value spanning all of the input.
 func (d *valueDecoder) top() (any, error) {
@@ -64,8 +81,8 @@ func (d *valueDecoder) top() (any, error) {
 }
 
 func (d *valueDecoder) value(depth int) (any, error) {
-	if depth > d.maxDepth {
-		return nil, fmt.Errorf("msgpack nested deeper than %d: %w", d.maxDepth, ErrFrameLimit)
+	if depth > d.lim.MaxDepth {
+		return nil, fmt.Errorf("msgpack nested deeper than %d: %w", d.lim.MaxDepth, ErrFrameLimit)
 	}
 	c, err := d.dec.PeekCode()
 	if err != nil {
@@ -77,10 +94,17 @@ func (d *valueDecoder) value(depth int) (any, error) {
 	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
 		return d.array(depth)
 	case msgpcode.IsBin(c):
-		return d.bin()
+		b, err := d.bin()
+		if err != nil || len(b) == 0 {
+			return emptyBin, err
+		}
+		return b, nil
 	case msgpcode.IsString(c):
 		b, err := d.bin()
-		return string(b), err
+		if err != nil || len(b) == 0 {
+			return "", err
+		}
+		return string(b), nil
 	case msgpcode.IsExt(c) || msgpcode.IsFixedExt(c):
 		if err := d.checkExtLen(c); err != nil {
 			return nil, err
@@ -144,13 +168,16 @@ func (d *valueDecoder) checkExtLen(c byte) error {
 	return nil
 }
 
-func (d *valueDecoder) array(depth int) ([]any, error) {
+func (d *valueDecoder) array(depth int) (any, error) {
 	n, err := d.dec.DecodeArrayLen()
 	if err != nil {
 		return nil, malformed(err)
 	}
 	if n < 0 || n > d.src.Len() { // every element takes at least one byte
 		return nil, fmt.Errorf("array of %d with %d bytes left: %w", n, d.src.Len(), ErrMalformed)
+	}
+	if n == 0 {
+		return emptyList, nil
 	}
 	out := make([]any, n)
 	for i := range out {
@@ -161,6 +188,9 @@ func (d *valueDecoder) array(depth int) ([]any, error) {
 	return out, nil
 }
 
+// mapValue decodes a map into a map[string]any while its keys are strings,
+// remembering their order, and into a Map (wire order) from the first key
+// that is not. A repeated string key keeps its last value.
 func (d *valueDecoder) mapValue(depth int) (any, error) {
 	n, err := d.dec.DecodeMapLen()
 	if err != nil {
@@ -169,29 +199,74 @@ func (d *valueDecoder) mapValue(depth int) (any, error) {
 	if n < 0 || n > d.src.Len()/2 { // every entry takes at least two bytes
 		return nil, fmt.Errorf("map of %d with %d bytes left: %w", n, d.src.Len(), ErrMalformed)
 	}
+	var m map[string]any
+	var order []string // keys in wire order, for a Map after all
+	for i := range n {
+		c, err := d.dec.PeekCode()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		if !msgpcode.IsString(c) {
+			return d.mixedMap(depth, n, i, order, m)
+		}
+		kb, err := d.bin()
+		if err != nil {
+			return nil, err
+		}
+		k := string(kb)
+		if n > 1 {
+			if order == nil {
+				order = make([]string, 0, n)
+			}
+			order = append(order, k)
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 && d.frames != nil {
+			// Dask's placeholder, {"__Serialized__": i}, becomes the object
+			// without a map being built for it.
+			if offset, ok := placeholderOffset(k, v); ok {
+				return d.subFrames(SerializedKind(k), offset)
+			}
+		}
+		if m == nil {
+			m = make(map[string]any, n)
+		}
+		m[k] = v
+	}
+	if m == nil {
+		m = make(map[string]any)
+	}
+	if d.frames != nil {
+		return d.resolve(m)
+	}
+	return m, nil
+}
+
+// placeholderOffset reports whether a map's one entry, k: v, points at a
+// serialized object: the key is a placeholder kind and v a positive offset.
+func placeholderOffset(k string, v any) (int64, bool) {
+	offset, ok := v.(int64)
+	return offset, ok && offset > 0 && (k == string(KindSerialized) || k == string(KindPickled))
+}
+
+func (d *valueDecoder) mixedMap(depth, n, done int, order []string, m map[string]any) (Map, error) {
 	entries := make(Map, n)
-	allStrings := true
-	for i := range entries {
+	for i, k := range order[:done] {
+		entries[i] = KV{Key: k, Value: m[k]}
+	}
+	var err error
+	for i := done; i < n; i++ {
 		if entries[i].Key, err = d.value(depth + 1); err != nil {
 			return nil, err
 		}
 		if entries[i].Value, err = d.value(depth + 1); err != nil {
 			return nil, err
 		}
-		_, isString := entries[i].Key.(string)
-		allStrings = allStrings && isString
 	}
-	if !allStrings {
-		return entries, nil
-	}
-	m := make(map[string]any, n)
-	for _, kv := range entries {
-		m[kv.Key.(string)] = kv.Value
-	}
-	if d.frames != nil {
-		return d.resolve(m)
-	}
-	return m, nil
+	return entries, nil
 }
 
 func malformed(err error) error {

@@ -3,13 +3,15 @@ package transport
 import (
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
 // FuzzDecodeMsg decodes arbitrary frame 0 bytes (with the fuzzed bytes
 // also offered as later frames, so placeholders have something to point
-// at). It must not panic; what it accepts must re-encode and decode to the
-// same value.
+// at). It must not panic, must allocate no more than the cost walk
+// estimated (the estimate the decoding budget rests on), and what it
+// accepts must re-encode and decode to the same value.
 func FuzzDecodeMsg(f *testing.F) {
 	for _, frames := range [][][]byte{
 		daskPickled(f),
@@ -22,7 +24,17 @@ func FuzzDecodeMsg(f *testing.F) {
 	lim := Limits{MaxDepth: 64}
 	f.Fuzz(func(t *testing.T, frame0, extra []byte) {
 		frames := [][]byte{frame0, extra, extra, extra}
-		m, err := DecodeMsg(frames, lim)
+		var m Msg
+		var err error
+		grew := allocated(func() { m, err = DecodeMsg(frames, lim) })
+		if bound := decodeBound(frame0, extra, lim); grew > bound {
+			// Measure again: the first decode of a process pays one-time
+			// initialisation, and another goroutine may have allocated.
+			grew = allocated(func() { _, _ = DecodeMsg(frames, lim) })
+		}
+		if bound := decodeBound(frame0, extra, lim); grew > bound {
+			t.Fatalf("decoding %d+%d bytes allocated %d, estimated at most %d", len(frame0), len(extra), grew, bound)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrFrameLimit) {
 				t.Fatalf("unexpected error kind: %v", err)
@@ -41,6 +53,26 @@ func FuzzDecodeMsg(f *testing.F) {
 			t.Fatalf("round trip changed\n%#v\nto\n%#v", m.Value, back.Value)
 		}
 	})
+}
+
+// allocated returns the bytes f allocates (in the whole process, which
+// while fuzzing is this goroutine and little else).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// decodeBound is the most decoding frame0 with up to three placeholders
+// pointing at extra may allocate: the cost walk's estimates of both, plus
+// the decoder itself, the *Serialized values and an error message.
+func decodeBound(frame0, extra []byte, lim Limits) uint64 {
+	const fixed = 4 << 10
+	c0, _ := scanCost(frame0, Limits{MaxDepth: lim.MaxDepth, DecodeFactor: 1 << 20}, true)
+	c1, _ := scanCost(extra, Limits{MaxDepth: lim.MaxDepth, DecodeFactor: 1 << 20}, false)
+	return uint64(c0+3*c1) + fixed
 }
 
 // normalizeNaN replaces NaN floats, which never equal themselves, by a

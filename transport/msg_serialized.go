@@ -29,7 +29,17 @@ func (d *valueDecoder) subFrames(kind SerializedKind, offset int64) (*Serialized
 	if offset >= int64(len(d.frames)) {
 		return nil, fmt.Errorf("%s header at frame %d of %d: %w", kind, offset, len(d.frames), ErrMalformed)
 	}
-	h, err := DecodeValue(d.frames[offset], Limits{MaxDepth: d.maxDepth})
+	// Dask points each placeholder at a header of its own. Decoding one
+	// header for many placeholders would let a small message cost its
+	// header's decoded size many times over.
+	if d.headers == nil {
+		d.headers = make([]bool, len(d.frames))
+	}
+	if d.headers[offset] {
+		return nil, fmt.Errorf("%s header at frame %d is used by another placeholder: %w", kind, offset, ErrMalformed)
+	}
+	d.headers[offset] = true
+	h, err := DecodeValue(d.frames[offset], d.lim)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s header at frame %d: %w", kind, offset, err)
 	}

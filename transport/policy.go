@@ -15,6 +15,11 @@ const (
 	OpAccept Operation = "accept"
 	// OpDial is a dialer accepting the server it reached.
 	OpDial Operation = "dial"
+	// OpDialScheduler is a dialer accepting the server at the address it
+	// was given as its scheduler's: a worker registering, a client
+	// connecting. Only a scheduler certificate will do, so that no worker
+	// or client key can pose as the scheduler.
+	OpDialScheduler Operation = "dial-scheduler"
 	// OpRegisterWorker is "register-worker" on a scheduler.
 	OpRegisterWorker Operation = "register-worker"
 	// OpHeartbeatWorker is "heartbeat_worker" on a scheduler; it must come
@@ -54,6 +59,8 @@ var policyTable = []Rule{
 	{Local: identity.Scheduler, Op: OpDial, Peers: []identity.Role{identity.Worker}},
 	{Local: identity.Worker, Op: OpDial, Peers: []identity.Role{identity.Scheduler, identity.Worker}},
 	{Local: identity.Client, Op: OpDial, Peers: []identity.Role{identity.Scheduler, identity.Worker}},
+	{Local: identity.Worker, Op: OpDialScheduler, Peers: []identity.Role{identity.Scheduler}},
+	{Local: identity.Client, Op: OpDialScheduler, Peers: []identity.Role{identity.Scheduler}},
 }
 
 // PolicyTable returns a copy of the strict policy's rules.
@@ -66,6 +73,24 @@ func PolicyTable() []Rule {
 	return out
 }
 
+// rule returns the row of the table for (local, op).
+func rule(local identity.Role, op Operation) (Rule, bool) {
+	for _, r := range policyTable {
+		if r.Local == local && r.Op == op {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Peers returns the roles of peers the strict policy lets do op on an
+// endpoint of role local (none when the table has no such row). The
+// caller owns the returned slice.
+func Peers(local identity.Role, op Operation) []identity.Role {
+	r, _ := rule(local, op)
+	return slices.Clone(r.Peers)
+}
+
 // Allowed reports whether, under policy (PolicyStrict or PolicyDask), a
 // peer of role peer may do op on an endpoint of role local. An operation
 // the table does not list is refused under the strict policy.
@@ -73,10 +98,6 @@ func Allowed(policy string, local identity.Role, op Operation, peer identity.Rol
 	if policy == PolicyDask {
 		return true
 	}
-	for _, r := range policyTable {
-		if r.Local == local && r.Op == op {
-			return slices.Contains(r.Peers, peer)
-		}
-	}
-	return false
+	r, ok := rule(local, op)
+	return ok && slices.Contains(r.Peers, peer)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -15,6 +16,11 @@ import (
 // DefaultProbeTimeout bounds a whole probe when ProbeOptions.Timeout is
 // zero: connecting, both handshakes and the identity call.
 const DefaultProbeTimeout = 10 * time.Second
+
+// probeLimits bound what a probe reads from the endpoint it checks, which
+// it has no reason to trust: the identity reply of a scheduler with ten
+// thousand workers is about 10 MiB.
+var probeLimits = Limits{MaxFrames: 1 << 10, MaxFrameSize: 64 << 20, MaxMessageSize: 64 << 20}
 
 // ProbeOptions configures Probe. The zero value probes tcp:// only.
 type ProbeOptions struct {
@@ -147,7 +153,7 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 		conn, version = tc, tc.ConnectionState().Version
 	}
 	res.Stage = StageHandshake
-	c := newComm(conn, nil, a.Scheme, CommOptions{})
+	c := newComm(conn, nil, a.Scheme, CommOptions{Limits: probeLimits})
 	defer c.Close()
 	if err := c.exchangeHandshake(ctx, DefaultHandshake); err != nil {
 		return explain(err, tlsCfg != nil, version)
@@ -156,11 +162,49 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 	res.Handshake = &HandshakeInfo{Python: h.Python, PickleProtocol: h.PickleProtocol, Compression: h.Compression}
 	res.Stage = StageIdentity
 	v, err := Call(ctx, c, "identity", nil)
+	if errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+		return fmt.Errorf("%w: its answer to identity was refused: %w", ErrNotDask, err)
+	}
 	if err != nil {
 		return err
 	}
-	res.Identity = identityInfo(v)
+	if res.Identity, err = identityInfo(v); err != nil {
+		return err
+	}
+	if err := checkIdentityRole(opts.Security, res.Identity.Type, c.TLSState()); err != nil {
+		return err
+	}
 	_ = CloseRPC(ctx, c)
+	return nil
+}
+
+// identityRoles is the certificate role each Dask server type must hold.
+var identityRoles = map[string]identity.Role{
+	"Scheduler": identity.Scheduler,
+	"Worker":    identity.Worker,
+	"Nanny":     identity.Worker,
+}
+
+// checkIdentityRole refuses, under the strict role policy, a peer whose
+// answer to identity claims a type its certificate's role cannot have: a
+// worker key answering as a Scheduler would otherwise pass for one.
+func checkIdentityRole(sec *Security, typ string, st *tls.ConnectionState) error {
+	if sec == nil || st == nil || sec.Config().Daskca.Policy() == PolicyDask {
+		return nil
+	}
+	want, ok := identityRoles[typ]
+	if !ok {
+		return fmt.Errorf("%w: it answers identity as a %q, not a Dask Scheduler, Worker or Nanny", ErrNotDask, typ)
+	}
+	id, leaf, err := PeerIdentity(*st)
+	if err != nil {
+		return fmt.Errorf("we refused the peer: %w: %w", ErrPeerRefused, err)
+	}
+	if id.Role != want {
+		return fmt.Errorf("we refused the peer: %w: it answers identity as a %s but presents %s, a %s certificate "+
+			"(serial %s); only a %s certificate may answer as a %s, so a %s key is posing as one",
+			ErrPeerRefused, typ, id, id.Role, leaf.SerialNumber.Text(16), want, typ, id.Role)
+	}
 	return nil
 }
 
@@ -205,12 +249,18 @@ func chainInfo(certs []*x509.Certificate) []CertInfo {
 	return out
 }
 
-func identityInfo(v any) *IdentityInfo {
+// identityInfo reads the answer to "identity", which must be a map whose
+// "type" is a string, as every Dask server's is.
+func identityInfo(v any) (*IdentityInfo, error) {
 	d, ok := v.(map[string]any)
 	if !ok {
-		return &IdentityInfo{Type: fmt.Sprintf("(not a map: %T)", v)}
+		return nil, fmt.Errorf("%w: its answer to identity is a %T, not a map", ErrNotDask, v)
 	}
-	info := &IdentityInfo{Type: asString(d["type"]), ID: asString(d["id"]), Address: asString(d["address"])}
+	typ, ok := d["type"].(string)
+	if !ok || typ == "" {
+		return nil, fmt.Errorf("%w: its answer to identity has no type", ErrNotDask)
+	}
+	info := &IdentityInfo{Type: typ, ID: asString(d["id"]), Address: asString(d["address"])}
 	switch w := d["workers"].(type) {
 	case map[string]any:
 		info.Workers = len(w)
@@ -220,7 +270,7 @@ func identityInfo(v any) *IdentityInfo {
 	if n, ok := asInt(d["n_workers"]); ok && info.Workers == 0 {
 		info.Workers = int(n)
 	}
-	return info
+	return info, nil
 }
 
 // ExpiresFirst returns the earliest NotAfter of the peer's chain, the date a

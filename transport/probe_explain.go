@@ -31,6 +31,11 @@ var (
 	ErrNotTLS = errors.New("the peer does not speak TLS")
 	// ErrUnreachable means nothing accepted the TCP connection.
 	ErrUnreachable = errors.New("nothing listens there")
+	// ErrNotDask means the peer completed the handshakes but answered
+	// something no Dask endpoint sends: a reply that is not an identity,
+	// or one over the limits on what a probe reads (a message built to
+	// exhaust memory).
+	ErrNotDask = errors.New("the peer does not answer as a Dask endpoint")
 )
 
 // certAlerts are the TLS alerts a server sends when it refuses a client

@@ -42,7 +42,9 @@ func (a stamps) equal(b stamps) bool {
 
 // Reload re-reads the certificate, key, CA bundle and CRL now and, if they
 // are all valid and fit together (see NewSecurity), swaps them in for new
-// handshakes. Established connections are not touched. On error the current
+// handshakes. Established connections stay, except those of endpoints
+// (scheduler, worker) whose peer the new CRL revokes: they are closed, and
+// logged. On error the current
 // material stays in use, the reason is logged and returned (wrapping
 // ErrBadMaterial), and OnReload is called with it.
 func (s *Security) Reload() error {
@@ -58,6 +60,7 @@ func (s *Security) Reload() error {
 		s.log.Info("tls material reloaded", "role", s.role,
 			"old_serial", old.leaf().SerialNumber.Text(16), "serial", m.leaf().SerialNumber.Text(16),
 			"not_after", m.leaf().NotAfter)
+		s.dropRevoked(old, m)
 	}
 	if s.hook != nil {
 		s.hook(err)

@@ -28,8 +28,11 @@ var NoReply any = noReply{}
 // serving starts and may then serve many comms at once.
 type Server struct {
 	// Handlers maps op names to their handlers. An op without a handler
-	// gets the reply None (nil), as in Dask.
+	// goes to Fallback, or gets the reply None (nil), as in Dask.
 	Handlers map[string]HandlerFunc
+	// Fallback, if set, runs every op that has no handler; it gets the op
+	// name in args["op"].
+	Fallback HandlerFunc
 	// OnError, if set, is told about handler errors and broken requests.
 	OnError func(op string, err error)
 }
@@ -41,7 +44,9 @@ func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts
 
 // ServeComm reads requests from c and answers them until c closes, the
 // peer sends {"op": "close"}, a request asks to "close" after its reply, or
-// ctx is done. It does not close c; the caller (a Listener) does.
+// ctx is done. It does not close c; the caller (a Listener) does. A message
+// refused for its size or shape (ErrFrameLimit, ErrMalformed) is reported
+// to OnError before the comm ends.
 //
 // Like Dask it answers an op that fails with the uncaught-error reply, a
 // "close" op that wants a reply with "OK", and stops at a request that is
@@ -49,6 +54,9 @@ func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts
 func (s *Server) ServeComm(ctx context.Context, c *Comm) {
 	for ctx.Err() == nil {
 		m, err := c.Read(ctx)
+		if errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+			s.report("", fmt.Errorf("message refused, comm closed: %w", err))
+		}
 		if err != nil {
 			return
 		}
@@ -93,8 +101,12 @@ func (s *Server) dispatch(ctx context.Context, c *Comm, m Msg) bool {
 // run calls the handler for op, turning its error into Dask's reply.
 func (s *Server) run(ctx context.Context, c *Comm, op string, args map[string]any) any {
 	h, ok := s.Handlers[op]
-	if !ok {
+	if !ok && s.Fallback == nil {
 		return nil
+	}
+	if !ok {
+		h = s.Fallback
+		args["op"] = op
 	}
 	result, err := h(ctx, c, args)
 	if err != nil {

@@ -129,9 +129,45 @@ func (s *Scheduler) server() *Server {
 			"register-worker":  s.handleRegister,
 			"heartbeat_worker": s.handleHeartbeat,
 			"unregister":       s.handleUnregister,
+			"register-client":  s.handleRegisterClient,
 		},
-		OnError: func(op string, err error) { s.log.Warn("request failed", "op", op, "err", err) },
+		Fallback: s.handleUnserved,
+		OnError:  func(op string, err error) { s.log.Warn("request failed", "op", op, "err", err) },
 	}
+}
+
+// handleUnserved answers an op the scheduler has no handler for. A
+// client's (gather, scatter, ncores and the rest of a Client's calls) gets
+// ErrNoTasks, which Dask raises at once; anyone else gets None, as from
+// Dask for an unknown op, so that real Dask workers carry on.
+func (s *Scheduler) handleUnserved(_ context.Context, c *Comm, args map[string]any) (any, error) {
+	if PeerOf(c).ID.Role == identity.Client {
+		return nil, fmt.Errorf("%v: %w", args["op"], ErrNoTasks)
+	}
+	return nil, nil
+}
+
+// ErrNoTasks is the answer of the Go scheduler to a Dask Client: it keeps
+// worker registrations but runs no tasks.
+var ErrNoTasks = errors.New("daskca's Go scheduler runs no tasks (it serves identity and worker registrations only); " +
+	"start a real Dask scheduler with `daskca run scheduler --config FILE` and connect the Client to it")
+
+// handleRegisterClient answers a Dask Client's register-client with the
+// stream-start message Dask's Client reads next, carrying an error: the
+// Client raises it at once (as ImportError, Dask's way of refusing a
+// client) instead of waiting for its connect timeout. A peer whose role
+// the policy table does not allow to register as a client is told that.
+func (s *Scheduler) handleRegisterClient(ctx context.Context, c *Comm, _ map[string]any) (any, error) {
+	peer := PeerOf(c)
+	msg := ErrNoTasks.Error()
+	if err := authorizeOp(s.sec, identity.Scheduler, OpRegisterClient, peer); err != nil {
+		s.refusedOps.warn("client registration refused", append(peer.LogAttrs(), "err", err)...)
+		msg = err.Error()
+	} else {
+		s.log.Warn("client refused: this scheduler runs no tasks", peer.LogAttrs()...)
+	}
+	_ = c.Write(ctx, []any{map[string]any{"op": "stream-start", "error": msg}})
+	return NoReply, nil
 }
 
 // Addr returns the address the scheduler listens on, with the port chosen
@@ -175,11 +211,7 @@ func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[st
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := s.clientTLS(a, identity.Worker)
-	if err != nil {
-		return nil, err
-	}
-	c, err := connectExplained(ctx, a.String(), tlsCfg, s.opts.Comm.Comm)
+	c, err := s.connect(ctx, a, OpDial, s.opts.Comm.Comm)
 	if err != nil {
 		return nil, err
 	}

@@ -163,7 +163,9 @@ func TestSchedulerNameTaken(t *testing.T) {
 	if r := register(t, a, "tls://127.0.0.1:2", "dup"); r["status"] != "OK" {
 		t.Fatalf("first registration: %v", r)
 	}
-	b, err := dialAs(t, s.cfg, identity.Worker, sched.Addr(), identity.Scheduler)
+	other := s.cfg
+	other.TLS.SetFiles(identity.Worker, writeLeaf(t, s, s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
+	b, err := dialAs(t, other, identity.Worker, sched.Addr(), identity.Scheduler)
 	if err != nil {
 		t.Fatal(err)
 	}

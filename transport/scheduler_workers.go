@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -95,7 +96,7 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 		err = s.add(info, c)
 	}
 	if err != nil {
-		s.log.Warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
+		s.refusedOps.warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
 		_ = c.Write(ctx, map[string]any{"status": "error", "message": err.Error(), "time": epoch(s.now())})
 		_ = c.Close()
 		return NoReply, nil
@@ -109,15 +110,18 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 		return NoReply, nil
 	}
 	s.log.Info("worker registered", append(peer.LogAttrs(), "address", info.Address, "worker_name", info.Name, "nthreads", info.NThreads)...)
-	s.readStream(ctx, c)
+	why := "stream closed"
+	if err := s.readStream(ctx, c); errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+		why = "stream closed: " + err.Error()
+	}
 	_ = c.Close()
-	s.remove(info.Address, c, "stream closed")
+	s.remove(info.Address, c, why)
 	return NoReply, nil
 }
 
 // admit checks who registers and reads the registration.
 func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
-	if err := requireRole(s.sec, peer, "registering as a worker", identity.Worker); err != nil {
+	if err := authorizeOp(s.sec, identity.Scheduler, OpRegisterWorker, peer); err != nil {
 		return WorkerInfo{}, err
 	}
 	addr := asString(args["address"])
@@ -135,36 +139,71 @@ func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
 		Peer: peer, Registered: now, LastSeen: now}, nil
 }
 
-// add records a worker; a worker registering again at the same address
-// replaces its old entry, whose stream is closed.
+// add records a worker. Under the strict role policy a registration is
+// tied to the certificate identity that made it:
+//
+//   - an address or a name registered by one identity cannot be taken by
+//     another (refused, and the registered worker keeps its stream);
+//   - one identity holds one registration: registering again (a worker
+//     restarted on a new port, or under a new name) replaces the old one,
+//     whose stream is closed.
+//
+// Under the "dask" policy, or on tcp:// where peers have no certificate,
+// it follows Dask: a registration at a known address replaces it, and a
+// name taken at another address is refused.
 func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return fmt.Errorf("scheduler is closing")
 	}
+	bound := s.bindsIdentity(info.Peer)
+	var replaced []*workerEntry
 	for addr, w := range s.workers {
-		if w.info.Name == info.Name && addr != info.Address {
+		same := bound && w.info.Peer.ID == info.Peer.ID
+		switch {
+		case bound && !same && addr == info.Address:
 			s.mu.Unlock()
+			return fmt.Errorf("%w: address %s is registered by %s (serial %s); %s cannot take it over",
+				ErrPeerRefused, addr, w.info.Peer.ID, w.info.Peer.Serial, info.Peer.ID)
+		case !same && w.info.Name == info.Name && addr != info.Address:
+			s.mu.Unlock()
+			if bound {
+				return fmt.Errorf("%w: name taken, %s is registered by %s (serial %s) at %s",
+					ErrPeerRefused, info.Name, w.info.Peer.ID, w.info.Peer.Serial, addr)
+			}
 			return fmt.Errorf("name taken, %s", info.Name)
+		case same || addr == info.Address:
+			replaced = append(replaced, w)
 		}
 	}
-	old := s.workers[info.Address]
+	for _, w := range replaced {
+		delete(s.workers, w.info.Address)
+	}
 	s.workers[info.Address] = &workerEntry{info: info, stream: stream}
 	s.mu.Unlock()
-	if old != nil {
-		_ = old.stream.Close()
+	for _, w := range replaced {
+		_ = w.stream.Close()
+		s.log.Info("worker replaced by a new registration", append(w.info.Peer.LogAttrs(), "address", w.info.Address,
+			"worker_name", w.info.Name, "new_address", info.Address, "new_worker_name", info.Name)...)
 	}
 	return nil
 }
 
+// bindsIdentity reports whether registrations of peer are tied to its
+// certificate identity: under the strict policy, for a peer with one.
+func (s *Scheduler) bindsIdentity(peer Peer) bool {
+	return s.sec != nil && s.sec.Config().Daskca.Policy() != PolicyDask && peer.Authenticated() && peer.ID.Role != ""
+}
+
 // readStream reads the worker's batched stream (lists of ops) until it
-// ends. Task-related ops mean nothing here; "close-stream" ends it.
-func (s *Scheduler) readStream(ctx context.Context, c *Comm) {
+// ends, and returns why. Task-related ops mean nothing here;
+// "close-stream" ends it.
+func (s *Scheduler) readStream(ctx context.Context, c *Comm) error {
 	for {
 		m, err := c.Read(ctx)
 		if err != nil {
-			return
+			return err
 		}
 		msgs, ok := m.Value.([]any)
 		if !ok {
@@ -172,7 +211,7 @@ func (s *Scheduler) readStream(ctx context.Context, c *Comm) {
 		}
 		for _, msg := range msgs {
 			if op := (Msg{Value: msg}).Op(); op == "close-stream" || op == "close" {
-				return
+				return nil
 			}
 		}
 	}
@@ -196,16 +235,17 @@ func (s *Scheduler) remove(addr string, stream *Comm, why string) {
 	s.log.Info("worker removed", append(w.info.Peer.LogAttrs(), "address", addr, "worker_name", w.info.Name, "reason", why)...)
 }
 
-// checkSameWorker refuses a heartbeat or unregister for a worker from a
-// certificate with another identity than the one that registered it.
-func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op string) error {
-	if err := requireRole(s.sec, peer, op, identity.Worker); err != nil {
+// checkSameWorker applies the policy table to a heartbeat or unregister
+// for a registered worker: the peer's role, and for a rule marked
+// SameWorker the identity that registered the worker.
+func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op Operation) error {
+	if err := authorizeOp(s.sec, identity.Scheduler, op, peer); err != nil {
 		return err
 	}
 	if s.sec == nil || s.sec.Config().Daskca.Policy() == PolicyDask || !peer.Authenticated() {
 		return nil
 	}
-	if peer.ID != w.Peer.ID {
+	if r, _ := rule(identity.Scheduler, op); r.SameWorker && peer.ID != w.Peer.ID {
 		return fmt.Errorf("%w: %s for worker %s, registered by %s, from %s", ErrPeerRefused, op, w.Address, w.Peer.ID, peer.ID)
 	}
 	return nil
@@ -229,12 +269,12 @@ func (s *Scheduler) handleHeartbeat(_ context.Context, c *Comm, args map[string]
 	peer := PeerOf(c)
 	w, ok := s.lookup(addr)
 	if !ok {
-		if err := requireRole(s.sec, peer, "heartbeat_worker", identity.Worker); err != nil {
+		if err := authorizeOp(s.sec, identity.Scheduler, OpHeartbeatWorker, peer); err != nil {
 			return nil, err
 		}
 		return map[string]any{"status": "missing"}, nil
 	}
-	if err := s.checkSameWorker(peer, w, "heartbeat_worker"); err != nil {
+	if err := s.checkSameWorker(peer, w, OpHeartbeatWorker); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -254,7 +294,7 @@ func (s *Scheduler) handleUnregister(_ context.Context, c *Comm, args map[string
 	if !ok {
 		return "already-removed", nil
 	}
-	if err := s.checkSameWorker(PeerOf(c), w, "unregister"); err != nil {
+	if err := s.checkSameWorker(PeerOf(c), w, OpUnregister); err != nil {
 		return nil, err
 	}
 	s.remove(addr, nil, "unregistered")

@@ -48,32 +48,21 @@ type Security struct {
 	lastSeen stamps     // files as they were at the last load attempt
 	done     chan struct{}
 	stop     sync.Once
+
+	liveMu sync.Mutex
+	live   map[*Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
 }
 
-// allowedPeers is who each listener accepts and expectedPeers whom each
-// dialer accepts, when the caller names no roles. Schedulers do not accept
-// schedulers; clients never listen.
-var (
-	allowedPeers = map[identity.Role][]identity.Role{
-		identity.Scheduler: {identity.Worker, identity.Client},
-		identity.Worker:    {identity.Scheduler, identity.Worker, identity.Client},
-	}
-	expectedPeers = map[identity.Role][]identity.Role{
-		identity.Scheduler: {identity.Worker},
-		identity.Worker:    {identity.Scheduler, identity.Worker},
-		identity.Client:    {identity.Scheduler, identity.Worker},
-	}
-)
+// AllowedPeers returns the roles a listener of role r accepts by default,
+// the policy table's accept row: scheduler ← worker, client; worker ←
+// scheduler, worker, client; none for a client, which never listens.
+func AllowedPeers(r identity.Role) []identity.Role { return Peers(r, OpAccept) }
 
-// AllowedPeers returns the roles a listener of role r accepts by default:
-// scheduler ← worker, client; worker ← scheduler, worker, client; none for
-// a client, which never listens.
-func AllowedPeers(r identity.Role) []identity.Role { return slices.Clone(allowedPeers[r]) }
-
-// ExpectedPeers returns the roles a dialer of role r accepts by default:
-// scheduler → worker; worker → scheduler, worker; client → scheduler,
-// worker.
-func ExpectedPeers(r identity.Role) []identity.Role { return slices.Clone(expectedPeers[r]) }
+// ExpectedPeers returns the roles a dialer of role r accepts by default,
+// the policy table's dial row: scheduler → worker; worker → scheduler,
+// worker; client → scheduler, worker. Dialing the scheduler address takes
+// the stricter OpDialScheduler row.
+func ExpectedPeers(r identity.Role) []identity.Role { return Peers(r, OpDial) }
 
 // NewSecurity loads the material of role from cfg: the role's certificate
 // and key, the CA bundle and the optional CRL, and checks that they fit: the
@@ -159,7 +148,7 @@ func (s *Security) CheckScheme(a Addr) error { return s.cfg.CheckScheme(a) }
 // ErrNotListener.
 func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 	if len(allow) == 0 {
-		allow = allowedPeers[s.role]
+		allow = AllowedPeers(s.role)
 	}
 	allow = slices.Clone(allow)
 	return &tls.Config{
@@ -227,7 +216,7 @@ func (s *Security) ClientConfigFor(a Addr, expect ...identity.Role) *tls.Config 
 
 func (s *Security) clientConfig(host string, expect []identity.Role) *tls.Config {
 	if len(expect) == 0 {
-		expect = expectedPeers[s.role]
+		expect = ExpectedPeers(s.role)
 	}
 	expect = slices.Clone(expect)
 	return &tls.Config{

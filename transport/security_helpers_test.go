@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -275,4 +276,12 @@ func mustTLSPair(t testing.TB, network, addr string, server, client *tls.Config)
 	res.client = err
 	res.server = <-serr
 	return res
+}
+
+// writeLeaf writes l's certificate and key under new names in s's
+// directory, without changing s's configuration, and returns the files.
+func writeLeaf(t testing.TB, s *secSetup, l *secLeaf) RoleFiles {
+	t.Helper()
+	base := fmt.Sprintf("leaf-%s", l.cert.SerialNumber.Text(16))
+	return RoleFiles{Cert: mustWrite(t, s.dir, base+".crt", l.certPEM), Key: mustWrite(t, s.dir, base+".key", l.keyPEM)}
 }

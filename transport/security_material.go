@@ -18,8 +18,9 @@ type material struct {
 	cert    *tls.Certificate // Leaf set; Certificate holds leaf then intermediates
 	self    identity.ID      // our identity; zero under the dask policy without one
 	roots   *x509.CertPool
-	revoked map[string]struct{} // revocationKey(issuer, serial)
-	cache   *materialCache      // session tickets, dialer sessions and verified chains of this material only
+	revoked map[string]struct{}  // revocationKey(issuer, serial)
+	crls    map[string]*crlState // by issuer's raw subject; what revoked is made of
+	cache   *materialCache       // session tickets, dialer sessions and verified chains of this material only
 }
 
 func (m *material) leaf() *x509.Certificate { return m.cert.Leaf }
@@ -80,9 +81,13 @@ func (s *Security) load() (*material, stamps, error) {
 	}
 	if s.cfg.Daskca.CRLFile != "" {
 		issuers := append(caCerts, intermediates(cert)...)
-		if m.revoked, err = s.loadCRL(s.cfg.Daskca.CRLFile, issuers); err != nil {
+		if m.crls, err = s.loadCRL(s.cfg.Daskca.CRLFile, issuers); err != nil {
 			return nil, st, err
 		}
+		if prev := s.cur.Load(); prev != nil {
+			s.keepNewerCRLs(prev.crls, m.crls, issuers)
+		}
+		m.revoked = revokedSet(m.crls)
 	}
 	return m, st, nil
 }

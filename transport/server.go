@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -61,25 +60,34 @@ func PeerOf(c *Comm) Peer {
 	return p
 }
 
-// requireRole refuses a peer whose certificate does not carry one of the
-// roles, unless sec's role policy is "dask" (Dask lets any certificate from
-// the CA play any part) or the comm is tcp:// without TLS at all, where
-// require-encryption is the only control. Errors wrap ErrPeerRefused.
-func requireRole(sec *Security, p Peer, what string, roles ...identity.Role) error {
-	if sec == nil || !p.Authenticated() || sec.Config().Daskca.Policy() == PolicyDask {
+// authorizeOp applies the policy table to a peer asking an endpoint of
+// role local for op: it refuses a peer whose certificate's role the table
+// does not list, unless sec's role policy is "dask" (Dask lets any
+// certificate from the CA play any part) or the comm is tcp:// without TLS
+// at all, where require-encryption is the only control. Errors wrap
+// ErrPeerRefused.
+func authorizeOp(sec *Security, local identity.Role, op Operation, p Peer) error {
+	if sec == nil || !p.Authenticated() {
+		return nil
+	}
+	policy := sec.Config().Daskca.Policy()
+	if policy == PolicyDask {
 		return nil
 	}
 	if p.ID.Role == "" {
-		return fmt.Errorf("%w: %s needs a certificate with a daskca identity; serial %s has none", ErrPeerRefused, what, p.Serial)
+		return fmt.Errorf("%w: %s needs a certificate with a daskca identity; serial %s has none", ErrPeerRefused, op, p.Serial)
 	}
-	if !slices.Contains(roles, p.ID.Role) {
-		return fmt.Errorf("%w: %s needs a %s certificate; %s (serial %s) is a %s certificate",
-			ErrPeerRefused, what, joinRoles(roles), p.ID, p.Serial, p.ID.Role)
+	if !Allowed(policy, local, op, p.ID.Role) {
+		return fmt.Errorf("%w: %s on a %s needs a %s certificate; %s (serial %s) is a %s certificate",
+			ErrPeerRefused, op, local, joinRoles(Peers(local, op)), p.ID, p.Serial, p.ID.Role)
 	}
 	return nil
 }
 
 func joinRoles(roles []identity.Role) string {
+	if len(roles) == 0 {
+		return "no"
+	}
 	s := ""
 	for i, r := range roles {
 		if i > 0 {
@@ -110,6 +118,9 @@ type endpointBase struct {
 	log *slog.Logger
 	now func() time.Time
 	ln  *Listener
+
+	refusedConns *logLimiter // "connection refused": failed handshakes, scans
+	refusedOps   *logLimiter // refused registrations
 }
 
 func newEndpointBase(sec *Security, log *slog.Logger, now func() time.Time) endpointBase {
@@ -119,7 +130,9 @@ func newEndpointBase(sec *Security, log *slog.Logger, now func() time.Time) endp
 	if now == nil {
 		now = time.Now
 	}
-	return endpointBase{sec: sec, log: log, now: now}
+	return endpointBase{sec: sec, log: log, now: now,
+		refusedConns: newLogLimiter(log, now, "refused connections"),
+		refusedOps:   newLogLimiter(log, now, "refused registrations")}
 }
 
 // serverTLS returns the listener tls.Config for addr, or nil for tcp://,
@@ -138,6 +151,30 @@ func (e *endpointBase) serverTLS(a Addr) (*tls.Config, error) {
 		return nil, nil
 	}
 	return e.sec.ServerConfig(), nil
+}
+
+// connect dials a, accepting the peers the policy table allows for op,
+// with its errors explained, and tracks the comm for live revocation.
+func (e *endpointBase) connect(ctx context.Context, a Addr, op Operation, opts CommOptions) (*Comm, error) {
+	tlsCfg, err := e.dialTLS(a, op)
+	if err != nil {
+		return nil, err
+	}
+	c, err := connectExplained(ctx, a.String(), tlsCfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.sec.track(c, e.log)
+	return c, nil
+}
+
+// dialTLS returns the dialer tls.Config for a that accepts the peers the
+// policy table lets an endpoint of our role accept for op.
+func (e *endpointBase) dialTLS(a Addr, op Operation) (*tls.Config, error) {
+	if e.sec == nil {
+		return e.clientTLS(a)
+	}
+	return e.clientTLS(a, Peers(e.sec.Role(), op)...)
 }
 
 // clientTLS returns the dialer tls.Config for a, accepting peers of the
@@ -175,13 +212,14 @@ func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts List
 	}
 	onErr := opts.OnError
 	opts.OnError = func(err error) {
-		e.log.Warn("connection refused", "err", err)
+		e.refusedConns.warn("connection refused", "err", err)
 		if onErr != nil {
 			onErr(err)
 		}
 	}
 	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *Comm) {
 		e.log.Info("connection", PeerOf(c).LogAttrs()...)
+		e.sec.track(c, e.log)
 		srv.ServeComm(ctx, c)
 	}, opts)
 	if err != nil {

@@ -109,7 +109,7 @@ func ListenWorker(ctx context.Context, sec *Security, opts WorkerOptions) (*Work
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen %w", err)
 	}
-	if _, err := w.clientTLS(w.sched, identity.Scheduler); err != nil {
+	if _, err := w.dialTLS(w.sched, OpDialScheduler); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	w.ctx, w.cancel = context.WithCancel(ctx)

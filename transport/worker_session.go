@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // errMissing means the scheduler no longer knows the worker (it forgot it
@@ -17,11 +15,7 @@ var errMissing = errors.New("the scheduler no longer knows this worker")
 // going until one of them fails or ctx ends. registered reports whether the
 // scheduler accepted the worker.
 func (w *Worker) session(ctx context.Context) (registered bool, err error) {
-	tlsCfg, err := w.clientTLS(w.sched, identity.Scheduler)
-	if err != nil {
-		return false, err
-	}
-	c, err := connectExplained(ctx, w.sched.String(), tlsCfg, w.opts.Comm.Comm)
+	c, err := w.connect(ctx, w.sched, OpDialScheduler, w.opts.Comm.Comm)
 	if err != nil {
 		return false, err
 	}
@@ -162,11 +156,8 @@ func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.D
 // dropping it when it fails.
 func (w *Worker) heartbeat(ctx context.Context, c **Comm, contact string) (map[string]any, error) {
 	if *c == nil {
-		tlsCfg, err := w.clientTLS(w.sched, identity.Scheduler)
-		if err != nil {
-			return nil, err
-		}
-		if *c, err = connectExplained(ctx, w.sched.String(), tlsCfg, w.opts.Comm.Comm); err != nil {
+		var err error
+		if *c, err = w.connect(ctx, w.sched, OpDialScheduler, w.opts.Comm.Comm); err != nil {
 			return nil, err
 		}
 	}

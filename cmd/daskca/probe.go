@@ -51,6 +51,12 @@ given; otherwise Dask's own search path and DASK_* variables.
 When the peer refuses our certificate under TLS 1.3 the refusal only arrives
 after the handshake; probe says so instead of reporting a timeout.
 
+Under the strict role policy the peer's certificate must fit what it answers
+to identity: a Scheduler must hold a scheduler certificate, a Worker or Nanny
+a worker's, so that no worker key passes for the scheduler. An answer that no
+Dask endpoint sends (not an identity, or a message built to exhaust memory)
+fails the probe too.
+
 Exit codes: 0 ok, 1 the peer's certificate (or its chain) expires within
 --warn-within, 2 failure (including bad flags).`,
 		Example: `  daskca probe tls://sched01.dask.internal:8786 --config alice.yaml
