@@ -846,14 +846,18 @@ def _make_guard(plugin, sched, material, registered, orig, handler, op, row, cla
             why, cert = decide(comm, kw)
             if why:
                 return await refused(comm, why)
-            result = await (orig(comm, *args, **kw) if expects else orig(*args, **kw))
-            if handler == "register-worker" and cert is not None:
-                addr = address_of(kw)
-                if addr in getattr(sched, "workers", {}):
-                    registered[addr] = cert.identity()
-                for a in [a for a in registered if a not in sched.workers]:
-                    del registered[a]
-            return result
+            if handler != "register-worker" or cert is None:
+                return await (orig(comm, *args, **kw) if expects else orig(*args, **kw))
+            # Dask's add_worker returns only when the worker's stream ends: note
+            # the owner of a new address first, forget it when it is gone.
+            addr, ident = address_of(kw), cert.identity()
+            if addr not in sched.workers:
+                registered[addr] = ident
+            try:
+                return await orig(comm, *args, **kw)
+            finally:
+                if addr not in sched.workers and registered.get(addr) == ident:
+                    del registered[addr]
     else:
         def guard(comm=None, *args, **kw):
             if not isinstance(comm, Comm):
