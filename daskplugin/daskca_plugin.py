@@ -442,7 +442,10 @@ class Material:
                 finally:
                     client.verify_mode = ssl.CERT_REQUIRED
         except (ssl.SSLError, OSError, ValueError) as e:
-            raise MaterialError(f"the set does not validate ({own.describe()}): {e}") from None
+            why = str(e)
+            if "CRL" in why and "expired" not in why:
+                why = f"no CRL in the file verifies against the CA that issued our certificate ({why})"
+            raise MaterialError(f"the set does not validate ({own.describe()}): {why}") from None
         for what, p in self.paths.items():  # a file that changed while we built is retried next poll
             if p and _read(p, what) != raw[what]:
                 raise MaterialError(f"the {what} {p} changed while it was loaded")

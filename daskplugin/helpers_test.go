@@ -78,6 +78,7 @@ type endpoint struct {
 	serial     *big.Int
 	configDir  string // host path of the DASK_CONFIG directory
 	extraYAML  string
+	preloads   []string      // host paths of the preloads; nil means just the plugin
 	certRole   identity.Role // the role its certificate says
 	issuedFrom *testca.CA
 }
@@ -129,8 +130,16 @@ func (ep *endpoint) writeConfig() {
 	fmt.Fprintf(&b, "distributed:\n  comm:\n    require-encryption: true\n    default-scheme: tls\n    tls:\n")
 	fmt.Fprintf(&b, "      ca-file: %q\n", e.p(e.bundle))
 	fmt.Fprintf(&b, "      %s:\n        cert: %q\n        key: %q\n", ep.role, e.p(ep.cert), e.p(ep.key))
+	preloads := ep.preloads
+	if preloads == nil {
+		preloads = []string{e.plugin}
+	}
+	var quoted []string
+	for _, p := range preloads {
+		quoted = append(quoted, fmt.Sprintf("%q", e.p(p)))
+	}
 	for _, k := range []string{"scheduler", "worker", "nanny", "client"} {
-		fmt.Fprintf(&b, "  %s:\n    preload: [%q]\n", k, e.p(e.plugin))
+		fmt.Fprintf(&b, "  %s:\n    preload: [%s]\n", k, strings.Join(quoted, ", "))
 	}
 	fmt.Fprintf(&b, "daskca:\n  reload-interval: %s\n", testInterval)
 	if e.crl != "" {
