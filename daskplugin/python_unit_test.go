@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +293,71 @@ func TestSettingsMatchGo(t *testing.T) {
 				t.Errorf("plugin %+v, Go %+v (interval %v)", py, c.Daskca, c.Daskca.Interval())
 			}
 		})
+	}
+}
+
+// rateScript refuses one peer 100 times within a second, then once more
+// 11 s later (on a fake clock), and another peer once; it does the same
+// with Dask's "TLS handshake failed" warnings. It prints the log lines.
+const rateScript = `
+import importlib.util, json, logging, os, time
+spec = importlib.util.spec_from_file_location("daskca_plugin", os.environ["PLUGIN"])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+clock = [1000.0]
+time.monotonic = lambda: clock[0]
+lines = []
+class H(logging.Handler):
+    def emit(self, r): lines.append(r.getMessage())
+logging.getLogger("distributed.daskca").addHandler(H())
+p = m.Plugin()
+a, b = m.Cert(bytes.fromhex(os.environ["A"])), m.Cert(bytes.fromhex(os.environ["B"]))
+for i in range(100):
+    p.refuse("register-worker on the scheduler", a, "certificate has role client")
+    clock[0] += 0.01
+clock[0] += 11
+p.refuse("register-worker on the scheduler", a, "certificate has role client")
+p.refuse("register-worker on the scheduler", b, "certificate has role client")
+f, tcp = m.HandshakeLogLimit(p), logging.getLogger("distributed.comm.tcp")
+tcp.addFilter(f); tcp.addHandler(H()); tcp.propagate = False
+for i in range(50):
+    tcp.warning("Listener on %r: TLS handshake failed with remote %r: %s", "tls://127.0.0.1:1", "tls://127.0.0.1:%d" % (5000 + i), "certificate revoked")
+clock[0] += 11
+tcp.warning("Listener on %r: TLS handshake failed with remote %r: %s", "tls://127.0.0.1:1", "tls://127.0.0.1:6000", "certificate revoked")
+print(json.dumps(lines))
+`
+
+// TestRefusalLogRateLimited: a peer refused over and over (a refused worker
+// retries about ten times a second) is logged once per interval, with the
+// count of refusals in between; other peers are logged on their own.
+func TestRefusalLogRateLimited(t *testing.T) {
+	rt := dasktest.Host(t)
+	dir := rt.TempDir(t)
+	plugin := filepath.Join(dir, FileName)
+	if err := WriteFile(plugin); err != nil {
+		t.Fatal(err)
+	}
+	ca := testca.New(t)
+	der := func(name string) string {
+		c, _ := ca.Issue(t, identity.Client, name)
+		b, _ := pem.Decode(c)
+		return fmt.Sprintf("%x", b.Bytes)
+	}
+	out, err := rt.RunPython(t, rateScript, []string{"PLUGIN=" + rt.Path(t, plugin), "A=" + der("a"), "B=" + der("b")}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	if err := json.Unmarshal([]byte(out), &lines); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := []string{"name=a ", "name=a .*(99 more since the last report)", "name=b ",
+		"TLS handshake failed.*certificate revoked$", "TLS handshake failed.*(49 more from this host since the last report)"}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d log lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
+	}
+	for i, w := range want {
+		if !regexp.MustCompile(w).MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want match %q", i, lines[i], w)
+		}
 	}
 }
