@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,11 @@ transport load as daskca.crl-file and reload by themselves: the revoked
 certificate is refused at its next handshake. Real Dask does not read CRLs.
 
 Reasons are RFC 5280 names: ` + strings.Join(names, ", ") + `.
+Naming an endpoint (NAME or ROLE/NAME) also revokes its superseded
+certificates that have not expired: a renewal leaves the one it replaced
+valid, and revoking node07 means every certificate node07 could present.
+Naming a serial revokes that certificate alone.
+
 A certificate revoked for cessationOfOperation or superseded counts as out of
 use in daskca status; for any other reason, issue a replacement.`,
 		Example: `  daskca revoke node07 --reason keyCompromise
@@ -46,7 +52,8 @@ use in daskca status; for any other reason, issue a replacement.`,
 				return err
 			}
 			defer done()
-			rec, _, err := m.Revoke(args[0], r)
+			rev, err := m.RevokeEndpoint(args[0], r)
+			rec := rev.Record
 			switch {
 			case errors.Is(err, store.ErrAlreadyRevoked):
 				return withHint(err, "nothing to do; run daskca crl to publish the CRL again")
@@ -59,6 +66,10 @@ use in daskca status; for any other reason, issue a replacement.`,
 				return perr
 			}
 			if err == nil && output == "text" {
+				for _, e := range rev.Earlier {
+					fmt.Fprintf(cmd.OutOrStdout(), "also revoked %s/%s's earlier certificate %s (superseded, valid until %s)\n",
+						e.Role, e.Name, e.Serial, e.NotAfter.UTC().Format(time.RFC3339))
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "published the CRL to %s\n", m.Layout.CRL())
 			}
 			return err

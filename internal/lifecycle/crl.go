@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"crypto/x509"
+	"errors"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -117,21 +118,89 @@ func (m *Manager) PublishCRL(nextUpdate time.Duration) ([]CRL, error) {
 	return crls, nil
 }
 
-// Revoke marks the certificate query names (as issue.Find reads it)
-// revoked for reason and publishes fresh CRLs to the home's crl.pem. The
-// record is revoked even if publishing fails; the error then says so.
+// Revocation is what RevokeEndpoint did.
+type Revocation struct {
+	// Record is the certificate the query named, as now stored.
+	Record store.Record
+	// Earlier are the endpoint's superseded certificates that were still
+	// valid and were revoked with it (only when the query named the
+	// endpoint rather than a serial).
+	Earlier []store.Record
+	// CRLs are the lists published to the home's crl.pem.
+	CRLs []CRL
+}
+
+// Revoke is RevokeEndpoint, returning the named record and the CRLs.
 func (m *Manager) Revoke(query string, reason Reason) (store.Record, []CRL, error) {
+	r, err := m.RevokeEndpoint(query, reason)
+	return r.Record, r.CRLs, err
+}
+
+// RevokeEndpoint marks the certificate query names (as issue.Find reads
+// it) revoked for reason and publishes fresh CRLs to the home's crl.pem.
+// When the query names an endpoint (NAME or ROLE/NAME) rather than a
+// serial, the endpoint's superseded certificates that have not expired are
+// revoked too: a renewal leaves its predecessor valid until it expires, and
+// an operator who revokes node07 means every certificate node07 could
+// still present. A serial revokes that certificate alone. The records are
+// revoked even if publishing fails; the error then says so.
+func (m *Manager) RevokeEndpoint(query string, reason Reason) (Revocation, error) {
 	rec, err := issue.Find(m.Store, query)
 	if err != nil {
-		return store.Record{}, nil, err
+		return Revocation{}, err
+	}
+	var earlier []store.Record
+	if !namesSerial(query, rec.Serial) {
+		if earlier, err = m.validSuperseded(rec); err != nil {
+			return Revocation{}, err
+		}
 	}
 	rec, err = m.Store.Revoke(rec.Serial, string(reason), m.now(), m.Actor)
-	if err != nil {
-		return rec, nil, err
+	already := errors.Is(err, store.ErrAlreadyRevoked)
+	if err != nil && !already {
+		return Revocation{Record: rec}, err
 	}
-	crls, err := m.PublishCRL(0)
-	if err != nil {
-		return rec, nil, fmt.Errorf("%s/%s is revoked, but the CRL was not updated (run daskca crl): %w", rec.Role, rec.Name, err)
+	out := Revocation{Record: rec}
+	for _, e := range earlier {
+		r, err := m.Store.Revoke(e.Serial, string(reason), m.now(), m.Actor)
+		if err != nil && !errors.Is(err, store.ErrAlreadyRevoked) {
+			return out, fmt.Errorf("revoking %s/%s's earlier certificate %s: %w", e.Role, e.Name, e.Serial, err)
+		}
+		if err == nil {
+			out.Earlier = append(out.Earlier, r)
+		}
 	}
-	return rec, crls, nil
+	if already && len(out.Earlier) == 0 {
+		return out, err
+	}
+	crls, perr := m.PublishCRL(0)
+	if perr != nil {
+		return out, fmt.Errorf("%s/%s is revoked, but the CRL was not updated (run daskca crl): %w", rec.Role, rec.Name, perr)
+	}
+	out.CRLs = crls
+	return out, nil
+}
+
+// namesSerial reports whether query is serial written as a serial (hex,
+// with or without colons), not a name.
+func namesSerial(query, serial string) bool {
+	s, err := store.NormalizeSerial(query)
+	return err == nil && s == serial
+}
+
+// validSuperseded returns the superseded, unexpired certificates of rec's
+// endpoint.
+func (m *Manager) validSuperseded(rec store.Record) ([]store.Record, error) {
+	recs, err := m.Store.ByName(rec.Name)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	var out []store.Record
+	for _, r := range recs {
+		if r.Role == rec.Role && r.Serial != rec.Serial && r.Status == store.Superseded && now.Before(r.NotAfter) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

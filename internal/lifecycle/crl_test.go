@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -86,5 +87,66 @@ func TestCRLNumbersAndExpiry(t *testing.T) {
 	c, err := f.m.CRLs(0)
 	if err != nil || c[0].Revoked != 0 {
 		t.Errorf("after expiry: %+v, %v; want an empty CRL", c, err)
+	}
+}
+
+func TestRevokeEndpointRevokesEarlierCertificates(t *testing.T) {
+	tests := []struct {
+		name        string
+		query       func(old, cur store.Record) string
+		wantEarlier bool
+	}{
+		{"by name", func(_, _ store.Record) string { return "w1" }, true},
+		{"by role/name", func(_, _ store.Record) string { return "worker/w1" }, true},
+		{"by serial", func(_, cur store.Record) string { return cur.Serial }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			old := f.active("worker", "w1")
+			if _, err := f.m.Renew(context.Background(), Selection{Names: []string{"worker/w1"}}, RenewOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			cur := f.active("worker", "w1")
+			other := f.active("worker", "w2")
+			rev, err := f.m.RevokeEndpoint(tt.query(old, cur), KeyCompromise)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rev.Record.Serial != cur.Serial || rev.Record.Status != store.Revoked {
+				t.Errorf("revoked %s (%s), want the current %s", rev.Record.Serial, rev.Record.Status, cur.Serial)
+			}
+			listed := crlSerials(t, f.m.Layout.CRL())
+			if got := listed[old.Serial]; got != tt.wantEarlier {
+				t.Errorf("superseded %s on the CRL: %v, want %v", old.Serial, got, tt.wantEarlier)
+			}
+			if tt.wantEarlier && (len(rev.Earlier) != 1 || rev.Earlier[0].Serial != old.Serial) {
+				t.Errorf("Earlier = %+v, want the superseded %s", rev.Earlier, old.Serial)
+			}
+			if !listed[cur.Serial] || listed[other.Serial] {
+				t.Errorf("CRL lists %v: want %s and not %s", listed, cur.Serial, other.Serial)
+			}
+		})
+	}
+}
+
+// crlSerials returns the serials (lower-case hex) the PEM CRLs in path list.
+func crlSerials(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	rest := mustRead(t, path)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return out
+		}
+		crl, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			out[e.SerialNumber.Text(16)] = true
+		}
 	}
 }
