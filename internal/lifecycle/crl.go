@@ -2,8 +2,8 @@ package lifecycle
 
 import (
 	"crypto/x509"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
