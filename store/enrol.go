@@ -173,3 +173,8 @@ func (w *writer) refusal(f *Refusal, actor string) error {
 	}
 	return w.audit.add(EventRefuse, &Record{Serial: f.Serial, Role: f.Role, Name: f.Name}, actor, detail)
 }
+
+// Enrolled reports whether r was issued to a host that enrolled (Enrol):
+// its key and files are on that host, not in the home, so r has no file
+// paths, and the host renews it itself.
+func (r Record) Enrolled() bool { return r.CertFile == "" && r.KeyFile == "" }

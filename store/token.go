@@ -204,9 +204,12 @@ func (s *Store) RevokeToken(id, actor string) (TokenRecord, error) {
 	var t TokenRecord
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
+		if !validTokenID(id) {
+			return fmt.Errorf("token id: not up to 32 lower-case hex digits: %w", ErrTokenUnknown)
+		}
 		var err error
 		if t, err = getToken(b, id); err != nil {
-			return fmt.Errorf("token %q: %w", id, err)
+			return fmt.Errorf("token %s: %w", id, err)
 		}
 		if !t.RevokedAt.IsZero() {
 			return fmt.Errorf("token %s: %w", id, ErrTokenRevoked)

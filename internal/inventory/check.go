@@ -77,6 +77,9 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 			return nil
 		}
 		rep.Active++
+		if r.Enrolled() { // its files are on the host that enrolled
+			return nil
+		}
 		problems, note := checkFiles(l, r, cert)
 		for _, p := range problems {
 			rep.problem("%s", p)
