@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/daskca/daskca/issue"
 )
 
 // RenewDir renews the certificate of an enrolled directory and writes the
@@ -26,8 +28,13 @@ func RenewDir(ctx context.Context, dir, server string, now func() time.Time) (*I
 // RenewAt is when a certificate valid from notBefore to notAfter is renewed:
 // two thirds into its lifetime, moved by up to a twentieth of the lifetime
 // either way (jitter in [-1, 1]) so that hosts enrolled together do not all
-// renew at once.
+// renew at once. The lifetime counts from issue: daskca backdates
+// certificates by issue.Backdate, which would otherwise make a certificate
+// of a few minutes due at once.
 func RenewAt(notBefore, notAfter time.Time, jitter float64) time.Time {
+	if notAfter.Sub(notBefore) > 2*issue.Backdate {
+		notBefore = notBefore.Add(issue.Backdate)
+	}
 	life := notAfter.Sub(notBefore)
 	return notBefore.Add(life*2/3 + time.Duration(jitter*float64(life)/20))
 }
