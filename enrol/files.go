@@ -29,7 +29,7 @@ const (
 	CRLFile    = "crl.pem"
 	YAMLFile   = "dask.yaml"
 	EnvFile    = "dask.env"
-	StateFile  = "enrol.json" // where to renew: the server, role and name
+	StateFile  = "enrol.state" // JSON: where to renew (not .json: Dask reads *.json in DASK_CONFIG)
 	dirMode    = 0o700
 	keyMode    = 0o600
 	publicMode = 0o644

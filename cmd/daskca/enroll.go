@@ -28,7 +28,7 @@ func newEnrollCmd(g *globalOpts) *cobra.Command {
 		Long: `Enroll generates a key on this host (mode 0600; it never leaves), sends a
 certificate request with a token from daskca token create, and writes into
 DIR: cert.pem, key.pem, ca.pem, crl.pem (when the CA publishes one),
-dask.yaml and dask.env for the role, and enrol.json (where to renew). The
+dask.yaml and dask.env for the role, and enrol.state (where to renew). The
 server is trusted through the CA root fingerprint inside the token, so no CA
 file is needed first. It prints one line.
 
@@ -48,7 +48,7 @@ emitted config names files under it. The token may also come from
 		RunE: func(cmd *cobra.Command, _ []string) error { return runEnroll(cmd, g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "", "enrolment server, https://HOST:PORT (renewal: default the one in DIR/enrol.json)")
+	f.StringVar(&o.server, "server", "", "enrolment server, https://HOST:PORT (renewal: default the one in DIR/enrol.state)")
 	f.StringVar(&o.token, "token", "", "enrolment token (visible in the process list; prefer --token-file)")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding the enrolment token")
 	f.StringVar(&o.role, "role", "", "role expected (default: the token's)")
