@@ -32,7 +32,7 @@ func RenewDir(ctx context.Context, dir, server string, now func() time.Time) (*I
 // certificates by issue.Backdate, which would otherwise make a certificate
 // of a few minutes due at once.
 func RenewAt(notBefore, notAfter time.Time, jitter float64) time.Time {
-	if notAfter.Sub(notBefore) > 2*issue.Backdate {
+	if notAfter.Sub(notBefore) > issue.Backdate {
 		notBefore = notBefore.Add(issue.Backdate)
 	}
 	life := notAfter.Sub(notBefore)

@@ -134,18 +134,24 @@ func TestRenewRefusals(t *testing.T) {
 
 func TestRenewAt(t *testing.T) {
 	nb := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	na := nb.Add(3*time.Hour + 5*time.Minute)
+	long := nb.Add(3*time.Hour + 5*time.Minute) // 3 h, backdated 5 min
 	tests := []struct {
-		jitter float64
-		want   time.Time
+		name     string
+		notAfter time.Time
+		jitter   float64
+		want     time.Time
 	}{
-		{0, nb.Add(5*time.Minute + 2*time.Hour)},
-		{1, nb.Add(5*time.Minute + 2*time.Hour + 9*time.Minute)},
-		{-1, nb.Add(5*time.Minute + 2*time.Hour - 9*time.Minute)},
+		{"two thirds after issue", long, 0, nb.Add(5*time.Minute + 2*time.Hour)},
+		{"latest jitter", long, 1, nb.Add(5*time.Minute + 2*time.Hour + 9*time.Minute)},
+		{"earliest jitter", long, -1, nb.Add(5*time.Minute + 2*time.Hour - 9*time.Minute)},
+		// Without counting from issue it would be due at once.
+		{"a certificate of 6 s", nb.Add(5*time.Minute + 6*time.Second), 0, nb.Add(5*time.Minute + 4*time.Second)},
 	}
 	for _, tc := range tests {
-		if got := RenewAt(nb, na, tc.jitter); !got.Equal(tc.want) {
-			t.Errorf("RenewAt(jitter %v) = %v, want %v", tc.jitter, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RenewAt(nb, tc.notAfter, tc.jitter); !got.Equal(tc.want) {
+				t.Errorf("RenewAt = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
