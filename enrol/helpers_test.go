@@ -19,6 +19,7 @@ import (
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
+	"github.com/daskca/daskca/transport/identity"
 )
 
 // clock is the wall clock moved forward by what tests advance it.
@@ -130,3 +131,7 @@ func mustKey(t testing.TB, kt ca.KeyType) crypto.Signer {
 func subject(name string) pkix.Name { return pkix.Name{CommonName: name} }
 
 func newTestLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }
+
+func issueRequest(role identity.Role, name string) issue.Request {
+	return issue.Request{Role: role, Name: name, IPs: []string{"127.0.0.1"}}
+}
