@@ -135,6 +135,9 @@ func (s *Server) TLSConfig() *tls.Config {
 		GetCertificate: s.cert.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
 		ClientCAs:      s.roots,
+		// A host enrols once and renews hours apart: nothing would resume a
+		// session, so issuing tickets is work for nothing.
+		SessionTicketsDisabled: true,
 	}
 }
 
