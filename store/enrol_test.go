@@ -44,8 +44,8 @@ func TestEnrolDecidesEachItem(t *testing.T) {
 		{Record: noFiles("104", "node04"), TokenID: "00000000000000a2"}, // expired
 		{Record: noFiles("105", "node05"), TokenID: "00000000000000a3"}, // revoked
 		{Record: noFiles("106", "node06"), TokenID: "00000000000000ff"}, // unknown
-		{Record: noFiles("107", "node01"), Renews: "101"},              // renews the first, same batch
-		{Record: noFiles("108", "node01"), Renews: "101"},              // 101 is superseded by now
+		{Record: noFiles("107", "node01"), Renews: "101"},               // renews the first, same batch
+		{Record: noFiles("108", "node01"), Renews: "101"},               // 101 is superseded by now
 	}
 	errs, err := s.Enrol(items, []store.Refusal{{Client: "192.0.2.1", Reason: "rate limited"}}, "test")
 	if err != nil {
