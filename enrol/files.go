@@ -70,8 +70,11 @@ func WriteDir(dir string, is *Issued, st State) error {
 	if is.CRL != "" {
 		ep.CRLFile = path.Join(prefix, CRLFile)
 	}
-	// The Dask plugin, once daskplugin can write it, joins these files here
-	// and is wired into the preload keys by the snippet.
+	// Seam for daskca's Dask plugin: once internal/snippet wires it into
+	// the preload keys (Endpoint.WithPlugin) and daskplugin can write it,
+	// this becomes ep = ep.WithPlugin(prefix) plus a daskplugin.FileName
+	// entry in files below, and the enrolled directory carries the plugin
+	// as `daskca config` does.
 	opts := snippet.Options{Scheduler: st.Scheduler}
 	yml, err := snippet.YAML(ep, opts)
 	if err != nil {
