@@ -46,7 +46,7 @@ func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name strin
 		return "", "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "invalid token")
 	}
 	tokenID = tok.ID
-	t, err := s.is.Store.Token(tok.ID)
+	t, err := s.token(tok.ID)
 	switch {
 	case errors.Is(err, store.ErrTokenUnknown):
 		return tokenID, "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "invalid token")

@@ -36,10 +36,17 @@ const (
 	maxHeaderBytes    = 8 << 10
 )
 
-// Config configures a Server. Issuer (with its CA loaded with keys and its
-// Store open for writing) is required; other zero values take defaults.
+// Config configures a Server. Issuer, with its CA loaded with keys, is
+// required; so is an inventory: OpenStore, or else Issuer.Store open for
+// writing. Other zero values take defaults.
 type Config struct {
 	Issuer *issue.Issuer
+	// OpenStore, if set, opens the inventory when a request needs it; the
+	// server closes it again after IdleClose without use, so other daskca
+	// commands can write it while the server is idle. Nil: Issuer.Store,
+	// held open throughout.
+	OpenStore func() (*store.Store, error)
+	IdleClose time.Duration // zero: DefaultIdleClose
 	DNS    []string // names in the server certificate
 	IPs    []net.IP // addresses in the server certificate
 	// CRL returns the CA's current CRL, PEM, or nil when none is published;
@@ -58,6 +65,7 @@ type Server struct {
 	root    [32]byte
 	roots   *x509.CertPool
 	cert    *serverCert
+	store   *lease
 	limiter *failLimiter
 	queue   chan *pending
 	stopped chan struct{}
@@ -75,8 +83,11 @@ type pending struct {
 
 // New makes a server and starts its committer; Close stops it.
 func New(cfg Config) (*Server, error) {
-	if cfg.Issuer == nil || cfg.Issuer.CA == nil || cfg.Issuer.Store == nil {
-		return nil, errors.New("enrolment server: an issuer with a CA and a store is required")
+	if cfg.Issuer == nil || cfg.Issuer.CA == nil || (cfg.Issuer.Store == nil && cfg.OpenStore == nil) {
+		return nil, errors.New("enrolment server: an issuer with a CA and an inventory is required")
+	}
+	if cfg.IdleClose <= 0 {
+		cfg.IdleClose = DefaultIdleClose
 	}
 	if cfg.FailureBurst <= 0 {
 		cfg.FailureBurst = DefaultFailureBurst
@@ -87,9 +98,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	is := *cfg.Issuer // Store is set per use from the lease
 	s := &Server{
 		cfg:     cfg,
-		is:      cfg.Issuer,
+		is:      &is,
+		store:   &lease{open: cfg.OpenStore, idle: cfg.IdleClose, s: cfg.Issuer.Store},
 		root:    sha256.Sum256(cfg.Issuer.CA.Root.Raw),
 		roots:   x509.NewCertPool(),
 		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
@@ -175,7 +188,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	close(s.queue)
 	s.wg.Wait()
+	s.store.close()
 	return nil
+}
+
+// token reads a token from the inventory.
+func (s *Server) token(id string) (store.TokenRecord, error) {
+	st, err := s.store.acquire()
+	if err != nil {
+		return store.TokenRecord{}, err
+	}
+	defer s.store.release()
+	return st.Token(id)
 }
 
 // commitLoop records queued decisions in batches: whatever queued while the
@@ -213,7 +237,15 @@ func (s *Server) commit(batch []*pending) {
 			refusals = append(refusals, *p.refusal)
 		}
 	}
-	errs, err := s.is.Store.Enrol(items, refusals, s.is.Actor)
+	var errs []error
+	st, err := s.store.acquire()
+	if err == nil {
+		errs, err = st.Enrol(items, refusals, s.is.Actor)
+		s.store.release()
+	}
+	if err != nil {
+		s.logf("recording %d enrolments and %d refusals: %v", len(items), len(refusals), err)
+	}
 	for i, p := range waiting {
 		switch {
 		case err != nil:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/daskca/daskca/enrol"
 	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
 )
 
 type serveOpts struct {
@@ -27,10 +28,12 @@ func newServeCmd(g *globalOpts) *cobra.Command {
 		Long: `Serve answers daskca enroll over HTTPS (API in docs/enrollment.md). It
 presents a certificate from the CA for --dns and --ip (made at start, its key
 only in memory), decrypts the CA key once, and records every certificate it
-signs in the inventory, with the token's use, in batched transactions. Hosts
-renew over mutual TLS with their current certificate. Failed attempts are
-rate-limited per client address; every decision is in the audit log. Stop it
-with Ctrl-C or SIGTERM: requests in flight finish first.`,
+signs in the inventory, with the token's use, in batched transactions. It
+holds the inventory only while it works, so daskca token create and other
+commands run beside it. Hosts renew over mutual TLS with their current
+certificate. Failed attempts are rate-limited per client address; every
+decision is in the audit log. Stop it with Ctrl-C or SIGTERM: requests in
+flight finish first.`,
 		Example: `  daskca serve --listen 0.0.0.0:8443 --dns ca.dask.internal --password-file /run/secrets/ca-pw
   daskca serve --listen 127.0.0.1:8443 --ip 127.0.0.1`,
 		Args: exactArgs(0, "--listen HOST:PORT"),
@@ -75,12 +78,18 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 	if err != nil {
 		return err
 	}
+	// Open the inventory once to fail early; the server then opens it
+	// while it works and lets it go when idle, so token create and other
+	// commands can run beside it.
 	s, err := g.openStore(l, false)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	openStore := func() (*store.Store, error) { return g.openStore(l, false) }
+	is := &issue.Issuer{CA: authority, Layout: l, Now: g.now, Actor: g.actor}
 	crl := func() []byte {
 		b, err := os.ReadFile(l.CRL()) // none published yet: no CRL
 		if err != nil {
@@ -89,7 +98,7 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 		return b
 	}
 	logger := log.New(cmd.ErrOrStderr(), "daskca serve: ", log.LstdFlags)
-	srv, err := enrol.New(enrol.Config{Issuer: is, DNS: dns, IPs: ips, CRL: crl, Log: logger})
+	srv, err := enrol.New(enrol.Config{Issuer: is, OpenStore: openStore, DNS: dns, IPs: ips, CRL: crl, Log: logger})
 	if err != nil {
 		return err
 	}

@@ -112,3 +112,21 @@ func TestEnrollRefusalIsOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCreateBesideServe: serve lets the inventory go when idle, so
+// tokens made while it runs are usable at once, and the CLI can write the
+// inventory again right after an enrolment.
+func TestTokenCreateBesideServe(t *testing.T) {
+	home, pw := newHome(t, "Beside CA")
+	server := startServe(t, home, pw)
+	for i, name := range []string{"node01", "node02"} {
+		tok := strings.TrimSpace(mustCLI(t, home, "token", "create", "worker", "--name", name))
+		out := mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", name, "--dir", filepath.Join(t.TempDir(), name))
+		if !strings.HasPrefix(out, "enrolled worker/"+name+" ") {
+			t.Fatalf("enrolment %d: %q", i+1, out)
+		}
+	}
+	if list := mustCLI(t, home, "list"); !strings.Contains(list, "node01") || !strings.Contains(list, "node02") {
+		t.Fatalf("list:\n%s", list)
+	}
+}
