@@ -47,8 +47,8 @@ type Config struct {
 	// held open throughout.
 	OpenStore func() (*store.Store, error)
 	IdleClose time.Duration // zero: DefaultIdleClose
-	DNS    []string // names in the server certificate
-	IPs    []net.IP // addresses in the server certificate
+	DNS       []string      // names in the server certificate
+	IPs       []net.IP      // addresses in the server certificate
 	// CRL returns the CA's current CRL, PEM, or nil when none is published;
 	// nil means none.
 	CRL          func() []byte
