@@ -194,7 +194,14 @@ func (s *Server) refused(w http.ResponseWriter, addr string, e *RefusedError, f 
 	}
 	f.Reason = e.Body.Error
 	s.refuse(f)
-	s.logf("refused %s/%s from %s: %s", f.Role, f.Name, addr, e.Body.Error)
+	what := "a request"
+	if f.Role != "" || f.Name != "" {
+		what = f.Role + "/" + f.Name
+	}
+	if f.TokenID != "" {
+		what += " with token " + f.TokenID
+	}
+	s.logf("refused %s from %s: %s", what, addr, e.Body.Error)
 	writeJSON(w, e.Status, e.Body)
 }
 
