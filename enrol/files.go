@@ -46,12 +46,16 @@ type State struct {
 
 // WriteDir writes an issued certificate, its key, the CA bundle, the CRL
 // (when the server sent one), the role's Dask configuration and the state
-// for renewal into dir, made 0700 if missing. Every file is written to a
+// for renewal into dir, made 0700 if missing. writeDir with configs false
+// (a renewal) leaves dask.yaml, dask.env and the state as they are, with
+// whatever the user changed in them. Every file is written to a
 // temporary file beside it, synced and renamed into place (the bundle and
 // CRL first, the key before the certificate, so a process that reloads
 // when the certificate changes finds its key); links are never followed.
 // st.PathPrefix is where Dask will find the files (default: dir).
-func WriteDir(dir string, is *Issued, st State) error {
+func WriteDir(dir string, is *Issued, st State) error { return writeDir(dir, is, st, true) }
+
+func writeDir(dir string, is *Issued, st State, configs bool) error {
 	if err := makeDir(dir); err != nil {
 		return err
 	}
@@ -96,6 +100,9 @@ func WriteDir(dir string, is *Issued, st State) error {
 	}
 	for _, f := range files {
 		if f.name == CRLFile && len(f.data) == 0 {
+			continue
+		}
+		if !configs && (f.name == YAMLFile || f.name == EnvFile || f.name == StateFile) {
 			continue
 		}
 		if err := writeAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {

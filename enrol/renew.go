@@ -22,7 +22,7 @@ func RenewDir(ctx context.Context, dir, server string, now func() time.Time) (*I
 	if err != nil {
 		return nil, err
 	}
-	return is, WriteDir(dir, is, st)
+	return is, writeDir(dir, is, st, false)
 }
 
 // RenewAt is when a certificate valid from notBefore to notAfter is renewed:

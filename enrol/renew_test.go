@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,6 +37,10 @@ func TestRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	edited := []byte("# the user's own Dask settings\n")
+	if err := os.WriteFile(filepath.Join(dir, YAMLFile), edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	is, err := RenewDir(context.Background(), dir, "", f.clock.now)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +60,9 @@ func TestRenew(t *testing.T) {
 	}
 	if d := after.Leaf.NotAfter.Sub(after.Leaf.NotBefore); d < time.Hour || d > time.Hour+10*time.Minute {
 		t.Fatalf("renewed lifetime %v, want the enrolled one (1h + backdate)", d)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, YAMLFile)); string(b) != string(edited) {
+		t.Fatalf("renewal rewrote dask.yaml: %q", b)
 	}
 	old, err := f.store.Cert(before.Leaf.SerialNumber.Text(16))
 	if err != nil || old.SupersededBy != is.Serial {
