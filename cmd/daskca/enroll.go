@@ -34,9 +34,10 @@ file is needed first. It prints one line.
 
 --renew gets a new certificate for the same identity and names, with a new
 key, authenticating with the current certificate (no token); a revoked,
-superseded or expired certificate cannot renew. --watch keeps running and
-renews at two thirds of each certificate's lifetime (with jitter), writing
-the files atomically.
+superseded or expired certificate cannot renew. --renew --watch renews
+nothing at start: it keeps running and renews at two thirds of each
+certificate's lifetime (with jitter; at once if that is past), writing the
+files atomically.
 
 --path-prefix is where Dask will see DIR (a container mount, say): the
 emitted config names files under it. The token may also come from
@@ -101,11 +102,16 @@ func runEnroll(cmd *cobra.Command, g *globalOpts, o *enrollOpts) error {
 }
 
 func runRenewEnrolled(cmd *cobra.Command, o *enrollOpts) error {
-	is, err := enrol.RenewDir(cmd.Context(), o.dir, o.server, nil)
-	if err != nil {
-		return enrollError(err)
+	if !o.watch {
+		is, err := enrol.RenewDir(cmd.Context(), o.dir, o.server, nil)
+		if err != nil {
+			return enrollError(err)
+		}
+		return printEnrolled(cmd, "renewed", o.dir, is)
 	}
-	if err := printEnrolled(cmd, "renewed", o.dir, is); err != nil || !o.watch {
+	// --watch renews when due, not at start: a restarted sidecar must not
+	// renew every time.
+	if _, _, _, err := enrol.ReadDir(o.dir); err != nil {
 		return err
 	}
 	return enrol.Watch(cmd.Context(), o.dir, o.server, func(is *enrol.Issued, err error) {
