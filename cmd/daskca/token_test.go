@@ -130,3 +130,18 @@ func TestTokenCreateBesideServe(t *testing.T) {
 		t.Fatalf("list:\n%s", list)
 	}
 }
+
+// TestConfigOfEnrolled: config and export of an enrolled certificate name
+// where its files are instead of rendering paths that do not exist.
+func TestConfigOfEnrolled(t *testing.T) {
+	home, pw := newHome(t, "Config CA")
+	tok := strings.TrimSpace(mustCLI(t, home, "token", "create", "worker", "--name", "node01"))
+	server := startServe(t, home, pw)
+	mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", "node01", "--dir", t.TempDir())
+	for _, args := range [][]string{{"config", "node01"}, {"export", "node01", "--dir", filepath.Join(t.TempDir(), "x")}} {
+		code, out, stderr := runCLI(t, home, nil, args...)
+		if code != 1 || out != "" || !strings.Contains(stderr, "was enrolled") || !strings.Contains(stderr, "hint: ") {
+			t.Fatalf("%v: exit %d, %q, %q", args, code, out, stderr)
+		}
+	}
+}
