@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -96,8 +97,8 @@ func jsonError(err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("incomplete JSON")
 	}
-	var mbe interface{ Error() string }
-	if errors.As(err, &mbe) && len(err.Error()) < 120 {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || len(err.Error()) < 120 { // e.g. json: unknown field "x"
 		return err
 	}
 	return errors.New("invalid JSON")

@@ -300,7 +300,7 @@ func (s *Server) response(rec store.Record, chain []byte) Response {
 	}
 }
 
-// errorf builds a refusal.
+// refusal builds an answer with an error.
 func refusal(status int, code, format string, args ...any) *RefusedError {
 	return &RefusedError{Status: status, Body: ErrorBody{Code: code, Error: fmt.Sprintf(format, args...)}}
 }
