@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -98,8 +99,13 @@ func jsonError(err error) error {
 		return errors.New("incomplete JSON")
 	}
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || len(err.Error()) < 120 { // e.g. json: unknown field "x"
+	switch {
+	case errors.As(err, &mbe):
 		return err
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		// Not quoted: a client that sent its token as a key would find it
+		// in the audit log.
+		return errors.New("unknown field (the fields are token, role and csr; csr for renewal)")
 	}
 	return errors.New("invalid JSON")
 }

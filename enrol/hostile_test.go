@@ -43,10 +43,10 @@ func TestServerSurvivesHostileClients(t *testing.T) {
 		}
 	})
 	t.Run("broken JSON", func(t *testing.T) {
-		for _, b := range []string{`{`, `[]`, `{"token":1}`, `{"x":"y"}`, `{} {}`, "\x00\xff"} {
+		for _, b := range []string{`{`, `[]`, `{"token":1}`, `{"x":"y"}`, `{} {}`, "\x00\xff", `{"` + tok + `":1}`} {
 			status, eb := postJSON(t, f, PathEnrol, []byte(b))
-			if status != http.StatusBadRequest || eb.Code != CodeBadRequest {
-				t.Fatalf("%q: got %d %+v, want 400", b, status, eb)
+			if status != http.StatusBadRequest || eb.Code != CodeBadRequest || strings.Contains(eb.Error, tok) {
+				t.Fatalf("%q: got %d %+v, want 400 without the input", b, status, eb)
 			}
 		}
 	})
