@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,5 +102,50 @@ client.close()
 	}
 	if !strings.Contains(got, "workers: ['job1234']") {
 		t.Fatalf("client saw %q, want the enrolled worker", got)
+	}
+}
+
+// TestRealDaskEnrolledWorkerEachRuntime runs the prologue flow on every
+// Dask this machine has (Dask 2022.12 on the host, 2024.12 in the trixie
+// chroot when built): the scheduler and client from `daskca export`, the
+// worker from a directory `daskca enroll` wrote where that Dask sees it
+// (--path-prefix for the chroot's view).
+func TestRealDaskEnrolledWorkerEachRuntime(t *testing.T) {
+	home, pw := newHome(t, "Runtimes CA")
+	mustCLI(t, home, "issue", "scheduler", "sched", "--ip", "127.0.0.1", "--password-file", pw)
+	mustCLI(t, home, "issue", "client", "alice", "--password-file", pw)
+	rts := dasktest.Runtimes(t)
+	tok := strings.TrimSpace(mustCLI(t, home, "token", "create", "worker", "--names", "job*", "--ip-range", "127.0.0.0/8", "--uses", "4"))
+	server := startServe(t, home, pw)
+	for i, rt := range rts {
+		t.Run(rt.Name, func(t *testing.T) {
+			dir := rt.TempDir(t)
+			for _, n := range []string{"sched", "alice"} {
+				mustCLI(t, home, "export", n, "--dir", filepath.Join(dir, n), "--path-prefix", rt.Path(t, filepath.Join(dir, n)))
+			}
+			in := func(p ...string) string { return rt.Path(t, filepath.Join(append([]string{dir}, p...)...)) }
+			s := rt.StartScheduler(t, dasktest.SchedulerOptions{Args: []string{
+				"--tls-ca-file", in("sched", "ca.pem"), "--tls-cert", in("sched", "tls.crt"), "--tls-key", in("sched", "tls.key")}})
+			name := fmt.Sprintf("job%d", 100+i)
+			scratch := filepath.Join(dir, "job", "dask-tls")
+			mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", name, "--ip", "127.0.0.1",
+				"--dir", scratch, "--path-prefix", rt.Path(t, scratch))
+			rt.StartWorker(t, s.Addr, dasktest.WorkerOptions{Env: []string{"DASK_CONFIG=" + rt.Path(t, scratch)}, Args: []string{"--name", name}})
+			script := fmt.Sprintf(`
+import distributed
+sec = distributed.Security(tls_ca_file=%q, tls_client_cert=%q, tls_client_key=%q, require_encryption=True)
+with distributed.Client(%q, security=sec, timeout="30s") as c:
+    c.wait_for_workers(1, timeout=60)
+    assert c.submit(lambda x: x + 1, 41).result(timeout=30) == 42
+    print("workers:", sorted(w["name"] for w in c.scheduler_info()["workers"].values()))
+`, in("alice", "ca.pem"), in("alice", "tls.crt"), in("alice", "tls.key"), s.Addr)
+			got, err := rt.RunPython(t, script, nil, 120*time.Second)
+			if err != nil {
+				t.Fatalf("client: %v\nscheduler log:\n%s", err, s.Log())
+			}
+			if want := "workers: ['" + name + "']"; !strings.Contains(got, want) {
+				t.Fatalf("client saw %q, want %q", got, want)
+			}
+		})
 	}
 }
