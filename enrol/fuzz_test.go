@@ -3,6 +3,7 @@ package enrol
 import (
 	"bytes"
 	"crypto/x509"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -67,4 +68,37 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatal("decoded more than the input")
 		}
 	})
+}
+
+// TestParsersBoundedAllocation: the request, CSR and token parsers
+// allocate in proportion to their input, at most MaxBody at a time, for
+// the hostile shapes a client can send in one body.
+func TestParsersBoundedAllocation(t *testing.T) {
+	big := strings.Repeat("A", MaxBody-64)
+	inputs := map[string]string{
+		"deep nesting":    strings.Repeat("[", MaxBody),
+		"long string":     `{"token":"` + big + `"}`,
+		"many keys":       "{" + strings.Repeat(`"a":1,`, MaxBody/6-2) + `"b":1}`,
+		"PEM of garbage":  "-----BEGIN CERTIFICATE REQUEST-----\n" + big + "\n-----END CERTIFICATE REQUEST-----\n",
+		"many PEM blocks": strings.Repeat("-----BEGIN X-----\nAA==\n-----END X-----\n", MaxBody/40),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			allocs := func(f func()) uint64 {
+				var a, b runtime.MemStats
+				runtime.ReadMemStats(&a)
+				f()
+				runtime.ReadMemStats(&b)
+				return b.TotalAlloc - a.TotalAlloc
+			}
+			n := allocs(func() {
+				_, _ = decodeJSON[EnrolRequest](strings.NewReader(in))
+				_, _ = parseCSR(in)
+				_, _ = ParseToken(in)
+			})
+			if limit := uint64(32 * len(in)); n > limit {
+				t.Fatalf("%d bytes allocated for %d bytes of input (limit %d)", n, len(in), limit)
+			}
+		})
+	}
 }
