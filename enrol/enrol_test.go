@@ -190,3 +190,18 @@ func TestEnrolRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestEnrolNameConstraints: a DNS name the token allows but the CA's name
+// constraints do not is refused by the CA, as for daskca issue.
+func TestEnrolNameConstraints(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{PermitDNS: []string{".dask.internal"}})
+	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 2, TTL: time.Hour})
+	_, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: "node01", DNS: []string{"node01.example.org"}})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Status != http.StatusForbidden || re.Body.Code != CodeScope || !strings.Contains(re.Body.Error, "node01.example.org") {
+		t.Fatalf("got %v, want a 403 naming the DNS name", err)
+	}
+	if _, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: "node01", DNS: []string{"node01.dask.internal"}}); err != nil {
+		t.Fatalf("a permitted name: %v", err)
+	}
+}
