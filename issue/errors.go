@@ -10,4 +10,5 @@ var (
 	ErrActive      = errors.New("an active certificate already exists")
 	ErrNotFound    = errors.New("no such certificate")
 	ErrAmbiguous   = errors.New("name matches several certificates")
+	ErrWeakKey     = errors.New("key type not accepted")
 )

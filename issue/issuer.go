@@ -104,20 +104,16 @@ func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, err
 			return signed{}, err
 		}
 	}
-	now := is.now()
-	tmpl := Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity))
-	cert, err := is.CA.SignDER(tmpl, key.Public())
+	cert, rec, err := is.signPublic(id, c, f, key.Public())
 	if err != nil {
-		return signed{}, fmt.Errorf("issuing %s/%s: %w", c.Role, c.Name, err)
+		return signed{}, err
 	}
 	keyPEM, err := encodeKey(key)
 	if err != nil {
 		return signed{}, err
 	}
 	paths := is.Layout.Endpoint(string(c.Role), c.Name)
-	rec := Record(cert, c.KeyType, now)
 	rec.CertFile, rec.KeyFile, rec.CAFile = paths.Cert, paths.Key, paths.CA
-	rec.Issuer = f.issuerFP
 	return signed{
 		rec: rec,
 		files: []file{
@@ -126,6 +122,22 @@ func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, err
 			{paths.CA, f.bundle, 0o644},
 		},
 	}, nil
+}
+
+// signPublic signs the certificate of identity id for the public key pub
+// with the request's names, key type and validity: the one place where an
+// endpoint certificate is made, whether its key was generated here (issue,
+// bulk issue) or on the endpoint's host (enrolment).
+func (is *Issuer) signPublic(id identity.ID, c checked, f caFacts, pub crypto.PublicKey) (*x509.Certificate, store.Record, error) {
+	now := is.now()
+	tmpl := Template(id, c.dns, c.ips, c.KeyType, now.Add(-Backdate), now.Add(c.Validity))
+	cert, err := is.CA.SignDER(tmpl, pub)
+	if err != nil {
+		return nil, store.Record{}, fmt.Errorf("issuing %s/%s: %w", c.Role, c.Name, err)
+	}
+	rec := Record(cert, c.KeyType, now)
+	rec.Issuer = f.issuerFP
+	return cert, rec, nil
 }
 
 // commit writes the files into the certificate's pending directory and

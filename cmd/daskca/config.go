@@ -171,6 +171,10 @@ func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error)
 	if err != nil {
 		return l, rec, err
 	}
+	if rec.Enrolled() {
+		return l, rec, withHint(fmt.Errorf("%s/%s (serial %s) was enrolled: its key and files are on its host", rec.Role, rec.Name, rec.Serial),
+			"use dask.yaml or dask.env in the directory daskca enroll wrote on that host")
+	}
 	if st := issue.Status(rec, g.now()); st != "active" {
 		return l, rec, withHint(fmt.Errorf("%s/%s (serial %s) is %s", rec.Role, rec.Name, rec.Serial, st),
 			"issue a new certificate for it first")

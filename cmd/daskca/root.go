@@ -80,6 +80,7 @@ Exit codes: 0 ok, 1 error, 2 usage.`,
 		newInventoryCmd(g), newBackupCmd(g), newRestoreCmd(g),
 		newRunCmd(g),
 		newProbeCmd(g),
+		newTokenCmd(g), newServeCmd(g), newEnrollCmd(g),
 	)
 	flagsBeforeArgs(root)
 	return root

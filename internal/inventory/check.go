@@ -84,6 +84,9 @@ func Check(l home.Layout, s *store.Store) (Report, error) {
 			return nil
 		}
 		rep.Active++
+		if r.Enrolled() { // its files are on the host that enrolled
+			return nil
+		}
 		problems, note := checkFiles(l, r, cert, as, bundle)
 		for _, p := range problems {
 			rep.problem("%s", p)

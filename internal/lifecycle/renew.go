@@ -159,6 +159,9 @@ func (m *Manager) selectRecords(sel Selection) ([]store.Record, error) {
 			if r.Status != store.Active {
 				return nil, fmt.Errorf("%s/%s (serial %s) is %s: %w", r.Role, r.Name, r.Serial, r.Status, ErrNotActive)
 			}
+			if r.Enrolled() {
+				return nil, fmt.Errorf("%s/%s (serial %s) was enrolled: its key is on its host, which renews it with daskca enroll --renew: %w", r.Role, r.Name, r.Serial, ErrNotActive)
+			}
 			if sel.Role == "" || r.Role == sel.Role {
 				out = append(out, r)
 			}
@@ -171,7 +174,7 @@ func (m *Manager) selectRecords(sel Selection) ([]store.Record, error) {
 	}
 	now := m.now()
 	for _, r := range all {
-		if sel.Role != "" && r.Role != sel.Role {
+		if (sel.Role != "" && r.Role != sel.Role) || r.Enrolled() { // enrolled hosts renew themselves
 			continue
 		}
 		if sel.All || Due(r.NotBefore, r.NotAfter, now, sel.Within) {

@@ -180,7 +180,11 @@ func (m *Manager) reissueAll(a *ca.Authority, pick func(store.Record) bool) ([]r
 	var items []reissued
 	var out []Renewal
 	for _, r := range recs {
-		if now.After(r.NotAfter) || !pick(r) {
+		// An enrolled certificate's key is on its host: re-issuing it here
+		// would put a key for that host in the home and supersede the
+		// certificate its host renews with. The host moves to the new CA at
+		// its own renewal.
+		if now.After(r.NotAfter) || !pick(r) || r.Enrolled() {
 			continue
 		}
 		it, err := m.reissue(a, r, false, 0)

@@ -1,0 +1,204 @@
+package enrol
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+
+	"go.step.sm/crypto/pemutil"
+	"golang.org/x/sys/unix"
+
+	"github.com/daskca/daskca/internal/snippet"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// Files of an enrolled directory.
+const (
+	CertFile   = "cert.pem"
+	KeyFile    = "key.pem"
+	CAFile     = "ca.pem"
+	CRLFile    = "crl.pem"
+	YAMLFile   = "dask.yaml"
+	EnvFile    = "dask.env"
+	StateFile  = "enrol.state" // JSON: where to renew (not .json: Dask reads *.json in DASK_CONFIG)
+	dirMode    = 0o700
+	keyMode    = 0o600
+	publicMode = 0o644
+)
+
+// State is what an enrolled directory remembers for renewal.
+type State struct {
+	Server     string `json:"server"`
+	Role       string `json:"role"`
+	Name       string `json:"name"`
+	PathPrefix string `json:"path_prefix,omitempty"`
+	Scheduler  string `json:"scheduler,omitempty"`
+}
+
+// WriteDir writes an issued certificate, its key, the CA bundle, the CRL
+// (when the server sent one), the role's Dask configuration and the state
+// for renewal into dir, made 0700 if missing. writeDir with configs false
+// (a renewal) leaves dask.yaml, dask.env and the state as they are, with
+// whatever the user changed in them. Every file is written to a
+// temporary file beside it, synced and renamed into place (the bundle and
+// CRL first, the key before the certificate, so a process that reloads
+// when the certificate changes finds its key); links are never followed.
+// st.PathPrefix is where Dask will find the files (default: dir).
+func WriteDir(dir string, is *Issued, st State) error { return writeDir(dir, is, st, true) }
+
+func writeDir(dir string, is *Issued, st State, configs bool) error {
+	if err := makeDir(dir); err != nil {
+		return err
+	}
+	keyPEM, err := pemutil.Serialize(is.Key, pemutil.WithPKCS8(true))
+	if err != nil {
+		return fmt.Errorf("encoding the key: %w", err)
+	}
+	prefix := st.PathPrefix
+	if prefix == "" {
+		if prefix, err = filepath.Abs(dir); err != nil {
+			return err
+		}
+	}
+	ep := snippet.Endpoint{Role: identity.Role(is.Role), Name: is.Name,
+		CAFile: path.Join(prefix, CAFile), CertFile: path.Join(prefix, CertFile), KeyFile: path.Join(prefix, KeyFile)}
+	if is.CRL != "" {
+		ep.CRLFile = path.Join(prefix, CRLFile)
+	}
+	// Seam for daskca's Dask plugin: once internal/snippet wires it into
+	// the preload keys (Endpoint.WithPlugin) and daskplugin can write it,
+	// this becomes ep = ep.WithPlugin(prefix) plus a daskplugin.FileName
+	// entry in files below, and the enrolled directory carries the plugin
+	// as `daskca config` does.
+	opts := snippet.Options{Scheduler: st.Scheduler}
+	yml, err := snippet.YAML(ep, opts)
+	if err != nil {
+		return err
+	}
+	state, _ := json.MarshalIndent(st, "", "  ")
+	files := []struct {
+		name string
+		data []byte
+		mode fs.FileMode
+	}{
+		{CAFile, []byte(is.CA), publicMode},
+		{CRLFile, []byte(is.CRL), publicMode},
+		{KeyFile, pem.EncodeToMemory(keyPEM), keyMode},
+		{CertFile, is.Chain, publicMode},
+		{YAMLFile, yml, publicMode},
+		{EnvFile, []byte(snippet.Env(ep, opts)), publicMode},
+		{StateFile, append(state, '\n'), publicMode},
+	}
+	for _, f := range files {
+		if f.name == CRLFile && len(f.data) == 0 {
+			continue
+		}
+		if !configs && (f.name == YAMLFile || f.name == EnvFile || f.name == StateFile) {
+			continue
+		}
+		if err := writeAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
+}
+
+// makeDir makes dir 0700 unless it exists; it refuses a symbolic link or
+// a non-directory in its place.
+func makeDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, dirMode)
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link; give the real directory", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+var tmpSeq atomic.Int64
+
+// writeAtomic writes data to path through a new temporary file in the same
+// directory (created exclusively, never through a link), synced before it
+// is renamed over path.
+func writeAtomic(p string, data []byte, mode fs.FileMode) error {
+	var f *os.File
+	var tmp string
+	var err error
+	for range 100 {
+		tmp = filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(tmpSeq.Add(1), 10))
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, mode)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ReadDir loads what an enrolled directory holds for renewal: its state,
+// its certificate and key, and its trust bundle.
+func ReadDir(dir string) (State, tls.Certificate, *x509.CertPool, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return st, tls.Certificate{}, nil, fmt.Errorf("%s is not an enrolled directory: %w", dir, err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, tls.Certificate{}, nil, fmt.Errorf("%s: invalid JSON", filepath.Join(dir, StateFile))
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile))
+	if err != nil {
+		return st, cert, nil, fmt.Errorf("loading the certificate of %s: %w", dir, err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, CAFile))
+	if err != nil {
+		return st, cert, nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return st, cert, nil, fmt.Errorf("%s holds no certificate", filepath.Join(dir, CAFile))
+	}
+	return st, cert, pool, nil
+}

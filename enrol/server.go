@@ -1,0 +1,306 @@
+package enrol
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultFailureBurst = 10              // failed attempts a client address may make at once
+	DefaultFailureEvery = 6 * time.Second // one more failed attempt allowed per interval
+	DefaultMaxBatch     = 256             // requests recorded per inventory transaction at most
+)
+
+// Timeouts of the HTTP server: a client gets a few seconds for its headers
+// and its small body, and idle keep-alive connections are closed soon, so
+// slow or idle clients cannot hold many goroutines and descriptors.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 8 << 10
+)
+
+// Config configures a Server. Issuer, with its CA loaded with keys, is
+// required; so is an inventory: OpenStore, or else Issuer.Store open for
+// writing. Other zero values take defaults.
+type Config struct {
+	Issuer *issue.Issuer
+	// OpenStore, if set, opens the inventory when a request needs it; the
+	// server closes it again after IdleClose without use, so other daskca
+	// commands can write it while the server is idle. Nil: Issuer.Store,
+	// held open throughout.
+	OpenStore func() (*store.Store, error)
+	IdleClose time.Duration // zero: DefaultIdleClose
+	DNS       []string      // names in the server certificate
+	IPs       []net.IP      // addresses in the server certificate
+	// CRL returns the CA's current CRL, PEM, or nil when none is published;
+	// nil means none.
+	CRL          func() []byte
+	FailureBurst int           // zero: DefaultFailureBurst
+	FailureEvery time.Duration // zero: DefaultFailureEvery
+	MaxBatch     int           // zero: DefaultMaxBatch
+	Log          *log.Logger   // one line per decision; nil: none. Never holds a token.
+}
+
+// Server is an enrolment server. Its methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	is      *issue.Issuer
+	root    [32]byte
+	roots   *x509.CertPool
+	cert    *serverCert
+	store   *lease
+	limiter *failLimiter
+	queue   chan *pending
+	stopped chan struct{}
+	wg      sync.WaitGroup
+	handler http.Handler
+}
+
+// pending is one decision waiting for the group commit: an enrolment to
+// record (result in done) or a refusal for the audit log.
+type pending struct {
+	item    *store.Enrolment
+	refusal *store.Refusal
+	done    chan error
+}
+
+// New makes a server and starts its committer; Close stops it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Issuer == nil || cfg.Issuer.CA == nil || (cfg.Issuer.Store == nil && cfg.OpenStore == nil) {
+		return nil, errors.New("enrolment server: an issuer with a CA and an inventory is required")
+	}
+	if cfg.IdleClose <= 0 {
+		cfg.IdleClose = DefaultIdleClose
+	}
+	if cfg.FailureBurst <= 0 {
+		cfg.FailureBurst = DefaultFailureBurst
+	}
+	if cfg.FailureEvery <= 0 {
+		cfg.FailureEvery = DefaultFailureEvery
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	is := *cfg.Issuer // Store is set per use from the lease
+	s := &Server{
+		cfg:     cfg,
+		is:      &is,
+		store:   &lease{open: cfg.OpenStore, idle: cfg.IdleClose, s: cfg.Issuer.Store},
+		root:    sha256.Sum256(cfg.Issuer.CA.Root.Raw),
+		roots:   x509.NewCertPool(),
+		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
+		queue:   make(chan *pending, 4*cfg.MaxBatch),
+		stopped: make(chan struct{}),
+	}
+	for _, r := range cfg.Issuer.CA.Roots() {
+		s.roots.AddCert(r)
+	}
+	s.cert = &serverCert{ca: cfg.Issuer.CA, dns: cfg.DNS, ips: cfg.IPs, now: s.now}
+	if _, err := s.cert.get(nil); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathEnrol, s.handleEnrol)
+	mux.HandleFunc("POST "+PathRenew, s.handleRenew)
+	s.handler = mux
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+func (s *Server) now() time.Time {
+	if s.is.Now != nil {
+		return s.is.Now()
+	}
+	return time.Now()
+}
+
+// RootFingerprint is the SHA-256 of the CA root that tokens carry.
+func (s *Server) RootFingerprint() [32]byte { return s.root }
+
+// Handler is the HTTP API. It expects requests that came over TLS from
+// TLSConfig (renewal reads the verified client certificate).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// TLSConfig is the server's TLS configuration: TLS 1.2 or later, its own
+// certificate from the CA, and client certificates of the CA verified when
+// offered (renewal needs one, enrolment none).
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: s.cert.get,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      s.roots,
+		// A host enrols once and renews hours apart: nothing would resume a
+		// session, so issuing tickets is work for nothing.
+		SessionTicketsDisabled: true,
+	}
+}
+
+// Serve answers requests on ln over TLS until ctx is done, then stops
+// accepting, lets requests in flight finish (up to 10 s) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          log.New(io.Discard, "", 0), // handshake noise from scanners
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if rerr := <-errc; !errors.Is(rerr, http.ErrServerClosed) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Close stops the committer after the requests queued so far are recorded.
+// Call it after Serve returned.
+func (s *Server) Close() error {
+	close(s.queue)
+	s.wg.Wait()
+	s.store.close()
+	return nil
+}
+
+// token reads a token from the inventory.
+func (s *Server) token(id string) (store.TokenRecord, error) {
+	st, err := s.store.acquire()
+	if err != nil {
+		return store.TokenRecord{}, err
+	}
+	defer s.store.release()
+	return st.Token(id)
+}
+
+// commitLoop records queued decisions in batches: whatever queued while the
+// previous transaction was being written goes into the next one, so the
+// cost of a commit (an fsync) is shared by all concurrent requests.
+func (s *Server) commitLoop() {
+	defer s.wg.Done()
+	for first := range s.queue {
+		batch := []*pending{first}
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case p, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Server) commit(batch []*pending) {
+	var items []store.Enrolment
+	var refusals []store.Refusal
+	var waiting []*pending
+	for _, p := range batch {
+		if p.item != nil {
+			items = append(items, *p.item)
+			waiting = append(waiting, p)
+		} else {
+			refusals = append(refusals, *p.refusal)
+		}
+	}
+	var errs []error
+	st, err := s.store.acquire()
+	if err == nil {
+		errs, err = st.Enrol(items, refusals, s.is.Actor)
+		s.store.release()
+	}
+	if err != nil {
+		s.logf("recording %d enrolments and %d refusals: %v", len(items), len(refusals), err)
+	}
+	for i, p := range waiting {
+		switch {
+		case err != nil:
+			p.done <- err
+		default:
+			p.done <- errs[i]
+		}
+	}
+	for _, p := range batch {
+		if p.item == nil && p.done != nil {
+			p.done <- err
+		}
+	}
+}
+
+// record queues an enrolment for the next group commit and waits for it.
+func (s *Server) record(e store.Enrolment) error {
+	p := &pending{item: &e, done: make(chan error, 1)}
+	s.queue <- p
+	return <-p.done
+}
+
+// refuse queues a refusal for the audit log and waits until it is
+// recorded, so that every answered refusal is in the log.
+func (s *Server) refuse(f store.Refusal) {
+	p := &pending{refusal: &f, done: make(chan error, 1)}
+	s.queue <- p
+	if err := <-p.done; err != nil {
+		s.logf("recording a refusal in the audit log: %v", err)
+	}
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Log != nil {
+		s.cfg.Log.Printf(format, args...)
+	}
+}
+
+// crl is the CRL to hand out, PEM, or "".
+func (s *Server) crl() string {
+	if s.cfg.CRL == nil {
+		return ""
+	}
+	return string(s.cfg.CRL())
+}
+
+// response builds the answer for a recorded certificate.
+func (s *Server) response(rec store.Record, chain []byte) Response {
+	return Response{
+		Role: rec.Role, Name: rec.Name, Serial: rec.Serial, NotAfter: rec.NotAfter,
+		Certificate: string(chain), CA: string(s.is.CA.BundlePEM()), CRL: s.crl(),
+	}
+}
+
+// refusal builds an answer with an error.
+func refusal(status int, code, format string, args ...any) *RefusedError {
+	return &RefusedError{Status: status, Body: ErrorBody{Code: code, Error: fmt.Sprintf(format, args...)}}
+}
