@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,37 @@ import (
 // every package linked into the binary, so what those inits cost is paid by
 // every command (docs/performance.md, "Start-up"). These tests keep the
 // expensive ones out.
+
+// templateEngine are the modules that only go.step.sm/crypto/x509util
+// brought in, for its certificate templates (sprig and what sprig needs);
+// their inits compile regular expressions and build tables. The CA creates
+// certificates with crypto/x509 (ca/create.go) and must not link them again.
+var templateEngine = []string{
+	"github.com/Masterminds/sprig/v3",
+	"github.com/Masterminds/semver/v3",
+	"github.com/shopspring/decimal",
+	"github.com/go-jose/go-jose/v4",
+}
+
+func TestStartupLinksNoTemplateEngine(t *testing.T) {
+	t.Parallel()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("the test binary has no build information")
+	}
+	linked := map[string]bool{}
+	for _, d := range bi.Deps {
+		linked[d.Path] = true
+	}
+	if !linked["github.com/spf13/cobra"] {
+		t.Fatalf("build information lists no cobra among %d modules; cannot tell what is linked", len(bi.Deps))
+	}
+	for _, m := range templateEngine {
+		if linked[m] {
+			t.Errorf("daskca links %s: its package inits cost every start; see which import brings it with: go list -deps ./cmd/daskca", m)
+		}
+	}
+}
 
 // maxInitBytes bounds what one of daskca's own packages may allocate at
 // initialisation. A few maps and error values are a few KiB; a regular
