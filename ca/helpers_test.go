@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -122,6 +123,7 @@ func goVerify(a *Authority, leaf *x509.Certificate) error {
 // openssl runs /usr/bin/openssl, failing the test if it is missing.
 func openssl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	testtier.Full(t, "openssl")
 	const bin = "/usr/bin/openssl"
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("openssl cross-checks need %s: %v", bin, err)
