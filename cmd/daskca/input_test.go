@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // badCase is one malformed invocation: it must fail with one error line
@@ -213,6 +215,9 @@ func TestMalformedInput(t *testing.T) {
 	cases := badCases(files, freshHome)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "10 MB") {
+				testtier.Full(t, "a 10 MB input (seconds each)")
+			}
 			before := [][]string{homeState(t, home), homeState(t, files.dir), homeState(t, filepath.Dir(freshHome))}
 			code, _, stderr := runCLI(t, home, map[string]string{}, tc.args...)
 			after := [][]string{homeState(t, home), homeState(t, files.dir), homeState(t, filepath.Dir(freshHome))}

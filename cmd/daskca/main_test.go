@@ -13,11 +13,19 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files and generated docs")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(afterTests{m}, map[string]func(){
 		"daskca": func() {
 			os.Exit(run(context.Background(), newRootCmd(defaultEnv()), os.Args[1:]))
 		},
 	})
+}
+
+// afterTests runs the tests, then removes what they shared.
+type afterTests struct{ m *testing.M }
+
+func (a afterTests) Run() int {
+	defer removeBuilt()
+	return a.m.Run()
 }
 
 // TestScripts runs the CLI scenarios in testdata/script: each is a txtar
