@@ -209,6 +209,7 @@ func badCases(f inputFiles, freshHome string) []badCase {
 // password or raw control bytes, and leave the home, the input files and a
 // home directory that init was pointed at byte for byte as they were.
 func TestMalformedInput(t *testing.T) {
+	t.Parallel()
 	home, pw := mustHome(t)
 	files := mustInputFiles(t, home, pw)
 	freshHome := filepath.Join(t.TempDir(), "fresh")
@@ -268,6 +269,7 @@ func checkErrorLines(t *testing.T, stderr string) {
 // runs a command that needs it: it must be refused with one error line and
 // change nothing further.
 func TestHostileHome(t *testing.T) {
+	t.Parallel()
 	other, _ := mustHome(t)
 	copyFrom := func(name string) func(t *testing.T, home string) {
 		return func(t *testing.T, home string) {
