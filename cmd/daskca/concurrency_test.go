@@ -17,7 +17,7 @@ import (
 // successful process reported is in the inventory with its files, a failed
 // process left nothing, and the home passes the consistency checks.
 func TestConcurrentIssue(t *testing.T) {
-	testtier.Full(t, "races six daskca processes on one home")
+	testtier.Full(t, "six daskca processes racing on one home")
 	const procs = 6
 	h := newBinHome(t, buildDaskca(t))
 	rounds := []struct {
