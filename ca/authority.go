@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"go.step.sm/crypto/x509util"
 )
 
 // Lifetimes and clock allowances of the CA certificates.
@@ -201,7 +199,7 @@ func makeCA(tmpl, parent *x509.Certificate, parentKey crypto.Signer, kt KeyType)
 	if tmpl.SerialNumber, err = randomSerial(); err != nil {
 		return nil, nil, err
 	}
-	if tmpl.SubjectKeyId, err = x509util.GenerateSubjectKeyID(key.Public()); err != nil {
+	if tmpl.SubjectKeyId, err = subjectKeyID(key.Public()); err != nil {
 		return nil, nil, err
 	}
 	if parent == nil {
@@ -211,7 +209,7 @@ func makeCA(tmpl, parent *x509.Certificate, parentKey crypto.Signer, kt KeyType)
 		parent, parentKey = tmpl, key
 		tmpl.AuthorityKeyId = tmpl.SubjectKeyId
 	}
-	cert, err := x509util.CreateCertificate(tmpl, parent, key.Public(), parentKey)
+	cert, err := createCertificate(tmpl, parent, key.Public(), parentKey)
 	if err != nil {
 		return nil, nil, err
 	}

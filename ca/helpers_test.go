@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -31,6 +32,7 @@ var fixtures struct {
 // fd00::/8). Tests must not modify it.
 func fixtureCA(t testing.TB, kt KeyType, intermediate bool) *Authority {
 	t.Helper()
+	skipBigRSA(t, kt)
 	fixtures.Lock()
 	defer fixtures.Unlock()
 	k := fmt.Sprintf("%s/%t", kt, intermediate)
@@ -69,11 +71,21 @@ func mustCIDR(t testing.TB, s string) *net.IPNet {
 
 func mustKey(t testing.TB, kt KeyType) crypto.Signer {
 	t.Helper()
+	skipBigRSA(t, kt)
 	k, err := GenerateKey(kt)
 	if err != nil {
 		t.Fatalf("GenerateKey(%s): %v", kt, err)
 	}
 	return k
+}
+
+// skipBigRSA leaves RSA-3072 and RSA-4096 to the full suite: generating
+// one such key takes seconds, and the quick tier covers RSA with 2048 bits.
+func skipBigRSA(t testing.TB, kt KeyType) {
+	t.Helper()
+	if kt == RSA3072 || kt == RSA4096 {
+		testtier.Full(t, "an "+string(kt)+" key (seconds to generate)")
+	}
 }
 
 // leafTemplate is a daskca-like worker leaf: OU=worker, serverAuth and
@@ -122,6 +134,7 @@ func goVerify(a *Authority, leaf *x509.Certificate) error {
 // openssl runs /usr/bin/openssl, failing the test if it is missing.
 func openssl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	testtier.Full(t, "openssl")
 	const bin = "/usr/bin/openssl"
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("openssl cross-checks need %s: %v", bin, err)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math/big"
 	"time"
-
-	"go.step.sm/crypto/x509util"
 )
 
 // serialBits is the size of random serial numbers: 159 bits keep the DER
@@ -53,7 +51,7 @@ func (a *Authority) Sign(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Ce
 	if err != nil {
 		return nil, err
 	}
-	cert, err := x509util.CreateCertificate(t, a.Issuer(), pub, a.issuerKey())
+	cert, err := createCertificate(t, a.Issuer(), pub, a.issuerKey())
 	if err != nil {
 		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
 	}
@@ -96,7 +94,7 @@ func (a *Authority) complete(tmpl *x509.Certificate, pub crypto.PublicKey) (*x50
 	if t.SerialNumber, err = randomSerial(); err != nil {
 		return nil, err
 	}
-	if t.SubjectKeyId, err = x509util.GenerateSubjectKeyID(pub); err != nil {
+	if t.SubjectKeyId, err = subjectKeyID(pub); err != nil {
 		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
 	}
 	t.AuthorityKeyId = issuer.SubjectKeyId

@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/daskca/daskca/ca"
@@ -90,7 +91,7 @@ func (is *Issuer) Plan(reqs []Request) (Plan, error) {
 			it.Action, it.Reason = ActionRefuse, err.Error()
 			if r.Origin != "" {
 				it.Request.Name, it.Request.DNS, it.Request.IPs = r.Origin, nil, nil
-				it.Reason = quoted.ReplaceAllString(it.Reason, `"..."`)
+				it.Reason = quoted().ReplaceAllString(it.Reason, `"..."`)
 			}
 			continue
 		}
@@ -181,4 +182,4 @@ func (is *Issuer) checkConstraints(c checked, now time.Time) error {
 }
 
 // quoted matches a Go-quoted string (%q) in an error message.
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"(?:[^"\\]|\\.)*"`) })

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 func suiteNames(ids []uint16) string {
@@ -75,6 +77,7 @@ func TestParseCiphers(t *testing.T) {
 // openssl: for each, the suites it selects that we support must be exactly
 // what we select.
 func TestCiphersMatchOpenSSL(t *testing.T) {
+	testtier.Full(t, "openssl")
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatal("openssl is needed to cross-check cipher strings: apt-get install -y openssl")

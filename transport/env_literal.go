@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -21,12 +22,18 @@ import (
 type pyOther struct{ kind string }
 
 var (
-	pyDigits  = `[0-9](?:_?[0-9])*`
-	pyPoint   = `(?:(?:` + pyDigits + `)?\.` + pyDigits + `|` + pyDigits + `\.)`
-	pyExp     = `[eE][-+]?` + pyDigits
-	pyIntLit  = regexp.MustCompile(`^(?:0(?:_?0)*|[1-9](?:_?[0-9])*|0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+)$`)
-	pyFltLit  = regexp.MustCompile(`^(?:` + pyPoint + `(?:` + pyExp + `)?|` + pyDigits + pyExp + `)$`)
-	pyImagLit = regexp.MustCompile(`^(?:` + pyPoint + `(?:` + pyExp + `)?|` + pyDigits + `(?:` + pyExp + `)?)[jJ]$`)
+	pyDigits = `[0-9](?:_?[0-9])*`
+	pyPoint  = `(?:(?:` + pyDigits + `)?\.` + pyDigits + `|` + pyDigits + `\.)`
+	pyExp    = `[eE][-+]?` + pyDigits
+	pyIntLit = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:0(?:_?0)*|[1-9](?:_?[0-9])*|0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+)$`)
+	})
+	pyFltLit = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:` + pyPoint + `(?:` + pyExp + `)?|` + pyDigits + pyExp + `)$`)
+	})
+	pyImagLit = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:` + pyPoint + `(?:` + pyExp + `)?|` + pyDigits + `(?:` + pyExp + `)?)[jJ]$`)
+	})
 )
 
 // interpretEnvValue returns what Dask makes of an environment value.
@@ -78,7 +85,7 @@ func pyNumber(t string) (any, bool) {
 		t = strings.TrimLeft(t[1:], " \t")
 	}
 	switch {
-	case pyIntLit.MatchString(t):
+	case pyIntLit().MatchString(t):
 		n, err := strconv.ParseInt(strings.ReplaceAll(t, "_", ""), 0, 64)
 		if err != nil {
 			if f, ferr := strconv.ParseFloat(strings.ReplaceAll(t, "_", ""), 64); ferr == nil {
@@ -90,10 +97,10 @@ func pyNumber(t string) (any, bool) {
 			n = -n
 		}
 		return n, true
-	case pyFltLit.MatchString(t):
+	case pyFltLit().MatchString(t):
 		f, _ := strconv.ParseFloat(strings.ReplaceAll(t, "_", ""), 64)
 		return sign(neg, f), true
-	case pyImagLit.MatchString(t):
+	case pyImagLit().MatchString(t):
 		return pyOther{kind: "complex"}, true
 	}
 	return nil, false

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ type EnvVar struct {
 
 // plainSafe matches strings that PyYAML reads back unchanged when written
 // without quotes; everything else is double-quoted.
-var plainSafe = regexp.MustCompile(`^[A-Za-z0-9_/.][A-Za-z0-9_/.:@+=~-]*$`)
+var plainSafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_/.][A-Za-z0-9_/.:@+=~-]*$`) })
 
 // renderable returns a field's value for rendering, and false when the
 // field holds its zero value and is left out.
@@ -90,7 +91,7 @@ func childMapping(parent *yaml.Node, key string) *yaml.Node {
 
 func strNode(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if _, isStr := resolvePlain(s).(string); !isStr || !plainSafe.MatchString(s) {
+	if _, isStr := resolvePlain(s).(string); !isStr || !plainSafe().MatchString(s) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n

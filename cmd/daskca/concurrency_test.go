@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // TestConcurrentIssue starts several daskca processes issuing into one home
@@ -15,9 +17,7 @@ import (
 // successful process reported is in the inventory with its files, a failed
 // process left nothing, and the home passes the consistency checks.
 func TestConcurrentIssue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs daskca processes")
-	}
+	testtier.Full(t, "six daskca processes racing on one home")
 	const procs = 6
 	h := newBinHome(t, buildDaskca(t))
 	rounds := []struct {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // crashScenario is a command killed at random moments and the command
@@ -60,9 +62,7 @@ func envInt(name string, def int) int {
 // consistent home. It runs for DASKCA_CRASH_SECONDS (default 60);
 // scripts/crash-test runs it longer. DASKCA_CRASH_SEED replays a run.
 func TestCrashKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills processes for a minute")
-	}
+	testtier.Full(t, "a minute of killing daskca processes")
 	budget := time.Duration(envInt("DASKCA_CRASH_SECONDS", 60)) * time.Second
 	seed := uint64(envInt("DASKCA_CRASH_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("seed %d (DASKCA_CRASH_SEED=%d replays this run)", seed, seed)

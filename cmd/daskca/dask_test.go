@@ -24,6 +24,7 @@ type daskCluster struct {
 
 func newDaskCluster(t *testing.T) daskCluster {
 	t.Helper()
+	dasktest.Host(t) // before the home is made: skipped under -short, failed without Dask
 	home, pw := newHome(t, "Dask Test CA")
 	c := daskCluster{home: home, pw: pw, sched: "tls://127.0.0.1:" + freePort(t)}
 	for _, r := range [][]string{{"scheduler", "sched"}, {"worker", "w1"}, {"worker", "w2"}, {"client", "alice"}} {

@@ -178,6 +178,7 @@ func TestCorruptInventory(t *testing.T) {
 }
 
 func TestLockedInventory(t *testing.T) {
+	t.Parallel()
 	home, pw := mustHome(t)
 	s, err := store.Open(filepath.Join(home, "inventory.db"), store.Options{})
 	if err != nil {

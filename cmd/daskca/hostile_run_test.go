@@ -202,6 +202,7 @@ func logValueOf(line, key string) string {
 // register while every one of them is still held, and none is dropped to
 // make room for it.
 func TestRunSlowloris(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Slowloris CA")
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout)
@@ -235,6 +236,7 @@ func TestRunSlowloris(t *testing.T) {
 // short --handshake-timeout: the scheduler closes every one of them and
 // reports it, and a worker registers meanwhile.
 func TestRunHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Handshake Timeout CA")
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", "1s", "--max-handshakes", "16")
@@ -266,6 +268,7 @@ func TestRunHandshakeTimeout(t *testing.T) {
 // scheduler whose handshake timeout no step waits for: each connection is
 // closed on its first bytes and logged as not TLS.
 func TestRunPlaintextToTLSPort(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Plaintext CA")
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout)
@@ -292,6 +295,7 @@ func TestRunPlaintextToTLSPort(t *testing.T) {
 // dialers: the scheduler holds no more sockets than the cap allows, a probe
 // is not served, and once the dialers leave it is.
 func TestRunMaxConns(t *testing.T) {
+	t.Parallel()
 	const limit = 4
 	h := newRunHome(t, t.TempDir(), "Max Conns CA")
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
@@ -320,6 +324,7 @@ func TestRunMaxConns(t *testing.T) {
 // client, completes both handshakes, and falls silent: the scheduler closes
 // the comm.
 func TestRunIdleTimeout(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Idle CA")
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--idle-timeout", "500ms")

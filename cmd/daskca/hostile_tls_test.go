@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // acceptedTLS12 are the TLS 1.2 suites a scheduler accepts by default, by
@@ -123,6 +125,7 @@ func opensslSuites(t *testing.T, openssl string) []string {
 // the ECDHE AES-GCM and ChaCha20-Poly1305 suites of the certificate's key
 // type accepted; the TLS 1.3 suites Go implements accepted.
 func TestRunTLSFromOutside(t *testing.T) {
+	testtier.Full(t, "openssl")
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatal("openssl is needed to check the scheduler from outside: apt-get install -y openssl")

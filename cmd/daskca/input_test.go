@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // badCase is one malformed invocation: it must fail with one error line
@@ -75,8 +77,14 @@ func mustInputFiles(t *testing.T, home, pw string) inputFiles {
 	f.random = write("random.bin", rnd)
 	f.empty = write("empty", nil)
 	f.nul = write("nul.txt", []byte("n1.dask.internal\x00\nn2.dask.internal\n"))
-	f.hugeDup = write("hosts-dup", bytes.Repeat([]byte("dup.dask.internal\n"), 10*megabyte/18))
-	f.hugeLine = write("hosts-line", bytes.Repeat([]byte("x"), 10*megabyte))
+	// The 10 MB inputs are written for the full suite only: -short skips
+	// their cases, and every case reads this directory twice to check that
+	// nothing changed.
+	f.hugeDup, f.hugeLine = filepath.Join(dir, "hosts-dup"), filepath.Join(dir, "hosts-line")
+	if !testing.Short() {
+		write("hosts-dup", bytes.Repeat([]byte("dup.dask.internal\n"), 10*megabyte/18))
+		write("hosts-line", bytes.Repeat([]byte("x"), 10*megabyte))
+	}
 	f.badYAML = write("bad.yaml", []byte("defaults: {validity: [\nendpoints: :::\n"))
 	f.shortPW = write("short.pw", []byte("short\n"))
 	f.emptyPW = write("empty.pw", []byte("\nsecond line\n"))
@@ -207,12 +215,16 @@ func badCases(f inputFiles, freshHome string) []badCase {
 // password or raw control bytes, and leave the home, the input files and a
 // home directory that init was pointed at byte for byte as they were.
 func TestMalformedInput(t *testing.T) {
+	t.Parallel()
 	home, pw := mustHome(t)
 	files := mustInputFiles(t, home, pw)
 	freshHome := filepath.Join(t.TempDir(), "fresh")
 	cases := badCases(files, freshHome)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "10 MB") {
+				testtier.Full(t, "a 10 MB input (seconds each)")
+			}
 			before := [][]string{homeState(t, home), homeState(t, files.dir), homeState(t, filepath.Dir(freshHome))}
 			code, _, stderr := runCLI(t, home, map[string]string{}, tc.args...)
 			after := [][]string{homeState(t, home), homeState(t, files.dir), homeState(t, filepath.Dir(freshHome))}
@@ -263,6 +275,7 @@ func checkErrorLines(t *testing.T, stderr string) {
 // runs a command that needs it: it must be refused with one error line and
 // change nothing further.
 func TestHostileHome(t *testing.T) {
+	t.Parallel()
 	other, _ := mustHome(t)
 	copyFrom := func(name string) func(t *testing.T, home string) {
 		return func(t *testing.T, home string) {

@@ -10,6 +10,7 @@ import (
 // decrypted, so the run succeeds; a run with something to sign still
 // needs the right password.
 func TestBulkRerunNeedsNoKey(t *testing.T) {
+	t.Parallel()
 	h := newBinHome(t, buildDaskca(t))
 	hosts := []string{"issue", "worker", "--hosts", "node[1-5].dask.internal"}
 	h.mustRun(t, hosts...)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/transport"
 )
 
@@ -20,6 +21,7 @@ import (
 // the stream it opened at the start, and heartbeats still arrive on theirs)
 // and daskca probe shows each endpoint's current serial and issuer.
 func TestLiveLifecycle(t *testing.T) {
+	testtier.Full(t, "a scheduler and three workers run through renewal, revocation and rotation")
 	c := newLiveCluster(t)
 	c.checkStreams(t)
 	c.renewWorkers(t)

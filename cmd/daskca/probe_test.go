@@ -32,6 +32,7 @@ func startGoScheduler(t *testing.T, h runHome) string {
 }
 
 func TestProbeExitCodes(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Probe CA")
 	addr := startGoScheduler(t, h)
 	closed := "tls://127.0.0.1:" + freePort(t)
@@ -89,6 +90,7 @@ func TestProbeExitCodes(t *testing.T) {
 }
 
 func TestProbeText(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Probe Text CA")
 	addr := startGoScheduler(t, h)
 	code, out, stderr := runCLI(t, h.home, nil, "probe", addr, "--config", h.config("alice"))

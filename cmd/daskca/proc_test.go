@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.step.sm/crypto/keyutil"
@@ -23,15 +24,45 @@ import (
 // The helpers of the tests that run the real daskca binary in separate
 // processes: crash_test.go and concurrency_test.go.
 
-// buildDaskca builds the daskca binary into a temporary directory.
+// built is the daskca binary, made once per test process by buildDaskca
+// and shared by every test that runs it (a link takes seconds); TestMain
+// removes it after the tests.
+var built struct {
+	sync.Mutex
+	dir, bin string
+	err      error
+}
+
+// buildDaskca returns the daskca binary, building it on first use. Tests
+// run it and must not change it.
 func buildDaskca(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "daskca")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.Lock()
+	defer built.Unlock()
+	if built.bin == "" && built.err == nil {
+		built.dir, built.err = os.MkdirTemp("", "daskca-test-bin-")
+		if built.err == nil {
+			bin := filepath.Join(built.dir, "daskca")
+			if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+				built.err = fmt.Errorf("go build: %v\n%s", err, out)
+			} else {
+				built.bin = bin
+			}
+		}
 	}
-	return bin
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// removeBuilt removes the binary buildDaskca made, if any.
+func removeBuilt() {
+	built.Lock()
+	defer built.Unlock()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
 }
 
 // binHome is a home driven through the daskca binary.

@@ -47,6 +47,7 @@ func TestReadersDuringWriter(t *testing.T) {
 // TestStatusCannotJudge: status exits critical (2) or unknown (3), never
 // warning (1), when it cannot judge the home.
 func TestStatusCannotJudge(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	mk := func(t *testing.T) string {
 		home := filepath.Join(t.TempDir(), "home")

@@ -51,6 +51,7 @@ func statusOf(t *testing.T, home string, now time.Time, name string) (string, in
 // keeps them (from the current inventory, or from crl.pem when the current
 // inventory is lost), and the CRL number never goes back.
 func TestRestoreNeverUnrevokes(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	setup := func(t *testing.T) (home, backup string) {
 		home = filepath.Join(t.TempDir(), "home")
@@ -123,6 +124,7 @@ func TestRestoreNeverUnrevokes(t *testing.T) {
 // reported by inventory check and status, and the next CRL number still
 // grows.
 func TestCRLAgainstInventory(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	home := filepath.Join(t.TempDir(), "home")
 	backup := filepath.Join(t.TempDir(), "before.db")

@@ -217,6 +217,7 @@ func probeJSON(t *testing.T, home, addr, config string, extra ...string) (code i
 }
 
 func TestRunSchedulerAndWorker(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Run Test CA")
 	sched, addr := startRunScheduler(t, h.bin, h.config("sched"))
 	worker := startRunWorker(t, h.bin, addr, h.config("w1"))
@@ -249,6 +250,7 @@ func TestRunSchedulerAndWorker(t *testing.T) {
 // only a worker certificate may register with a scheduler, and a worker
 // only accepts a scheduler as its scheduler.
 func TestRunRoleMatrix(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Matrix CA")
 	sched, addr := startRunScheduler(t, h.bin, h.config("sched"))
 	loose := "daskca:\n  role-policy: dask\n"

@@ -44,6 +44,7 @@ func TestUnsafeHome(t *testing.T) {
 // --format k8s-secret ship nothing through a linked key.pem, nor a key.pem
 // that is not the certificate's key.
 func TestLinksInHome(t *testing.T) {
+	t.Parallel()
 	pw := map[string]string{"DASKCA_PASSWORD": testPassword}
 	elsewhere := func(t *testing.T) string {
 		d := filepath.Join(t.TempDir(), "victim")
@@ -152,6 +153,7 @@ func TestLinksInHome(t *testing.T) {
 // home's ca-bundle.pem is found by inventory check and status, and export
 // ships the CA's own bundle, not the file.
 func TestForeignCAInBundle(t *testing.T) {
+	t.Parallel()
 	other, _ := mustHome(t)
 	foreign, err := os.ReadFile(filepath.Join(other, "ca-bundle.pem"))
 	if err != nil {

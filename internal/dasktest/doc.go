@@ -25,6 +25,10 @@
 // chroot is optional unless DASKCA_REQUIRE_TRIXIE is set (CI should set it):
 // then a missing chroot is a failure too.
 //
+// Under go test -short (the quick tier, see internal/testtier) Host and
+// Trixie skip the test instead, saying so, before looking for Dask: a test
+// that runs Dask needs nothing more to be left out of the quick tier.
+//
 // # Files inside the chroot
 //
 // A process in the chroot sees only the chroot's file tree. Runtime.TempDir

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/fataltest"
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 func TestWaitFor(t *testing.T) {
@@ -113,6 +114,9 @@ func TestRunPythonFailures(t *testing.T) {
 }
 
 func TestTrixieAbsent(t *testing.T) {
+	// Trixie skips under -short before it looks, and Runtimes needs the
+	// host's Dask.
+	testtier.Full(t, "real Dask")
 	t.Setenv(EnvTrixieDir, t.TempDir())
 	t.Run("optional", func(t *testing.T) {
 		t.Setenv(EnvRequireTrixie, "")

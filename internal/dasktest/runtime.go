@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // HostPython is the interpreter that has Debian's python3-distributed. The
@@ -51,9 +53,12 @@ type Runtime struct {
 }
 
 // Host returns the host's Dask, failing the test with the install command
-// when /usr/bin/python3 cannot import distributed.
+// when /usr/bin/python3 cannot import distributed. Under -short it skips the
+// test (testtier.Full): every test that runs Dask goes through Host or
+// Trixie.
 func Host(t testing.TB) Runtime {
 	t.Helper()
+	testtier.Full(t, "real Dask")
 	rt := Runtime{Name: "host", Python: HostPython}
 	v, err := probe(rt)
 	if err != nil {
@@ -88,9 +93,11 @@ func TrixieDir() string {
 
 // Trixie returns the Dask in the trixie chroot and true, or false when there
 // is no usable chroot (a failure instead when DASKCA_REQUIRE_TRIXIE is set).
-// A chroot that exists but is not mounted fails the test either way.
+// A chroot that exists but is not mounted fails the test either way. Under
+// -short it skips the test, as Host does.
 func Trixie(t testing.TB) (Runtime, bool) {
 	t.Helper()
+	testtier.Full(t, "real Dask (trixie chroot)")
 	root := TrixieDir()
 	required := os.Getenv(EnvRequireTrixie) != ""
 	missing := func(why string) (Runtime, bool) {

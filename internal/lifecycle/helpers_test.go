@@ -13,6 +13,7 @@ import (
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
@@ -134,6 +135,7 @@ func mustRead(t *testing.T, path string) []byte {
 
 func openssl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	testtier.Full(t, "openssl")
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl is needed: apt-get install -y openssl")
 	}

@@ -19,6 +19,7 @@ import (
 // 0644 key, a link, another certificate's key, ...) is discarded with a
 // log line and the files in place stay as they are.
 func TestRecoverChecksPending(t *testing.T) {
+	t.Parallel()
 	readFile := func(t *testing.T, p string) []byte {
 		t.Helper()
 		b, err := os.ReadFile(p)

@@ -60,6 +60,7 @@ func TestRenewWindowAndFiles(t *testing.T) {
 }
 
 func TestRenewSelection(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		sel  Selection

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/daskca/daskca/ca"
@@ -115,14 +116,14 @@ func (m *Manager) nextCA(opts BeginOptions) (*ca.Authority, error) {
 	return a, nil
 }
 
-var generationSuffix = regexp.MustCompile(` G([0-9]+)$`)
+var generationSuffix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` G([0-9]+)$`) })
 
 // nextName names the next CA generation: "Acme CA" -> "Acme CA G2",
 // "Acme CA G2" -> "Acme CA G3". Distinct subjects keep path building
 // unambiguous while both roots are trusted.
 func nextName(cn string) string {
 	suffix := " G2"
-	if m := generationSuffix.FindStringSubmatch(cn); m != nil {
+	if m := generationSuffix().FindStringSubmatch(cn); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		cn, suffix = strings.TrimSuffix(cn, m[0]), " G"+strconv.Itoa(n+1)
 	}

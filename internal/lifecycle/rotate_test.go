@@ -59,6 +59,7 @@ func leavesOn(t *testing.T, f *fixture, a *ca.Authority) int {
 }
 
 func TestRotationFullCycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, true)
 	old := f.m.CA
 	oldLeaf := filepath.Join(t.TempDir(), "old-w1.pem")
@@ -145,6 +146,7 @@ func TestRotationFullCycle(t *testing.T) {
 }
 
 func TestRotationAbort(t *testing.T) {
+	t.Parallel()
 	for _, afterIssue := range []bool{false, true} {
 		t.Run(map[bool]string{false: "after begin", true: "after issue"}[afterIssue], func(t *testing.T) {
 			f := newFixture(t, false)
@@ -181,6 +183,7 @@ func TestRotationAbort(t *testing.T) {
 }
 
 func TestRotationAfterCrash(t *testing.T) {
+	t.Parallel()
 	t.Run("issue: committed, directories not moved, files not placed", func(t *testing.T) {
 		f := newFixture(t, false)
 		st, err := f.m.Begin(BeginOptions{})

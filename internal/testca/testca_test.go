@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/fataltest"
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -206,6 +207,7 @@ func TestWriteFiles(t *testing.T) {
 // TestOpenSSLAgrees checks with OpenSSL's strict verifier that the chain is
 // what Python 3.13's TLS stack accepts and that the purposes are right.
 func TestOpenSSLAgrees(t *testing.T) {
+	testtier.Full(t, "openssl")
 	const openssl = "/usr/bin/openssl"
 	if _, err := os.Stat(openssl); err != nil {
 		t.Fatalf("openssl is needed to cross-check certificates: apt-get install -y openssl (%v)", err)

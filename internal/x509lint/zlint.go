@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // Bin is zlint on PATH, or where `go install` puts it.
@@ -26,9 +28,11 @@ var Bin = func() string {
 // CA is not part of.
 const Sources = "RFC5280,RFC5480,RFC5891,RFC3279,RFC8813,Community"
 
-// Require fails the test when zlint is not installed, naming the fix.
+// Require fails the test when zlint is not installed, naming the fix. Under
+// -short it skips the test (testtier.Full).
 func Require(t testing.TB) {
 	t.Helper()
+	testtier.Full(t, "zlint")
 	if _, err := os.Stat(Bin); err != nil {
 		t.Fatalf("zlint is not installed at %s (%v); run: go install github.com/zmap/zlint/v3/cmd/zlint@v3.7.3", Bin, err)
 	}
