@@ -59,14 +59,20 @@ func (c *liveCluster) renewWorkers(t *testing.T) {
 
 // revokeWorker is step (b): after revoke, every endpoint reloads the CRL;
 // the revoked identity is refused on new connections, whichever side it
-// is on, while its established stream and every other worker stay.
+// is on, while every other worker stays. Revoking the endpoint by name also
+// revokes the certificate its renewal in step (a) superseded, the one its
+// stream was opened with, so the scheduler drops that stream at the reload.
 func (c *liveCluster) revokeWorker(t *testing.T, name string) {
 	t.Helper()
 	m := c.mark()
 	serial := fileSerial(t, c.certFile("worker", name))
+	streamSerial := c.workers[name].serial
 	mustCLI(t, c.home, "revoke", name, "--reason", "keyCompromise", "--password-file", c.pw)
-	t.Logf("(b) revoked %s, serial %s", name, serial)
+	t.Logf("(b) revoked %s, serial %s and its superseded %s", name, serial, streamSerial)
 	c.waitReloaded(t, m, c.current(t))
+	c.sched.waitLine(t, "worker removed", "name="+name, "serial="+streamSerial)
+	revoked := c.workers[name]
+	delete(c.workers, name)
 
 	// dialing the scheduler with its certificate
 	if code, _, res := c.probe(t, c.addr, c.config(name), "--role", "worker"); code != probeFailed {
@@ -74,7 +80,7 @@ func (c *liveCluster) revokeWorker(t *testing.T, name string) {
 	}
 	c.waitLogged(t, c.sched, m["sched"], "connection refused", "certificate revoked", "serial "+serial)
 	// being dialed: alice's own CRL refuses the worker's certificate
-	code, _, res := c.probe(t, c.workers[name].addr, c.config("alice"))
+	code, _, res := c.probe(t, revoked.addr, c.config("alice"))
 	if e, _ := res["error"].(string); code != probeFailed || !strings.Contains(e, "certificate revoked") {
 		t.Errorf("probe of revoked %s: exit %d, want %d refusing it: %v", name, code, probeFailed, res)
 	}
@@ -86,9 +92,7 @@ func (c *liveCluster) revokeWorker(t *testing.T, name string) {
 	c.checkStreams(t)
 
 	// Restarted, the revoked worker cannot register again.
-	c.workers[name].proc.stop(t)
-	delete(c.workers, name)
-	c.sched.waitLine(t, "worker removed", "name="+name)
+	revoked.proc.stop(t)
 	mark := len(c.sched.out.String())
 	p := startRunWorker(t, c.bin, c.addr, c.config(name), "--name", name)
 	p.waitLine(t, "cannot register with the scheduler", "the peer rejected our certificate")
