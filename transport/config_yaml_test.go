@@ -158,7 +158,7 @@ func TestPreloadLists(t *testing.T) {
 		err             string
 	}{
 		{name: "list", yaml: "distributed: {scheduler: {preload: [/p/a.py, m.mod]}}",
-			env: `DASK_DISTRIBUTED__SCHEDULER__PRELOAD=["/p/a.py", 'm.mod']`,
+			env:  `DASK_DISTRIBUTED__SCHEDULER__PRELOAD=["/p/a.py", 'm.mod']`,
 			want: Preloads{Scheduler: []string{"/p/a.py", "m.mod"}}},
 		{name: "one string", yaml: "distributed: {nanny: {preload: /p/a.py}}",
 			env:  "DASK_DISTRIBUTED__NANNY__PRELOAD=/p/a.py",
