@@ -123,6 +123,9 @@ func TestRealDaskSnippets(t *testing.T) {
 			if !strings.Contains(out, "workers: ['w1', 'w2']") {
 				t.Errorf("client saw %q, want both workers", out)
 			}
+			if !strings.Contains(sched.Log(), "Import preload module: "+filepath.Join(c.home, "daskca_plugin.py")) {
+				t.Errorf("the scheduler did not load daskca's plugin from the cli snippet:\n%s", sched.Log())
+			}
 			if contains(tt.flags, "1.3") {
 				checkTLSVersions(t, c, sched)
 			}

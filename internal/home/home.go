@@ -91,6 +91,11 @@ func (l Layout) CARetiredDir(fingerprint string) string {
 // endpoints point daskca.crl-file at it (or at a copy).
 func (l Layout) CRL() string { return filepath.Join(l.Dir, "crl.pem") }
 
+// Plugin is the copy of daskca's Dask plugin that `daskca config` points
+// the preload keys at when no --path-prefix is given; the name is
+// daskplugin.FileName.
+func (l Layout) Plugin() string { return filepath.Join(l.Dir, "daskca_plugin.py") }
+
 // CertsDir is the directory holding every endpoint's directory.
 func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }
 

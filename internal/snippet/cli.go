@@ -12,7 +12,9 @@ import (
 // CLI renders the `dask scheduler` or `dask worker` command line of a
 // scheduler or worker endpoint. Dask has no flags for the TLS version or
 // ciphers, so those, when set, are given as DASK_* variables before the
-// command. Clients have no command line: use Python.
+// command. daskca's plugin is passed with --preload, and for a worker also
+// with --preload-nanny: `dask worker` never reads distributed.nanny.preload
+// from the configuration. Clients have no command line: use Python.
 func CLI(ep Endpoint, o Options) (string, error) {
 	if ep.Role == identity.Client {
 		return "", fmt.Errorf("%w: a client has no dask command line; use the python form", ErrBadOption)
@@ -22,6 +24,10 @@ func CLI(ep Endpoint, o Options) (string, error) {
 		return "", err
 	}
 	var words []string
+	note := ""
+	if ep.Plugin != "" && ep.Role == identity.Worker {
+		note = "# dask worker ignores distributed.nanny.preload from config: --preload-nanny loads daskca's plugin into the nanny.\n"
+	}
 	for _, v := range envOnlyVars(ep, o) {
 		words = append(words, v.Name+"="+transport.ShellQuote(v.Value))
 	}
@@ -34,7 +40,13 @@ func CLI(ep Endpoint, o Options) (string, error) {
 	if ep.KeyFile != "" {
 		words = append(words, "--tls-key", quote(ep.KeyFile))
 	}
-	return strings.Join(words, " ") + "\n", nil
+	if ep.Plugin != "" {
+		words = append(words, "--preload", quote(ep.Plugin))
+		if ep.Role == identity.Worker {
+			words = append(words, "--preload-nanny", quote(ep.Plugin))
+		}
+	}
+	return note + strings.Join(words, " ") + "\n", nil
 }
 
 // envOnlyVars are the settings the dask command line cannot express.
