@@ -174,8 +174,7 @@ func configJSON(cmd *cobra.Command, ep snippet.Endpoint, so snippet.Options) err
 	out := map[string]any{
 		"name": ep.Name, "role": string(ep.Role),
 		"ca_file": ep.CAFile, "cert_file": ep.CertFile, "key_file": ep.KeyFile, "crl_file": ep.CRLFile,
-		"plugin_file": ep.Plugin,
-		"yaml":        string(y), "env": env, "python": snippet.Python(ep, so),
+		"plugin_file": ep.Plugin, "yaml": string(y), "env": env, "python": snippet.Python(ep, so),
 	}
 	if cli, err := snippet.CLI(ep, so); err == nil {
 		out["cli"] = cli
