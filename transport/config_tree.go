@@ -70,6 +70,16 @@ var fields = []field{
 	{keyReloadInterval, func(c *Config) any { return &c.Daskca.ReloadInterval }},
 }
 
+// ConfigKeys returns the dotted Dask keys of the model, in the order they
+// are rendered.
+func ConfigKeys() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.key
+	}
+	return out
+}
+
 // knownUnder lists the keys expected below the namespaces we own or read
 // closely; anything else there earns a warning (never an error: Dask has
 // keys we do not model).
