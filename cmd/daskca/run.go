@@ -51,8 +51,12 @@ DASK_CONFIG directory holding a copy of it, and none of the DASK_* variables
 of the keys daskca checked); otherwise Dask's own search path (/etc/dask,
 ~/.config/dask, $DASK_CONFIG) and DASK_* variables. The plugin file is
 written where the configuration's preload keys point when it is missing or
-outdated; a configuration that names none gets a private copy. Arguments
-after -- go to dask scheduler / dask worker as they are.
+outdated; a configuration that names none gets a private copy. The nanny
+gets it with --preload-nanny (dask worker ignores distributed.nanny.preload
+from the configuration). Arguments after -- go to dask scheduler / dask
+worker as they are, except --preload, which would replace the configured
+preload list: add modules to distributed.scheduler.preload or
+distributed.worker.preload instead.
 
 The interpreter is --python, else $DASKCA_PYTHON, else python3 on PATH.
 Dask's logs are passed through; SIGINT, SIGTERM and SIGHUP are forwarded to

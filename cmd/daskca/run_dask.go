@@ -36,7 +36,7 @@ type daskRun struct {
 	version string   // distributed.__version__
 	args    []string // after the interpreter
 	env     []string // the child's whole environment
-	tmp     string   // private directory removed at exit, or ""
+	tmp     string   // private directory, removed at exit
 }
 
 // prepareDask checks everything `daskca run` can check before starting
@@ -58,6 +58,9 @@ func prepareDask(g *globalOpts, o *runOpts, role identity.Role, sched string, da
 	if err := sec.CheckOwnRevoked(); err != nil {
 		return nil, asUsage(withHint(err, "issue a new certificate (daskca issue %s NAME --force) and write the config again", role))
 	}
+	if err := refusePreloadArgs(role, daskArgs); err != nil {
+		return nil, err
+	}
 	r := &daskRun{}
 	mod := "distributed.cli.dask_scheduler"
 	var flags []string
@@ -74,22 +77,21 @@ func prepareDask(g *globalOpts, o *runOpts, role identity.Role, sched string, da
 	if r.python, r.version, err = findPython(g, o.python); err != nil {
 		return nil, err
 	}
-	if o.config != "" {
-		if r.tmp, err = os.MkdirTemp("", "daskca-run-"); err != nil {
-			return nil, err
-		}
+	if r.tmp, err = os.MkdirTemp("", "daskca-run-"); err != nil {
+		return nil, err
 	}
 	fail := func(err error) (*daskRun, error) {
 		r.cleanup()
 		return nil, err
 	}
-	pre, err := pluginPreloads(cfg, role, r.tmp)
+	pre, preEnv, err := pluginPreloads(cfg, role, r.tmp)
 	if err != nil {
 		return fail(err)
 	}
 	if r.env, err = childEnv(o.config, r.tmp); err != nil {
 		return fail(err)
 	}
+	r.env = append(r.env, preEnv...)
 	r.args = append([]string{"-m", mod}, flags...)
 	r.args = append(append(r.args, pre...), daskArgs...)
 	return r, nil
@@ -212,54 +214,78 @@ func findPython(g *globalOpts, flag string) (py, version string, err error) {
 }
 
 // pluginPreloads makes sure daskca's plugin is where the configuration's
-// preload keys point (writing it when missing or outdated) and returns the
-// --preload (and, for a worker, --preload-nanny) flags: the configured
-// lists, with the plugin added when they do not name it (then from a copy
-// in tmp, or in a new private directory). dask worker never reads
-// distributed.nanny.preload from the configuration, so the nanny's list is
-// always passed.
-func pluginPreloads(cfg transport.Config, role identity.Role, tmp string) ([]string, error) {
-	lists := []struct {
-		flag string
+// preload keys point (writing it when missing or outdated), and returns
+// what loads it into each process:
+//
+//   - scheduler and worker: the configuration's preload list, or, when it
+//     does not name the plugin, that list plus a private copy of the plugin,
+//     given to Dask as a DASK_DISTRIBUTED__*__PRELOAD variable. Not
+//     --preload: dask scheduler and dask worker import a --preload module
+//     while parsing the command line, outside any Dask object, and that flag
+//     would replace the configured list;
+//   - nanny: --preload-nanny for each entry of distributed.nanny.preload (or
+//     the plugin), since dask worker never reads that key from the
+//     configuration.
+func pluginPreloads(cfg transport.Config, role identity.Role, tmp string) (flags, env []string, err error) {
+	type proc struct {
+		key  string
 		list []string
-	}{{"--preload", cfg.Preload.Scheduler}}
-	if role == identity.Worker {
-		lists = []struct {
-			flag string
-			list []string
-		}{{"--preload", cfg.Preload.Worker}, {"--preload-nanny", cfg.Preload.Nanny}}
 	}
-	var out []string
+	procs := []proc{{"distributed.scheduler.preload", cfg.Preload.Scheduler}}
+	if role == identity.Worker {
+		procs = []proc{{"distributed.worker.preload", cfg.Preload.Worker}, {"distributed.nanny.preload", cfg.Preload.Nanny}}
+	}
 	private := ""
-	for _, l := range lists {
+	for _, pr := range procs {
 		found := false
-		for _, p := range l.list {
-			if filepath.Base(p) != daskplugin.FileName || !strings.HasSuffix(p, ".py") {
+		for _, p := range pr.list {
+			if filepath.Base(p) != daskplugin.FileName {
 				continue
 			}
 			found = true
 			if err := ensurePlugin(p); err != nil {
-				return nil, asUsage(withHint(err, "the configuration's %s preload names daskca's plugin at %s; make its directory writable or write it with daskca config", role, p))
+				return nil, nil, asUsage(withHint(err, "%s names daskca's plugin at %s; make its directory writable, or write the configuration again with daskca config", pr.key, p))
 			}
 		}
-		list := l.list
+		list := pr.list
 		if !found {
 			if private == "" {
-				if tmp == "" {
-					return nil, errors.New("internal: no private directory for the plugin")
-				}
 				private = filepath.Join(tmp, daskplugin.FileName)
 				if err := daskplugin.WriteFile(private); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			list = append(append([]string{}, list...), private)
 		}
-		for _, p := range list {
-			out = append(out, l.flag, p)
+		if pr.key == "distributed.nanny.preload" {
+			for _, p := range list {
+				flags = append(flags, "--preload-nanny", p)
+			}
+		} else if !found {
+			var c transport.Config
+			if role == identity.Scheduler {
+				c.Preload.Scheduler = list
+			} else {
+				c.Preload.Worker = list
+			}
+			for _, v := range c.Env() {
+				env = append(env, v.Name+"="+v.Value)
+			}
 		}
 	}
-	return out, nil
+	return flags, env, nil
+}
+
+// refusePreloadArgs refuses --preload among the arguments for Dask: it
+// would replace the preload list that loads daskca's plugin.
+func refusePreloadArgs(role identity.Role, daskArgs []string) error {
+	for _, a := range daskArgs {
+		if a == "--preload" || strings.HasPrefix(a, "--preload=") {
+			return usageError("%s after --: dask's --preload replaces distributed.%s.preload, which loads daskca's plugin; "+
+				"add the module to that list in the configuration instead", a, role)
+		}
+	}
+	return nil
 }
 
 // childEnv is Dask's environment: ours, and with --config a private

@@ -80,6 +80,7 @@ func TestRunDaskPreflight(t *testing.T) {
 		{name: "python with --go-native", args: worker(w1, "--go-native"), stderr: []string{"--python", "--go-native"}},
 		{name: "dask args with --go-native", args: []string{"run", "scheduler", "--go-native", "--config", sched, "--", "--port", "1"},
 			stderr: []string{"after --"}},
+		{name: "--preload for dask", args: worker(w1, "--", "--preload", "x.py"), stderr: []string{"--preload after --", "distributed.worker.preload"}},
 		{name: "extra positional", args: []string{"run", "scheduler", "tls://x:1", "--config", sched}, stderr: []string{"takes 0 argument"}},
 	}
 	for _, tt := range tests {
