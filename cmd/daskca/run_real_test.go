@@ -30,6 +30,7 @@ func TestRunRealDask(t *testing.T) {
 			t.Run("worker and nanny renewal", c.testRenewWorker)
 			t.Run("revoked worker restarted", c.testRevokeWorker)
 			t.Run("ca rotation under load", c.testRotation)
+			t.Run("stops with dask's status", c.testStop)
 		})
 	}
 }
@@ -102,8 +103,9 @@ func (c *realCluster) testRenewWorker(t *testing.T) {
 	c.checkSameProcesses(t)
 }
 
-// testRevokeWorker: daskca revoke, then a restart of that worker with its
-// certificate is refused — by daskca run's pre-flight, and by the running
+// testRevokeWorker: daskca revoke drops the connected worker within a
+// reload interval; then a restart of that worker with its certificate is
+// refused — by daskca run's pre-flight, and by the running
 // scheduler for a dask worker started without daskca — while the scheduler
 // keeps serving, not restarted.
 func (c *realCluster) testRevokeWorker(t *testing.T) {
@@ -113,11 +115,10 @@ func (c *realCluster) testRevokeWorker(t *testing.T) {
 	w2 := c.workers["w2"]
 	delete(c.workers, "w2")
 	mark := len(c.sched.out.String())
-	if code := w2.stop(t); code != 0 {
-		t.Errorf("daskca run worker exited %d after SIGTERM, want Dask's status 0:\n%s", code, w2.out)
-	}
-	waitRealLine(t, c.sched, mark, "Remove worker", "w2")
 	mustCLI(t, c.home, "revoke", "w2", "--password-file", c.pw)
+	// Still connected, the revoked worker is dropped by the next CRL reload.
+	waitRealLine(t, c.sched, mark, "Remove worker", "w2")
+	w2.stop(t)
 
 	code, _, stderr := runCLIEnv(c.home, map[string]string{"PATH": os.Getenv("PATH")}, time.Now, "run", "worker", c.addr,
 		"--config", frozen, "--python", c.py)
@@ -136,7 +137,7 @@ func (c *realCluster) testRevokeWorker(t *testing.T) {
 	env := []string{"DASK_CONFIG=" + cfgDir, "TMPDIR=" + filepath.Join(c.dir, "tmp")}
 	own := c.rt.Start(t, "w2-with-plugin", env, "-m", "distributed.cli.dask_worker", c.addr, "--name", "w2", "--no-nanny",
 		"--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0")
-	<-own.Done()
+	waitDone(t, "dask worker with a revoked certificate to stop", own)
 	if own.Err() == nil || !strings.Contains(own.Log(), "revoked") {
 		t.Errorf("dask worker with daskca's plugin and a revoked certificate: %v, want it stopped naming the revocation:\n%s", own.Err(), own.Log())
 	}
@@ -167,6 +168,18 @@ func (c *realCluster) testRevokeWorker(t *testing.T) {
 		t.Errorf("the scheduler does not serve after the refusal: %q", out)
 	}
 	c.checkSameProcesses(t)
+}
+
+// waitDone waits up to realWait for p to exit, failing the test (and
+// stopping p) if it does not.
+func waitDone(t *testing.T, what string, p *dasktest.Proc) {
+	t.Helper()
+	select {
+	case <-p.Done():
+	case <-time.After(realWait):
+		p.Stop()
+		t.Fatalf("waited %v for %s:\n%s", realWait, what, p.Log())
+	}
 }
 
 // freeze copies name's certificate, key and CA bundle as they are now and
@@ -266,7 +279,7 @@ func (c *realCluster) testRotation(t *testing.T) {
 	if err := os.WriteFile(stop, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	<-loop.Done()
+	waitDone(t, "the client loop to stop", loop)
 	if err := loop.Err(); err != nil || strings.Contains(loop.Log(), "FAILED") {
 		t.Errorf("the client loop failed (%v):\n%s", err, loop.Log())
 	}
@@ -274,4 +287,20 @@ func (c *realCluster) testRotation(t *testing.T) {
 		t.Errorf("workers were removed during the rotation:\n%s", strings.Join(lines, ""))
 	}
 	c.checkSameProcesses(t)
+}
+
+// testStop: SIGTERM to daskca run reaches Dask's process group, and daskca
+// exits with Dask's status.
+func (c *realCluster) testStop(t *testing.T) {
+	for n, p := range c.workers {
+		if code := p.stop(t); code != 0 {
+			t.Errorf("daskca run worker %s exited %d after SIGTERM, want Dask's 0:\n%s", n, code, p.out)
+		}
+		if !strings.Contains(p.out.String(), "Received signal SIGTERM") {
+			t.Errorf("Dask's worker %s did not get the SIGTERM:\n%s", n, p.out)
+		}
+	}
+	if code := c.sched.stop(t); code != 0 {
+		t.Errorf("daskca run scheduler exited %d after SIGTERM, want Dask's 0:\n%s", code, c.sched.out)
+	}
 }
