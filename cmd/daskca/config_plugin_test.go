@@ -92,10 +92,10 @@ func TestConfigPlugin(t *testing.T) {
 			t.Error("config wrote through the symlink")
 		}
 	})
-	t.Run("cli passes preload and preload-nanny", func(t *testing.T) {
+	t.Run("cli sets the worker preload and passes preload-nanny", func(t *testing.T) {
 		_ = os.Remove(homePlugin)
 		out := mustCLI(t, h, "config", "w1", "--format", "cli", "--scheduler", "tls://127.0.0.1:8786")
-		for _, want := range []string{"--preload " + homePlugin, "--preload-nanny " + homePlugin, "ignores distributed.nanny.preload"} {
+		for _, want := range []string{`DASK_DISTRIBUTED__WORKER__PRELOAD='["` + homePlugin + `"]'`, "--preload-nanny " + homePlugin, "ignores distributed.nanny.preload"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("cli lacks %q:\n%s", want, out)
 			}

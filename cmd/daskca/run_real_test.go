@@ -157,7 +157,7 @@ func (c *realCluster) testRevokeWorker(t *testing.T) {
 	mark = len(c.sched.out.String())
 	w := c.rt.StartWorker(t, c.addr, dasktest.WorkerOptions{Env: []string{"DASK_CONFIG=" + bare, "TMPDIR=" + filepath.Join(c.dir, "tmp")},
 		Args: []string{"--name", "w2", "--no-nanny"}, WaitFor: dasktest.LogWorkerAt})
-	waitRealLine(t, c.sched, mark, "revoked")
+	t.Logf("scheduler: %s", waitRealLine(t, c.sched, mark, "revoked"))
 	if n := len(linesSince(c.sched, mark, "Register worker", "w2")); n != 0 {
 		t.Errorf("the revoked w2 registered again (%d times):\n%s\nworker:\n%s", n, c.sched.out.String()[mark:], w.Log())
 	}

@@ -210,8 +210,8 @@ func TestPluginWiring(t *testing.T) {
 		keys []string // preload keys set
 		cli  []string // flags on the command line
 	}{
-		{identity.Scheduler, []string{"scheduler"}, []string{"--preload " + plugin}},
-		{identity.Worker, []string{"worker", "nanny"}, []string{"--preload " + plugin, "--preload-nanny " + plugin}},
+		{identity.Scheduler, []string{"scheduler"}, []string{`DASK_DISTRIBUTED__SCHEDULER__PRELOAD='["` + plugin + `"]' dask scheduler`}},
+		{identity.Worker, []string{"worker", "nanny"}, []string{`DASK_DISTRIBUTED__WORKER__PRELOAD='["` + plugin + `"]' dask worker`, "--preload-nanny " + plugin}},
 		{identity.Client, []string{"client"}, nil},
 	}
 	for _, tt := range tests {
@@ -245,8 +245,11 @@ func TestPluginWiring(t *testing.T) {
 				return
 			}
 			cli, bareCLI := mustCLIForm(t, ep), mustCLIForm(t, bare)
+			if strings.Contains(cli, "--preload ") {
+				t.Errorf("cli passes --preload, which dask imports outside any Dask object:\n%s", cli)
+			}
 			for _, f := range tt.cli {
-				if !strings.Contains(cli, f) || strings.Contains(bareCLI, "--preload") {
+				if !strings.Contains(cli, f) || strings.Contains(bareCLI, "PRELOAD") || strings.Contains(bareCLI, "--preload") {
 					t.Errorf("cli lacks %q (or the bare one has --preload):\n%s\n%s", f, cli, bareCLI)
 				}
 			}
