@@ -376,10 +376,9 @@ class Material:
                                     "the plugin protects TLS clusters only")
         self.paths = {"CA bundle": tls["ca_file"], "certificate": tls["cert"], "key": tls.get("key"),
                       "CRL": plugin.settings.crl_file or None}
-        self.lock = threading.Lock()
-        self.stats = self._stat()
+        self.stats, self.stale, self.last_error = self._stat(), set(), None
         self.current = self._build(None)
-        self.last_error = None
+        self.warn_stale()
 
     def _stat(self):
         out = []
@@ -442,7 +441,10 @@ class Material:
                 finally:
                     client.verify_mode = ssl.CERT_REQUIRED
         except (ssl.SSLError, OSError, ValueError) as e:
-            raise MaterialError(f"the set does not validate ({own.describe()}): {e}") from None
+            why = str(e)
+            if "CRL" in why and "expired" not in why:
+                why = f"no CRL in the file verifies against the CA that issued our certificate ({why})"
+            raise MaterialError(f"the set does not validate ({own.describe()}): {why}") from None
         for what, p in self.paths.items():  # a file that changed while we built is retried next poll
             if p and _read(p, what) != raw[what]:
                 raise MaterialError(f"the {what} {p} changed while it was loaded")
@@ -461,14 +463,18 @@ class Material:
             except DERError as e:
                 raise MaterialError(f"the CRL {self.paths['CRL']} cannot be read: {e}") from None
             if crl.issuer not in {c.subject for c in cas}:
-                raise MaterialError(f"the CRL {self.paths['CRL']} is from a CA that is not in the CA bundle")
-            if crl.next_update is not None and crl.next_update < time.time():
-                log.warning("daskca plugin: the CRL %s is past its next update (%s); it is still used, publish a "
-                            "fresh one", self.paths["CRL"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(crl.next_update)))
+                if old is None:  # at start: the wrong file is configured
+                    raise MaterialError(f"the CRL {self.paths['CRL']} is from a CA that is not in the CA bundle")
+                log.warning("daskca plugin: ignoring a CRL in %s from a CA that is no longer in the CA bundle", self.paths["CRL"])
+                continue
             crls[crl.issuer] = crl
         if old is not None:
+            subjects = {c.subject for c in cas}
             for issuer, prev in old.crls.items():
                 new = crls.get(issuer)
+                if new is None and issuer in subjects:
+                    raise MaterialError(f"the CRL file {self.paths['CRL']} no longer holds the CRL of a CA that is "
+                                        "still in the bundle; keeping the loaded one")
                 if new is not None and prev.number is not None and (new.number or -1) < prev.number:
                     raise MaterialError(f"the CRL {self.paths['CRL']} has number {new.number}, older than the "
                                         f"loaded number {prev.number}; keeping the newer one")
@@ -483,8 +489,18 @@ class Material:
                 ctx.load_verify_locations(cafile=f.name)
                 ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
 
+    def warn_stale(self):
+        """Warn once per CRL that is past its next update: it stays in use."""
+        for c in self.current.crls.values():
+            if c.next_update is not None and c.next_update < time.time() and (c.issuer, c.number) not in self.stale:
+                self.stale.add((c.issuer, c.number))
+                log.warning("daskca plugin: the CRL %s (number %s) is past its next update (%s); it is still used, "
+                            "publish a fresh one", self.paths["CRL"], c.number,
+                            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.next_update)))
+
     def poll(self):
         """Reload when a file changed (or the CRL nears nextUpdate); swap only a valid set."""
+        self.warn_stale()
         stats, cur = self._stat(), self.current
         expiring = cur.openssl_crl and any(c.next_update is not None and c.next_update <= time.time() + 2 * self.plugin.settings.interval
                                            for c in cur.crls.values())
@@ -503,6 +519,7 @@ class Material:
         if new.digest == cur.digest and new.openssl_crl == cur.openssl_crl:
             return
         self.current = new
+        self.warn_stale()
         log.info("daskca plugin: new %s material in use (%s, CRL check %s)", self.role, new.own.describe(),
                  "in the handshake" if new.openssl_crl else "after the handshake" if new.crls else "off")
         if new.revoked - cur.revoked:
@@ -627,7 +644,7 @@ class Plugin:
     def refuse(self, what, cert, reason):
         """Log a refusal, at most once per REFUSAL_LOG_EVERY for the same peer and reason."""
         key = (what, cert.serial if cert else None, reason)
-        now, (last, n) = time.monotonic(), self.refusals.get(key, (0.0, 0))
+        now, (last, n) = time.monotonic(), self.refusals.get(key, (-REFUSAL_LOG_EVERY, 0))
         if now - last >= REFUSAL_LOG_EVERY:
             more = f" ({n} more since the last report)" if n else ""
             log.warning("daskca plugin: refused %s from %s: %s%s", what, cert.describe() if cert else "a peer without certificate", reason, more)
@@ -692,6 +709,29 @@ def _need(obj, name, where):
     if not hasattr(obj, name):
         raise fail(f"cannot hook {where}.{name}: not found in this Dask version")
     return getattr(obj, name)
+
+
+class HandshakeLogLimit(logging.Filter):
+    """Dask logs every failed TLS handshake; a refused peer retries ~10 times a
+    second. Let one line per remote host and error through per REFUSAL_LOG_EVERY."""
+
+    def __init__(self, plugin):
+        super().__init__()
+        self.plugin = plugin
+
+    def filter(self, record):
+        if "TLS handshake failed" not in str(record.msg) or not isinstance(record.args, tuple) or len(record.args) < 3:
+            return True
+        host = str(record.args[1]).rsplit(":", 1)[0]
+        key = ("handshake", host, str(record.args[2]))
+        now, (last, n) = time.monotonic(), self.plugin.refusals.get(key, (-REFUSAL_LOG_EVERY, 0))
+        if now - last < REFUSAL_LOG_EVERY:
+            self.plugin.refusals[key] = (last, n + 1)
+            return False
+        self.plugin.refusals[key] = (now, 0)
+        if n:
+            record.msg = str(record.msg) + f" ({n} more from this host since the last report)"
+        return True
 
 
 def install_process_hooks(plugin):
@@ -759,6 +799,7 @@ def install_process_hooks(plugin):
             except (RuntimeError, TypeError):
                 pass
 
+    logging.getLogger("distributed.comm.tcp").addFilter(HandshakeLogLimit(plugin))
     for cls, name, fn in ((Security, "get_connection_args", get_connection_args), (Security, "get_listen_args", get_listen_args),
                           (tcp.TLSListener, "_prepare_stream", _prepare_stream), (tcp.TLSConnector, "connect", connect),
                           (tcp.TLS, "_read_extra", _read_extra)):
@@ -846,14 +887,18 @@ def _make_guard(plugin, sched, material, registered, orig, handler, op, row, cla
             why, cert = decide(comm, kw)
             if why:
                 return await refused(comm, why)
-            result = await (orig(comm, *args, **kw) if expects else orig(*args, **kw))
-            if handler == "register-worker" and cert is not None:
-                addr = address_of(kw)
-                if addr in getattr(sched, "workers", {}):
-                    registered[addr] = cert.identity()
-                for a in [a for a in registered if a not in sched.workers]:
-                    del registered[a]
-            return result
+            if handler != "register-worker" or cert is None:
+                return await (orig(comm, *args, **kw) if expects else orig(*args, **kw))
+            # Dask's add_worker returns only when the worker's stream ends: note
+            # the owner of a new address first, forget it when it is gone.
+            addr, ident = address_of(kw), cert.identity()
+            if addr not in sched.workers:
+                registered[addr] = ident
+            try:
+                return await orig(comm, *args, **kw)
+            finally:
+                if addr not in sched.workers and registered.get(addr) == ident:
+                    del registered[addr]
     else:
         def guard(comm=None, *args, **kw):
             if not isinstance(comm, Comm):

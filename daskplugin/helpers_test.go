@@ -1,8 +1,8 @@
 package daskplugin
 
 import (
+	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -32,6 +33,9 @@ type env struct {
 	ca     *testca.CA
 	bundle string // host path of the CA bundle
 	crl    string // host path of the CRL file ("" until writeCRL)
+	// probeCA is the newest CA written to the bundle; serveSerial's probe
+	// certificate comes from it.
+	probeCA *testca.CA
 }
 
 func newEnv(t *testing.T, rt dasktest.Runtime) *env {
@@ -54,6 +58,7 @@ func (e *env) writeBundle(cas ...*testca.CA) {
 	for _, ca := range cas {
 		b = append(b, ca.CertPEM...)
 	}
+	e.probeCA = cas[len(cas)-1]
 	writeAtomic(e.t, e.bundle, b, 0o644)
 }
 
@@ -78,6 +83,7 @@ type endpoint struct {
 	serial     *big.Int
 	configDir  string // host path of the DASK_CONFIG directory
 	extraYAML  string
+	preloads   []string      // host paths of the preloads; nil means just the plugin
 	certRole   identity.Role // the role its certificate says
 	issuedFrom *testca.CA
 }
@@ -129,8 +135,16 @@ func (ep *endpoint) writeConfig() {
 	fmt.Fprintf(&b, "distributed:\n  comm:\n    require-encryption: true\n    default-scheme: tls\n    tls:\n")
 	fmt.Fprintf(&b, "      ca-file: %q\n", e.p(e.bundle))
 	fmt.Fprintf(&b, "      %s:\n        cert: %q\n        key: %q\n", ep.role, e.p(ep.cert), e.p(ep.key))
+	preloads := ep.preloads
+	if preloads == nil {
+		preloads = []string{e.plugin}
+	}
+	var quoted []string
+	for _, p := range preloads {
+		quoted = append(quoted, fmt.Sprintf("%q", e.p(p)))
+	}
 	for _, k := range []string{"scheduler", "worker", "nanny", "client"} {
-		fmt.Fprintf(&b, "  %s:\n    preload: [%q]\n", k, e.p(e.plugin))
+		fmt.Fprintf(&b, "  %s:\n    preload: [%s]\n", k, strings.Join(quoted, ", "))
 	}
 	fmt.Fprintf(&b, "daskca:\n  reload-interval: %s\n", testInterval)
 	if e.crl != "" {
@@ -212,23 +226,33 @@ func (ep *endpoint) runPython(script, addr string, extra ...string) (string, err
 	return ep.e.rt.RunPython(ep.e.t, script, append(env, extra...), 2*time.Minute)
 }
 
-// serveSerial dials addr with a client certificate of e's CA and returns
-// the serial the server presented.
+// serveSerial probes the Dask endpoint at addr with daskca's Go probe (TLS,
+// Dask handshake, identity, polite close) as a client of the newest CA in
+// the bundle, and returns the serial the server presented.
 func (e *env) serveSerial(addr string) (*big.Int, error) {
 	e.t.Helper()
-	certPEM, keyPEM := e.ca.Issue(e.t, identity.Client, "probe")
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	dir := e.t.TempDir()
+	certPEM, keyPEM := e.probeCA.Issue(e.t, identity.Client, "probe")
+	cert, key := filepath.Join(dir, "probe.crt"), filepath.Join(dir, "probe.key")
+	writeAtomic(e.t, cert, certPEM, 0o644)
+	writeAtomic(e.t, key, keyPEM, 0o600)
+	off := false
+	cfg := transport.Config{TLS: transport.TLSConfig{CAFile: e.bundle, Client: transport.RoleFiles{Cert: cert, Key: key}},
+		Daskca: transport.Extra{Reload: &off}}
+	sec, err := transport.NewSecurity(cfg, identity.Client, transport.SecurityOptions{})
 	if err != nil {
 		return nil, err
 	}
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(addr, "tls://"), &tls.Config{
-		Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
-	})
-	if err != nil {
-		return nil, err
+	res, err := transport.Probe(context.Background(), addr, transport.ProbeOptions{Security: sec,
+		Expect: []identity.Role{identity.Scheduler, identity.Worker}})
+	if len(res.PeerChain) == 0 {
+		return nil, fmt.Errorf("probe %s: no peer certificate (%v)", addr, err)
 	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0].SerialNumber, nil
+	serial, ok := new(big.Int).SetString(res.PeerChain[0].Serial, 16)
+	if !ok {
+		return nil, fmt.Errorf("probe %s: serial %q", addr, res.PeerChain[0].Serial)
+	}
+	return serial, err
 }
 
 // waitLog waits for a line holding substr in p's log.
