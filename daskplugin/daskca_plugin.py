@@ -21,6 +21,7 @@ Anything the plugin cannot do raises at import, which stops the Dask process
 and ``distributed`` only.
 """
 
+import base64
 import calendar
 import hashlib
 import inspect
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import weakref
 
 import dask
@@ -130,7 +132,6 @@ class Settings:
 # --- A bounded DER reader: just what CRLs and certificates need --------------
 
 MAX_DER = 64 << 20  # bytes; a CRL of a million entries is ~40 MiB
-MAX_DEPTH = 16
 OID_CRL_NUMBER = bytes.fromhex("551d14")
 OID_SAN = bytes.fromhex("551d11")
 
@@ -162,16 +163,19 @@ def der_tlv(buf, pos, end):
     return tag, pos, pos + length
 
 
-def der_children(buf, start, end, depth=0):
-    """The elements of a constructed value, as (tag, start, end) with start at the tag."""
-    if depth > MAX_DEPTH:
-        raise DERError("nested too deeply")
+def der_children(buf, start, end):
+    """The elements of a constructed value, as (tag, start, content start, end).
+    The reader descends a fixed number of levels, never as deep as the input says."""
     out, pos = [], start
     while pos < end:
         tag, cs, ce = der_tlv(buf, pos, end)
         out.append((tag, pos, cs, ce))
         pos = ce
     return out
+
+
+def _first(elements):
+    return elements[0] if elements else None
 
 
 def _expect(el, tag, what):
@@ -203,8 +207,8 @@ def der_time(buf, el):
 
 def _extensions(buf, el):
     """Yield (oid bytes, value start, value end) from an Extensions SEQUENCE."""
-    for ext in der_children(buf, el[2], el[3], 2):
-        parts = der_children(buf, _expect(ext, 0x30, "extension")[2], ext[3], 3)
+    for ext in der_children(buf, el[2], el[3]):
+        parts = der_children(buf, _expect(ext, 0x30, "extension")[2], ext[3])
         if len(parts) < 2:
             raise DERError("short extension")
         val = _expect(parts[-1], 0x04, "extension value")
@@ -222,7 +226,7 @@ class CRL:
         top = der_children(buf, cs, ce)
         if len(top) != 3:
             raise DERError("not a CRL")
-        tbs = iter(der_children(buf, _expect(top[0], 0x30, "tbsCertList")[2], top[0][3], 1))
+        tbs = iter(der_children(buf, _expect(top[0], 0x30, "tbsCertList")[2], top[0][3]))
         el = next(tbs, None)
         if el is not None and el[0] == 0x02:  # version
             el = next(tbs, None)
@@ -235,11 +239,11 @@ class CRL:
             if el[0] in (0x17, 0x18):
                 self.next_update = der_time(buf, el)
             elif el[0] == 0x30:
-                for entry in der_children(buf, el[2], el[3], 2):
-                    parts = der_children(buf, _expect(entry, 0x30, "revoked entry")[2], entry[3], 3)
+                for entry in der_children(buf, el[2], el[3]):
+                    parts = der_children(buf, _expect(entry, 0x30, "revoked entry")[2], entry[3])
                     self.revoked.add(der_int(buf, parts[0] if parts else None))
             elif el[0] == 0xA0:
-                exts = _expect(der_children(buf, el[2], el[3], 2)[0], 0x30, "extensions")
+                exts = _expect(_first(der_children(buf, el[2], el[3])), 0x30, "extensions")
                 for oid, vs, ve in _extensions(buf, exts):
                     if oid == OID_CRL_NUMBER:
                         tag, ns, ne = der_tlv(buf, vs, ve)
@@ -255,10 +259,9 @@ class Cert:
         if len(der) > 1 << 20:
             raise DERError("certificate larger than 1 MiB")
         buf = memoryview(der)
-        self.der = bytes(der)
         _, cs, ce = der_tlv(buf, 0, len(buf))
         top = der_children(buf, cs, ce)
-        tbs = der_children(buf, _expect(top[0] if top else None, 0x30, "tbsCertificate")[2], top[0][3], 1)
+        tbs = der_children(buf, _expect(top[0] if top else None, 0x30, "tbsCertificate")[2], top[0][3])
         if tbs and tbs[0][0] == 0xA0:
             tbs = tbs[1:]
         if len(tbs) < 6:
@@ -270,12 +273,12 @@ class Cert:
         for el in tbs[6:]:
             if el[0] != 0xA3:
                 continue
-            exts = _expect(der_children(buf, el[2], el[3], 2)[0], 0x30, "extensions")
+            exts = _expect(_first(der_children(buf, el[2], el[3])), 0x30, "extensions")
             for oid, vs, ve in _extensions(buf, exts):
                 if oid != OID_SAN:
                     continue
                 _, ns, ne = der_tlv(buf, vs, ve)
-                for name in der_children(buf, ns, ne, 3):
+                for name in der_children(buf, ns, ne):
                     value = bytes(buf[name[2]:name[3]])
                     if name[0] == 0x86:
                         self.uris.append(value.decode("ascii", "replace"))
@@ -286,7 +289,7 @@ class Cert:
 
     def identity(self):
         """(trust domain, role, name) of the daskca URI SAN, or None; raises on two or a bad one."""
-        found = [u for u in self.uris if u.startswith("spiffe://") and "/dask/" in u]
+        found = [u for u in self.uris if re.match(r"spiffe://[^/]*/dask/", u)]
         if not found:
             return None
         m = re.fullmatch(r"spiffe://([a-z0-9._-]+)/dask/(scheduler|worker|client)/([^/?#]+)", found[0])
@@ -296,25 +299,23 @@ class Cert:
 
     def describe(self):
         try:
-            ident = self.identity()
+            _, role, name = self.identity() or ("-", "-", "-")
         except DERError:
-            ident = None
-        role, name = (ident[1], ident[2]) if ident else ("-", "-")
+            role, name = "?", "?"
         return f"role={role} name={name} serial={self.serial:x}"
 
 
 def pem_blocks(data, label):
     """DER bodies of the PEM blocks of one label."""
-    import base64
-
     text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
-    pat = rf"-----BEGIN {label}-----(.*?)-----END {label}-----"
-    return [base64.b64decode(re.sub(r"\s+", "", b)) for b in re.findall(pat, text, re.S)]
+    try:
+        return [base64.b64decode(re.sub(r"\s+", "", b), validate=True)
+                for b in re.findall(rf"-----BEGIN {label}-----(.*?)-----END {label}-----", text, re.S)]
+    except ValueError:
+        raise MaterialError(f"a PEM {label} block is not valid base64") from None
 
 
 def der_to_pem(der, label):
-    import base64
-
     b = base64.b64encode(der).decode()
     return f"-----BEGIN {label}-----\n" + "\n".join(b[i:i + 64] for i in range(0, len(b), 64)) + f"\n-----END {label}-----\n"
 
@@ -333,35 +334,21 @@ def _read(path, what):
 
 def handshake(server_ctx, client_ctx):
     """A TLS handshake in memory; raises ssl.SSLError when either side refuses."""
-    bios = [ssl.MemoryBIO() for _ in range(4)]
-    srv = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
-    cli = client_ctx.wrap_bio(bios[2], bios[3], server_side=False)
-    done = {id(srv): False, id(cli): False}
+    s_in, s_out, c_in, c_out = (ssl.MemoryBIO() for _ in range(4))
+    sides = [[client_ctx.wrap_bio(c_in, c_out, server_side=False), c_out, s_in, False],
+             [server_ctx.wrap_bio(s_in, s_out, server_side=True), s_out, c_in, False]]
     for _ in range(16):
-        for obj, out, peer_in in ((cli, bios[3], bios[0]), (srv, bios[1], bios[2])):
-            if not done[id(obj)]:
-                try:
-                    obj.do_handshake()
-                    done[id(obj)] = True
-                except ssl.SSLWantReadError:
-                    pass
-            data = out.read()
-            if data:
-                peer_in.write(data)
-        if all(done.values()) and not bios[1].pending and not bios[3].pending:
-            break
-    if not all(done.values()):
+        for side in sides:
+            try:
+                side[3] = side[3] or side[0].do_handshake() or True
+            except ssl.SSLWantReadError:
+                pass
+            side[2].write(side[1].read())
+    if not (sides[0][3] and sides[1][3]):
         raise ssl.SSLError("handshake did not complete")
-    cli.write(b"x")  # under TLS 1.3 a refused client certificate shows on the first read
-    bios[0].write(bios[3].read())
-    srv.read(1)
-
-
-class Snapshot:
-    """One validated set: contexts plus what the Python-side checks need."""
-
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
+    sides[0][0].write(b"x")  # under TLS 1.3 a refused client certificate shows on the first read
+    s_in.write(c_out.read())
+    sides[1][0].read(1)
 
 
 class Material:
@@ -391,7 +378,8 @@ class Material:
         return out
 
     def _build(self, old):
-        """Read, parse, build and validate a new Snapshot; MaterialError says why not."""
+        """Read, parse, build and validate a new set (contexts and what the checks need);
+        MaterialError says why not."""
         settings, raw = self.plugin.settings, {}
         for what, p in self.paths.items():
             if p:
@@ -448,9 +436,8 @@ class Material:
         for what, p in self.paths.items():  # a file that changed while we built is retried next poll
             if p and _read(p, what) != raw[what]:
                 raise MaterialError(f"the {what} {p} changed while it was loaded")
-        return Snapshot(server=server, client=client, own=own, me=me, crls=crls, revoked=revoked,
-                        openssl_crl=openssl_crl, ca_subjects={c.subject for c in cas},
-                        digest=hashlib.sha256(b"".join(raw.values())).hexdigest())
+        return types.SimpleNamespace(server=server, client=client, own=own, me=me, crls=crls, revoked=revoked,
+                                     openssl_crl=openssl_crl, digest=hashlib.sha256(b"".join(raw.values())).hexdigest())
 
     def _crls(self, data, cas, old):
         if data is None:
@@ -694,7 +681,9 @@ class Plugin:
 
     def drop_revoked(self, revoked):
         """Close the established comms of peers a new CRL revokes."""
-        for comm, (loop, cert) in list(self.comms.items()):
+        with self.lock:
+            comms = list(self.comms.items())
+        for comm, (loop, cert) in comms:
             if (cert.issuer, cert.serial) in revoked and not comm.closed():
                 log.warning("daskca plugin: closing the connection %s of revoked peer %s", comm.peer_address, cert.describe())
                 try:
@@ -795,7 +784,8 @@ def install_process_hooks(plugin):
             try:
                 import asyncio
 
-                plugin.comms[self] = (asyncio.get_running_loop(), cert)
+                with plugin.lock:
+                    plugin.comms[self] = (asyncio.get_running_loop(), cert)
             except (RuntimeError, TypeError):
                 pass
 
@@ -1022,4 +1012,9 @@ if hasattr(_state, "definitions"):
     globals().update(_state.definitions)
 else:
     _state.definitions = {k: v for k, v in globals().items() if not k.startswith("__")}
-activate()
+try:
+    activate()
+except PluginError:
+    raise
+except Exception as e:  # still one line naming the cause
+    raise fail(f"unexpected {type(e).__name__}: {e}") from e

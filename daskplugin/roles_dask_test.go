@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testca"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -185,4 +186,38 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// connectScript connects a Client (plugin and settings from DASK_CONFIG)
+// and prints "connected".
+const connectScript = `
+import os
+from distributed import Client
+with Client(os.environ["ADDR"], timeout=20) as c:
+    print("connected")
+`
+
+// TestVerifyHostname: with daskca.verify-hostname a Client refuses a
+// scheduler whose certificate does not name the host it dialed; without
+// it, as in Dask, the name is not checked.
+func TestVerifyHostname(t *testing.T) {
+	for _, rt := range dasktest.Runtimes(t) {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			s := e.issue(identity.Scheduler, identity.Scheduler, "sched", testca.WithSANs([]string{"other.example"}, nil))
+			sched := s.startScheduler()
+			for _, verify := range []bool{false, true} {
+				t.Run(fmt.Sprint("verify-hostname=", verify), func(t *testing.T) {
+					c := e.issue(identity.Client, identity.Client, "alice")
+					c.extraYAML = fmt.Sprintf("  verify-hostname: %v\n", verify)
+					c.writeConfig()
+					out, err := c.runPython(connectScript, sched.Addr)
+					refused := err != nil && strings.Contains(err.Error(), "certificate does not name the host 127.0.0.1")
+					if refused != verify || (!verify && strings.TrimSpace(out) != "connected") {
+						t.Fatalf("out=%q err=%v, want refused=%v", out, err, verify)
+					}
+				})
+			}
+		})
+	}
 }
