@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// TestRunPluginPreloads checks how daskca run loads the plugin: the file
+// the configuration names is written when missing or outdated (never
+// through a symlink), a configuration that names none gets a private copy
+// through the preload variable, and the nanny always gets --preload-nanny.
+func TestRunPluginPreloads(t *testing.T) {
+	dir := t.TempDir()
+	named := filepath.Join(dir, "etc", daskplugin.FileName)
+	if err := os.Mkdir(filepath.Dir(named), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		role      identity.Role
+		pre       transport.Preloads
+		setup     func(t *testing.T)
+		wantFlags func(tmp string) []string
+		wantEnv   func(tmp string) []string
+		err       string
+	}{
+		{name: "scheduler, plugin missing on disk", role: identity.Scheduler,
+			pre:       transport.Preloads{Scheduler: []string{named}},
+			setup:     func(t *testing.T) { _ = os.Remove(named) },
+			wantFlags: func(string) []string { return nil }, wantEnv: func(string) []string { return nil }},
+		{name: "scheduler, outdated plugin", role: identity.Scheduler,
+			pre:       transport.Preloads{Scheduler: []string{"other.module", named}},
+			setup:     func(t *testing.T) { mustWritePlugin(t, named, "# old\n") },
+			wantFlags: func(string) []string { return nil }, wantEnv: func(string) []string { return nil }},
+		{name: "worker with the plugin configured", role: identity.Worker,
+			pre:   transport.Preloads{Worker: []string{named}, Nanny: []string{"m.nanny", named}},
+			setup: func(t *testing.T) { _ = os.Remove(named) },
+			wantFlags: func(string) []string {
+				return []string{"--preload-nanny", "m.nanny", "--preload-nanny", named}
+			},
+			wantEnv: func(string) []string { return nil }},
+		{name: "worker configured without the plugin", role: identity.Worker,
+			pre: transport.Preloads{Worker: []string{"m.w"}},
+			wantFlags: func(tmp string) []string {
+				return []string{"--preload-nanny", filepath.Join(tmp, daskplugin.FileName)}
+			},
+			wantEnv: func(tmp string) []string {
+				return []string{`DASK_DISTRIBUTED__WORKER__PRELOAD=["m.w", "` + filepath.Join(tmp, daskplugin.FileName) + `"]`}
+			}},
+		{name: "scheduler configured without the plugin", role: identity.Scheduler,
+			wantFlags: func(string) []string { return nil },
+			wantEnv: func(tmp string) []string {
+				return []string{`DASK_DISTRIBUTED__SCHEDULER__PRELOAD=["` + filepath.Join(tmp, daskplugin.FileName) + `"]`}
+			}},
+		{name: "plugin path is a symlink", role: identity.Scheduler,
+			pre: transport.Preloads{Scheduler: []string{named}},
+			setup: func(t *testing.T) {
+				_ = os.Remove(named)
+				if err := os.Symlink(filepath.Join(dir, "elsewhere.py"), named); err != nil {
+					t.Fatal(err)
+				}
+			},
+			err: "symbolic link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.setup != nil {
+				tt.setup(t)
+			}
+			tmp := t.TempDir()
+			flags, env, err := pluginPreloads(transport.Config{Preload: tt.pre}, tt.role, tmp)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(flags, tt.wantFlags(tmp)) || !reflect.DeepEqual(env, tt.wantEnv(tmp)) {
+				t.Errorf("flags %q env %q; want %q %q", flags, env, tt.wantFlags(tmp), tt.wantEnv(tmp))
+			}
+			mustBePlugin := func(p string) {
+				if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, daskplugin.Render()) {
+					t.Errorf("%s is not the plugin (%v)", p, err)
+				}
+			}
+			if slices.Contains(tt.pre.Scheduler, named) || slices.Contains(tt.pre.Worker, named) {
+				mustBePlugin(named)
+			}
+			if private := filepath.Join(tmp, daskplugin.FileName); strings.Contains(strings.Join(append(flags, env...), " "), private) {
+				mustBePlugin(private)
+			}
+		})
+	}
+}
+
+func mustWritePlugin(t *testing.T, path, data string) {
+	t.Helper()
+	_ = os.Remove(path)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunChildEnv: with --config, Dask gets a private DASK_CONFIG holding
+// the file and none of the variables of the keys daskca checked; other
+// variables pass.
+func TestRunChildEnv(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "w.yaml")
+	if err := os.WriteFile(cfg, []byte("distributed: {comm: {require-encryption: true}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "/elsewhere/ca.pem")
+	t.Setenv("DASK_DISTRIBUTED__WORKER__PRELOAD", "[]")
+	t.Setenv("DASK_CONFIG", "/elsewhere")
+	t.Setenv("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "0.5")
+	tmp := t.TempDir()
+	env, err := childEnv(cfg, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "DASK_CONFIG=" + filepath.Join(tmp, "dask-config")
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=") || strings.HasPrefix(kv, "DASK_DISTRIBUTED__WORKER__PRELOAD=") ||
+			strings.HasPrefix(kv, "DASK_CONFIG=") && kv != want {
+			t.Errorf("child environment keeps %s", kv)
+		}
+	}
+	if !slices.Contains(env, want) || !slices.Contains(env, "DASK_DISTRIBUTED__WORKER__MEMORY__TARGET=0.5") {
+		t.Errorf("child environment lacks %s or the unrelated variable: %q", want, env)
+	}
+	if b, err := os.ReadFile(filepath.Join(tmp, "dask-config", "daskca.yaml")); err != nil || !bytes.Equal(b, mustReadFile(t, cfg)) {
+		t.Errorf("DASK_CONFIG does not hold a copy of --config: %v", err)
+	}
+	if env, _ := childEnv("", t.TempDir()); !slices.Contains(env, "DASK_CONFIG=/elsewhere") {
+		t.Error("without --config the environment is not Dask's own")
+	}
+}
