@@ -79,6 +79,9 @@ func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (
 	for _, line := range strings.Split(strings.TrimRight(string(frag), "\n"), "\n") {
 		b.WriteString("#   " + line + "\n")
 	}
+	if ep.Plugin != "" && role == identity.Worker {
+		fmt.Fprintf(&b, "# dask worker ignores distributed.nanny.preload from config: add --preload-nanny %s to its args.\n", ep.Plugin)
+	}
 	return b.String(), nil
 }
 

@@ -156,6 +156,9 @@ func TestK8sSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "worker.k8s.yaml", out)
+	if !strings.Contains(out, "add --preload-nanny /etc/dask/tls/daskca_plugin.py to its args") {
+		t.Errorf("the worker's Secret does not say how the nanny gets the plugin:\n%s", out)
+	}
 	var secret struct {
 		Kind       string
 		Metadata   struct{ Name string }
