@@ -219,12 +219,20 @@ func (c *realCluster) waitServes(t *testing.T, what, addr, file string) {
 }
 
 // checkSameProcesses asserts that every process started is still the one
-// running: none exited, and the scheduler's id is the one first seen.
+// running: none exited, no nanny restarted its worker, and the scheduler's
+// id is the one first seen.
 func (c *realCluster) checkSameProcesses(t *testing.T) {
 	t.Helper()
 	for n, p := range c.procs() {
 		if !p.running() {
 			t.Errorf("%s exited (%v):\n%s", n, p.err, p.out)
+		}
+	}
+	// A nanny restarts a worker process that dies: the worker's log would
+	// show a second start.
+	for n, p := range c.workers {
+		if k := len(linesSince(p, 0, "Start worker at:")); k != 1 {
+			t.Errorf("%s's worker process started %d times:\n%s", n, k, p.out)
 		}
 	}
 	if id := c.currentSchedulerID(t); id != c.schedulerID {

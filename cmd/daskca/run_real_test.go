@@ -283,8 +283,8 @@ func (c *realCluster) testRotation(t *testing.T) {
 	if err := loop.Err(); err != nil || strings.Contains(loop.Log(), "FAILED") {
 		t.Errorf("the client loop failed (%v):\n%s", err, loop.Log())
 	}
-	if lines := linesSince(c.sched, mark, "Remove worker"); len(lines) > 0 {
-		t.Errorf("workers were removed during the rotation:\n%s", strings.Join(lines, ""))
+	if lines := append(linesSince(c.sched, mark, "Remove worker"), linesSince(c.sched, mark, "Register worker")...); len(lines) > 0 {
+		t.Errorf("workers were removed or registered again during the rotation:\n%s", strings.Join(lines, ""))
 	}
 	c.checkSameProcesses(t)
 }
