@@ -69,8 +69,9 @@ func TestRegisterWorkerRoles(t *testing.T) {
 	for _, rt := range dasktest.Runtimes(t) {
 		t.Run(rt.Name, func(t *testing.T) {
 			e := newEnv(t, rt)
+			// The rogues come first: the very first connections the scheduler
+			// accepts must already go through the plugin.
 			sched := e.issue(identity.Scheduler, identity.Scheduler, "sched").startScheduler()
-			e.issue(identity.Worker, identity.Worker, "w1").startWorker(sched, "--no-nanny")
 			for _, role := range identity.Roles {
 				t.Run(string(role), func(t *testing.T) {
 					rogue := e.issue(identity.Worker, role, "rogue-"+string(role))
@@ -95,6 +96,7 @@ func TestRegisterWorkerRoles(t *testing.T) {
 					}
 				})
 			}
+			e.issue(identity.Worker, identity.Worker, "w1").startWorker(sched, "--no-nanny")
 			c := e.issue(identity.Client, identity.Client, "alice")
 			out, err := c.runPython(computeScript, sched.Addr)
 			if err != nil || strings.TrimSpace(out) != "41 2" {
