@@ -280,6 +280,7 @@ func (c *realCluster) testRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, "the client loop to stop", loop)
+	t.Logf("the client computed %d rounds through begin, issue and finish", rounds())
 	if err := loop.Err(); err != nil || strings.Contains(loop.Log(), "FAILED") {
 		t.Errorf("the client loop failed (%v):\n%s", err, loop.Log())
 	}
