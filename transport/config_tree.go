@@ -256,14 +256,14 @@ func decodeLeaf(key string, l leaf, ptr any) error {
 }
 
 // decodeList reads a list of strings, or one string as a list of one (as
-// Dask's process_preloads does).
+// Dask's process_preloads does). An empty list is nil, Dask's default.
 func decodeList(l leaf, p *[]string, bad func(string) error) error {
 	switch v := l.v.(type) {
 	case string:
 		*p = []string{v}
 		return nil
 	case []any:
-		out := make([]string, 0, len(v))
+		var out []string // an empty list is Dask's default: nil
 		for _, x := range v {
 			s, ok := x.(string)
 			if !ok {

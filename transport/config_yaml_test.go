@@ -165,7 +165,7 @@ func TestPreloadLists(t *testing.T) {
 			want: Preloads{Nanny: []string{"/p/a.py"}}},
 		{name: "empty list", yaml: "distributed: {worker: {preload: []}}",
 			env:  "DASK_DISTRIBUTED__WORKER__PRELOAD=[]",
-			want: Preloads{Worker: []string{}}},
+			want: Preloads{}},
 		{name: "number in list", yaml: "distributed: {client: {preload: [1]}}",
 			env: "DASK_DISTRIBUTED__CLIENT__PRELOAD=[1]",
 			err: "distributed.client.preload"},
