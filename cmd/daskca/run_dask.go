@@ -122,11 +122,15 @@ func schedulerListen(cfg transport.Config, listen string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	port := []string{"--port", strconv.Itoa(a.Port)}
+	if a.Host == "" { // every interface
+		return append([]string{"--protocol", a.Scheme}, port...), nil
+	}
 	host := a.Host
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	return []string{"--host", a.Scheme + "://" + host, "--port", strconv.Itoa(a.Port)}, nil
+	return append([]string{"--host", a.Scheme + "://" + host}, port...), nil
 }
 
 func listenAddr(cfg transport.Config, s string) (transport.Addr, error) {

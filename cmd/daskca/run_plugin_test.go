@@ -147,3 +147,32 @@ func TestRunChildEnv(t *testing.T) {
 		t.Error("without --config the environment is not Dask's own")
 	}
 }
+
+// TestRunListenFlags checks how --listen becomes dask's flags: the
+// scheduler's --host/--port (--protocol alone for every interface), the
+// worker's --host and --worker-port (never --listen-address, with which
+// port 0 would be announced as the worker's contact port).
+func TestRunListenFlags(t *testing.T) {
+	cfg := transport.Config{DefaultScheme: "tls"}
+	for _, tt := range []struct{ listen, want string }{
+		{"", "--protocol tls --port 8786"},
+		{"tls://:9000", "--protocol tls --port 9000"},
+		{"tls://127.0.0.1:0", "--host tls://127.0.0.1 --port 0"},
+		{"tls://[::1]:9000", "--host tls://[::1] --port 9000"},
+		{"10.0.0.5:8786", "--host tls://10.0.0.5 --port 8786"},
+	} {
+		got, err := schedulerListen(cfg, tt.listen)
+		if err != nil || strings.Join(got, " ") != tt.want {
+			t.Errorf("scheduler --listen %q = %q, %v; want %q", tt.listen, got, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ listen, want string }{
+		{"tls://127.0.0.1:0", "--host 127.0.0.1"},
+		{"tls://[::1]:9001", "--host [::1] --worker-port 9001"},
+	} {
+		got, err := workerFlags(cfg, nil, &runOpts{listen: tt.listen, name: "w"}, "tls://s:8786")
+		if want := "tls://s:8786 --name w " + tt.want; err != nil || strings.Join(got, " ") != want {
+			t.Errorf("worker --listen %q = %q, %v; want %q", tt.listen, got, err, want)
+		}
+	}
+}
