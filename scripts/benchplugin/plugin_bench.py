@@ -12,6 +12,10 @@ as daskca config wires it) and once without:
                one connection to a Scheduler handler that reads them all and
                answers "done", bytes per second
 
+Each figure is also given per CPU second (the client's and the scheduler's
+process CPU time together, every thread included): on a machine shared with
+other work, wall-clock rates follow the neighbours' load, CPU time much less.
+
 Rounds alternate the two modes (with first in odd rounds); every round starts
 fresh processes. Prints one line per round and mode, then "name value unit"
 lines with the medians and the ratios:
@@ -57,9 +61,13 @@ async def serve(files, plugin, ready, stop):
             await comm.read()
         return "done"
 
+    async def cpu(comm):
+        return time.process_time()
+
     async with Scheduler(security=security(files, "scheduler"), host="tls://127.0.0.1", port=0,
                          dashboard=False, dashboard_address=":0") as s:
         s.handlers["daskca_bench"] = bench
+        s.handlers["daskca_cpu"] = cpu
         ready.put(s.address)
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
 
@@ -76,23 +84,36 @@ async def measure(files, plugin, addr, n, seconds):
 
     async with Client(addr, security=security(files, "client"), asynchronous=True, timeout="60s") as client:
         args = client.connection_args
+
+        async def cpu_now():
+            comm = await connect(addr, **args)
+            await comm.write({"op": "daskca_cpu", "reply": True})
+            server = await comm.read()
+            await comm.close()
+            return server + time.process_time()
+
+        cpu0 = await cpu_now()
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             comm = await connect(addr, **args)
             await comm.close()
             count += 1
         hs = count / (time.perf_counter() - start)
+        hs_cpu = count / (await cpu_now() - cpu0)
+
         comm = await connect(addr, **args)
         payload = bytes(MSG_SIZE)
+        cpu0 = await cpu_now()
         start = time.perf_counter()
         await comm.write({"op": "daskca_bench", "n": n, "reply": True})
         for _ in range(n):
             await comm.write({"op": "data", "payload": to_serialize(payload)})
         reply = await comm.read()
         tp = n * MSG_SIZE / (time.perf_counter() - start)
+        tp_cpu = n * MSG_SIZE / (await cpu_now() - cpu0)
         assert reply == "done", reply
         await comm.close()
-        return hs, tp
+        return hs, tp, hs_cpu, tp_cpu
 
 
 def client_process(files, plugin, addr, n, seconds, out):
@@ -128,17 +149,17 @@ def main(argv):
     got = {True: [], False: []}
     for r in range(rounds):
         for plugin in ((True, False) if r % 2 == 0 else (False, True)):
-            hs, tp = one_round(ctx, files, plugin, n, seconds)
-            got[plugin].append((hs, tp))
-            print(f"round {r + 1} {'with' if plugin else 'without'} plugin: {hs:.0f} conn/s, {tp / 1e9:.3f} GB/s", flush=True)
-    med = {p: (statistics.median(h for h, _ in v), statistics.median(t for _, t in v)) for p, v in got.items()}
+            res = one_round(ctx, files, plugin, n, seconds)
+            got[plugin].append(res)
+            print(f"round {r + 1} {'with' if plugin else 'without'} plugin: {res[0]:.0f} conn/s ({res[2]:.0f} per CPU s), "
+                  f"{res[1] / 1e9:.3f} GB/s ({res[3] / 1e9:.3f} per CPU s)", flush=True)
+    med = {p: [statistics.median(x[i] for x in v) for i in range(4)] for p, v in got.items()}
     print(f"dask_version {distributed.__version__} -")
-    print(f"handshakes_without {med[False][0]:.0f} conn/s")
-    print(f"handshakes_with {med[True][0]:.0f} conn/s")
-    print(f"throughput_without {med[False][1]:.0f} bytes/s")
-    print(f"throughput_with {med[True][1]:.0f} bytes/s")
-    print(f"ratio_handshakes {med[True][0] / med[False][0]:.3f} with/without")
-    print(f"ratio_throughput {med[True][1] / med[False][1]:.3f} with/without")
+    for i, name, unit in ((0, "handshakes", "conn/s"), (1, "throughput", "bytes/s"),
+                          (2, "handshakes_cpu", "conn/cpu-s"), (3, "throughput_cpu", "bytes/cpu-s")):
+        print(f"{name}_without {med[False][i]:.0f} {unit}")
+        print(f"{name}_with {med[True][i]:.0f} {unit}")
+        print(f"ratio_{name} {med[True][i] / med[False][i]:.3f} with/without")
 
 
 if __name__ == "__main__":
