@@ -524,7 +524,7 @@ class LiveContext(ssl.SSLContext):
         self.verify_mode = ssl.CERT_REQUIRED
         return self
 
-    def __init__(self, material, server_side):
+    def __init__(self, material, server_side):  # SSLContext takes no __init__ arguments
         pass
 
     def _now(self):
@@ -563,17 +563,10 @@ class Policy:
 
 def peer_cert(comm_or_stream):
     """The peer's leaf certificate (Cert) of a TLS comm or tornado stream, or None."""
-    stream = getattr(comm_or_stream, "stream", comm_or_stream)
-    sock = getattr(stream, "socket", None)
+    sock = getattr(getattr(comm_or_stream, "stream", comm_or_stream), "socket", None)
     try:
-        der = sock.getpeercert(binary_form=True) if sock is not None else None
-    except (ValueError, OSError):
-        der = None
-    if not der:
-        return None
-    try:
-        return Cert(der)
-    except DERError:
+        return Cert(sock.getpeercert(binary_form=True)) if sock is not None else None
+    except (ValueError, OSError, TypeError):  # DERError is a ValueError; no certificate gives None
         return None
 
 
@@ -628,18 +621,23 @@ class Plugin:
                     log.exception("daskca plugin: reloading the %s material failed", m.role)
 
     # -- decisions
-    def refuse(self, what, cert, reason):
-        """Log a refusal, at most once per REFUSAL_LOG_EVERY for the same peer and reason."""
-        key = (what, cert.serial if cert else None, reason)
+    def limited(self, key):
+        """None when a line for key was logged within REFUSAL_LOG_EVERY, else how many were held back."""
         now, (last, n) = time.monotonic(), self.refusals.get(key, (-REFUSAL_LOG_EVERY, 0))
-        if now - last >= REFUSAL_LOG_EVERY:
-            more = f" ({n} more since the last report)" if n else ""
-            log.warning("daskca plugin: refused %s from %s: %s%s", what, cert.describe() if cert else "a peer without certificate", reason, more)
-            if len(self.refusals) > 4096:
-                self.refusals.clear()
-            self.refusals[key] = (now, 0)
-        else:
+        if now - last < REFUSAL_LOG_EVERY:
             self.refusals[key] = (last, n + 1)
+            return None
+        if len(self.refusals) > 4096:
+            self.refusals.clear()
+        self.refusals[key] = (now, 0)
+        return n
+
+    def refuse(self, what, cert, reason):
+        """Log a refusal (rate-limited per peer and reason) and return the answer's text."""
+        n = self.limited((what, cert.serial if cert else None, reason))
+        if n is not None:
+            log.warning("daskca plugin: refused %s from %s: %s%s", what, cert.describe() if cert else "a peer without certificate",
+                        reason, f" ({n} more since the last report)" if n else "")
         return f"daskca: refused {what}: {reason}"
 
     def check(self, material, local, op, cert, *, roles=None):
@@ -711,13 +709,9 @@ class HandshakeLogLimit(logging.Filter):
     def filter(self, record):
         if "TLS handshake failed" not in str(record.msg) or not isinstance(record.args, tuple) or len(record.args) < 3:
             return True
-        host = str(record.args[1]).rsplit(":", 1)[0]
-        key = ("handshake", host, str(record.args[2]))
-        now, (last, n) = time.monotonic(), self.plugin.refusals.get(key, (-REFUSAL_LOG_EVERY, 0))
-        if now - last < REFUSAL_LOG_EVERY:
-            self.plugin.refusals[key] = (last, n + 1)
+        n = self.plugin.limited(("handshake", str(record.args[1]).rsplit(":", 1)[0], str(record.args[2])))
+        if n is None:
             return False
-        self.plugin.refusals[key] = (now, 0)
         if n:
             record.msg = str(record.msg) + f" ({n} more from this host since the last report)"
         return True

@@ -162,3 +162,28 @@ func TestFailsClosedEveryProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestUntestedVersionWarns: a Dask version the plugin was not tested on,
+// whose internals are where the plugin hooks, gets a warning and runs
+// protected.
+func TestUntestedVersionWarns(t *testing.T) {
+	for _, rt := range dasktest.Runtimes(t) {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			pretend := filepath.Join(e.dir, "pretend.py")
+			if err := os.WriteFile(pretend, []byte("import distributed\ndistributed.__version__ = '2099.1.0'\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := e.issue(identity.Scheduler, identity.Scheduler, "sched")
+			s.preloads = []string{pretend, e.plugin}
+			s.writeConfig()
+			sched := s.startScheduler()
+			waitLog(t, sched, "daskca plugin: Dask 2099.1.0 is not a version this plugin was tested on", 10*time.Second)
+			waitLog(t, sched, "daskca plugin: protecting Scheduler as scheduler", 10*time.Second)
+			rogue := e.issue(identity.Worker, identity.Client, "rogue")
+			w := rt.StartWorker(t, sched.Addr, dasktest.WorkerOptions{Args: append(rogue.tlsArgs(), "--no-nanny"), WaitFor: dasktest.LogWorkerAt})
+			defer w.Stop()
+			waitLog(t, sched, "refused register-worker on the scheduler from role=client name=rogue", 30*time.Second)
+		})
+	}
+}
