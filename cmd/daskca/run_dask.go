@@ -350,7 +350,11 @@ func runDask(cmd *cobra.Command, r *daskRun, role identity.Role) error {
 			forwarded = true
 			signalGroup(child, s)
 		case <-ctx.Done():
-			if !forwarded {
+			// main's context ends on the same SIGINT or SIGTERM that sigs
+			// delivers: forwarding it here too would make Dask see a second
+			// signal, which kills it mid-shutdown. Only a context ended for
+			// another reason stops Dask from here.
+			if !forwarded && !causedBySignal(ctx) {
 				forwarded = true
 				signalGroup(child, terminate)
 			}
@@ -359,6 +363,13 @@ func runDask(cmd *cobra.Command, r *daskRun, role identity.Role) error {
 			return childStatus(err)
 		}
 	}
+}
+
+// causedBySignal reports whether ctx was ended by signal.NotifyContext,
+// whose cause "describes the signal" ("terminated signal received").
+func causedBySignal(ctx context.Context) bool {
+	err := context.Cause(ctx)
+	return err != nil && strings.HasSuffix(err.Error(), " signal received")
 }
 
 // childStatus maps the child's end to our exit: its code, or 128+N when a

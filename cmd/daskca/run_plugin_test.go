@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/daskca/daskca/daskplugin"
@@ -174,5 +177,25 @@ func TestRunListenFlags(t *testing.T) {
 		if want := "tls://s:8786 --name w " + tt.want; err != nil || strings.Join(got, " ") != want {
 			t.Errorf("worker --listen %q = %q, %v; want %q", tt.listen, got, err, want)
 		}
+	}
+}
+
+// TestCausedBySignal pins how runDask tells main's signal context from a
+// context ended otherwise: the first must not forward the signal a second
+// time.
+func TestCausedBySignal(t *testing.T) {
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGUSR1)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	<-sigCtx.Done()
+	if !causedBySignal(sigCtx) {
+		t.Errorf("a context ended by SIGUSR1 (cause %v) is not seen as ended by a signal", context.Cause(sigCtx))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if causedBySignal(ctx) {
+		t.Error("a cancelled context is seen as ended by a signal")
 	}
 }
