@@ -27,8 +27,26 @@ type Config struct {
 	// SchedulerAddress is the top-level scheduler-address key, which Dask
 	// clients read when Client() is given no address.
 	SchedulerAddress string
+	// Preload is distributed.{scheduler,worker,nanny,client}.preload.
+	Preload Preloads
 	// Daskca is the top-level daskca key, which Dask ignores.
 	Daskca Extra
+}
+
+// Preloads are the Python modules or files each kind of Dask process
+// imports at start (distributed.PROCESS.preload), where daskca config wires
+// in daskca's Dask plugin. The transport imports nothing: the lists are
+// part of the model so that what is emitted and what daskca run checks are
+// the same. A nil list is Dask's default (none). Dask also accepts a single
+// string for a list of one, and loading reads it so.
+type Preloads struct {
+	Scheduler []string // distributed.scheduler.preload
+	Worker    []string // distributed.worker.preload
+	// Nanny is distributed.nanny.preload. `dask worker` does not read it
+	// (its --preload-nanny flag always wins, empty or not): pass the
+	// entries as --preload-nanny.
+	Nanny  []string
+	Client []string // distributed.client.preload
 }
 
 // TLSConfig is distributed.comm.tls. Paths may also hold PEM text, as in

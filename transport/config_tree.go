@@ -26,6 +26,10 @@ const (
 	keyMinVersion        = keyTLS + ".min-version"
 	keyMaxVersion        = keyTLS + ".max-version"
 	keySchedulerAddress  = "scheduler-address"
+	keySchedulerPreload  = "distributed.scheduler.preload"
+	keyWorkerPreload     = "distributed.worker.preload"
+	keyNannyPreload      = "distributed.nanny.preload"
+	keyClientPreload     = "distributed.client.preload"
 	keyDaskca            = "daskca"
 	keyRolePolicy        = keyDaskca + ".role-policy"
 	keyVerifyHostname    = keyDaskca + ".verify-hostname"
@@ -38,7 +42,7 @@ const (
 // walk the same table, in this order, so they cannot disagree.
 type field struct {
 	key string
-	ptr func(*Config) any // *string, *bool, **bool, *float64 (a TLS version) or *time.Duration
+	ptr func(*Config) any // *string, *bool, **bool, *float64 (a TLS version), *time.Duration or *[]string
 }
 
 var fields = []field{
@@ -55,11 +59,25 @@ var fields = []field{
 	{keyTLS + ".client.cert", func(c *Config) any { return &c.TLS.Client.Cert }},
 	{keyTLS + ".client.key", func(c *Config) any { return &c.TLS.Client.Key }},
 	{keySchedulerAddress, func(c *Config) any { return &c.SchedulerAddress }},
+	{keySchedulerPreload, func(c *Config) any { return &c.Preload.Scheduler }},
+	{keyWorkerPreload, func(c *Config) any { return &c.Preload.Worker }},
+	{keyNannyPreload, func(c *Config) any { return &c.Preload.Nanny }},
+	{keyClientPreload, func(c *Config) any { return &c.Preload.Client }},
 	{keyRolePolicy, func(c *Config) any { return &c.Daskca.RolePolicy }},
 	{keyVerifyHostname, func(c *Config) any { return &c.Daskca.VerifyHostname }},
 	{keyCRLFile, func(c *Config) any { return &c.Daskca.CRLFile }},
 	{keyReload, func(c *Config) any { return &c.Daskca.Reload }},
 	{keyReloadInterval, func(c *Config) any { return &c.Daskca.ReloadInterval }},
+}
+
+// ConfigKeys returns the dotted Dask keys of the model, in the order they
+// are rendered.
+func ConfigKeys() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.key
+	}
+	return out
 }
 
 // knownUnder lists the keys expected below the namespaces we own or read
@@ -229,10 +247,34 @@ func decodeLeaf(key string, l leaf, ptr any) error {
 		return decodeVersion(l, p, bad)
 	case *time.Duration:
 		return decodeDuration(l, p, bad)
+	case *[]string:
+		return decodeList(l, p, bad)
 	default:
 		panic(fmt.Sprintf("config field %s has unsupported type %T", key, ptr))
 	}
 	return nil
+}
+
+// decodeList reads a list of strings, or one string as a list of one (as
+// Dask's process_preloads does). An empty list is nil, Dask's default.
+func decodeList(l leaf, p *[]string, bad func(string) error) error {
+	switch v := l.v.(type) {
+	case string:
+		*p = []string{v}
+		return nil
+	case []any:
+		var out []string // an empty list is Dask's default: nil
+		for _, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return bad(fmt.Sprintf("holds %s, want a list of strings", describe(x)))
+			}
+			out = append(out, s)
+		}
+		*p = out
+		return nil
+	}
+	return bad(fmt.Sprintf("got %s, want a list of strings", describe(l.v)))
 }
 
 func decodeVersion(l leaf, p *float64, bad func(string) error) error {

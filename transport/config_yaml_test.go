@@ -148,3 +148,48 @@ func FuzzParseYAML(f *testing.F) {
 		}
 	})
 }
+
+// TestPreloadLists reads the preload keys as Dask does: a list of strings,
+// or one string as a list of one; anything else names the key.
+func TestPreloadLists(t *testing.T) {
+	tests := []struct {
+		name, yaml, env string
+		want            Preloads
+		err             string
+	}{
+		{name: "list", yaml: "distributed: {scheduler: {preload: [/p/a.py, m.mod]}}",
+			env:  `DASK_DISTRIBUTED__SCHEDULER__PRELOAD=["/p/a.py", 'm.mod']`,
+			want: Preloads{Scheduler: []string{"/p/a.py", "m.mod"}}},
+		{name: "one string", yaml: "distributed: {nanny: {preload: /p/a.py}}",
+			env:  "DASK_DISTRIBUTED__NANNY__PRELOAD=/p/a.py",
+			want: Preloads{Nanny: []string{"/p/a.py"}}},
+		{name: "empty list", yaml: "distributed: {worker: {preload: []}}",
+			env:  "DASK_DISTRIBUTED__WORKER__PRELOAD=[]",
+			want: Preloads{}},
+		{name: "number in list", yaml: "distributed: {client: {preload: [1]}}",
+			env: "DASK_DISTRIBUTED__CLIENT__PRELOAD=[1]",
+			err: "distributed.client.preload"},
+		{name: "mapping", yaml: "distributed: {client: {preload: {a: b}}}",
+			env: "DASK_DISTRIBUTED__CLIENT__PRELOAD={'a': 'b'}",
+			err: "distributed.client.preload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for src, load := range map[string]func() (Config, error){
+				"yaml": func() (Config, error) { return ParseYAML([]byte(tt.yaml)) },
+				"env":  func() (Config, error) { return ParseEnv([]string{tt.env}) },
+			} {
+				c, err := load()
+				if tt.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.err) {
+						t.Errorf("%s: err = %v, want one naming %s", src, err, tt.err)
+					}
+					continue
+				}
+				if err != nil || !reflect.DeepEqual(c.Preload, tt.want) {
+					t.Errorf("%s: preload = %#v, %v; want %#v", src, c.Preload, err, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -68,6 +68,9 @@ func pyLiteral(s string) (any, bool) {
 	}
 	if open := strings.IndexByte("[({", t[0]); open >= 0 {
 		if t[len(t)-1] == "])}"[open] {
+			if list, ok := pyStringList(t); ok {
+				return list, true
+			}
 			return pyOther{kind: map[byte]string{'[': "list", '(': "tuple", '{': "dict"}[t[0]]}, true
 		}
 		return nil, false
@@ -111,6 +114,49 @@ func sign(neg bool, f float64) float64 {
 		return -f
 	}
 	return f
+}
+
+// pyStringList reads a list literal whose items are all text string
+// literals (a preload list), as []any of strings; ok is false for any other
+// list, which the caller keeps as some other literal.
+func pyStringList(t string) ([]any, bool) {
+	if t[0] != '[' {
+		return nil, false
+	}
+	rest := strings.TrimSpace(t[1 : len(t)-1])
+	out := []any{}
+	for rest != "" {
+		item, tail := rest, ""
+		for i, n := 0, 0; ; n++ {
+			_, _, r, ok := pyStringToken(item[i:])
+			if !ok {
+				if n == 0 {
+					return nil, false
+				}
+				item, tail = item[:i], item[i:]
+				break
+			}
+			i = len(item) - len(strings.TrimLeft(r, " \t\r\n"))
+			if i == len(item) || item[i] == ',' {
+				item, tail = item[:i], item[i:]
+				break
+			}
+		}
+		v, ok := pyStrings(strings.TrimSpace(item))
+		s, isText := v.(string)
+		if !ok || !isText {
+			return nil, false
+		}
+		out = append(out, s)
+		if tail == "" {
+			break
+		}
+		if tail[0] != ',' {
+			return nil, false
+		}
+		rest = strings.TrimLeft(tail[1:], " \t\r\n")
+	}
+	return out, true
 }
 
 // pyStrings reads one or more adjacent string literals. Mixing bytes and

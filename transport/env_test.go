@@ -90,6 +90,7 @@ func FuzzParseEnv(f *testing.F) {
 	f.Add("DASK_DISTRIBUTED__COMM__TLS__CA_FILE=/ca.pem\nDASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True")
 	f.Add("DASK_DISTRIBUTED__COMM__TLS__MIN_VERSION=1.2\nDASK_DASKCA__RELOAD_INTERVAL='2s'")
 	f.Add("DASK_DISTRIBUTED__COMM__TLS__CIPHERS=\"HIGH\" '!aNULL'")
+	f.Add(`DASK_DISTRIBUTED__WORKER__PRELOAD=["/p/daskca_plugin.py", 'm' "x"]`)
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseEnv(strings.Split(s, "\n"))
 		if err != nil {

@@ -40,6 +40,8 @@ func renderable(c *Config, f field) (any, bool) {
 		return *p, *p != 0
 	case *time.Duration:
 		return *p, *p != 0
+	case *[]string:
+		return *p, len(*p) > 0
 	}
 	panic(fmt.Sprintf("config field %s has an unsupported type", f.key))
 }
@@ -105,6 +107,12 @@ func yamlScalar(v any) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: formatVersion(v)}
 	case time.Duration:
 		return strNode(v.String())
+	case []string:
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, s := range v {
+			seq.Content = append(seq.Content, strNode(s))
+		}
+		return seq
 	}
 	return strNode(v.(string))
 }
@@ -146,6 +154,8 @@ func (c Config) Env() []EnvVar {
 			s = pyText(v.String())
 		case string:
 			s = pyText(v)
+		case []string:
+			s = pyList(v)
 		}
 		out = append(out, EnvVar{Name: EnvName(f.key), Value: s})
 	}
@@ -179,17 +189,29 @@ func pyText(s string) string {
 	return PyQuote(s)
 }
 
+// pyList writes a list of strings as a Python list literal, its items in
+// double quotes so that the shell's single quotes need no escaping.
+func pyList(list []string) string {
+	items := make([]string, len(list))
+	for i, s := range list {
+		items[i] = pyQuote(s, '"')
+	}
+	return "[" + strings.Join(items, ", ") + "]"
+}
+
 // PyQuote writes s as a single-quoted Python string literal, for snippets
 // that Python evaluates. Bytes that
 // are not UTF-8 are copied as they are.
-func PyQuote(s string) string {
+func PyQuote(s string) string { return pyQuote(s, '\'') }
+
+func pyQuote(s string, q byte) string {
 	var b strings.Builder
-	b.WriteByte('\'')
+	b.WriteByte(q)
 	for i, r := range s {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
 			b.WriteByte(s[i])
-		case r == '\\' || r == '\'':
+		case r == '\\' || r == rune(q):
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		case r == '\n':
@@ -204,6 +226,6 @@ func PyQuote(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	b.WriteByte('\'')
+	b.WriteByte(q)
 	return b.String()
 }

@@ -43,6 +43,8 @@ func renderCases() map[string]Config {
 				Client:     RoleFiles{Cert: "/p/c'quote.crt", Key: "yes"},
 			},
 			SchedulerAddress: "tls://[::1]:8786",
+			Preload: Preloads{Scheduler: []string{"/p/daskca_plugin.py"}, Worker: []string{"/p/daskca_plugin.py", "my.module"},
+				Nanny: []string{"/p/daskca_plugin.py"}, Client: []string{`/p/it's "here".py`}},
 			Daskca: Extra{RolePolicy: PolicyStrict, VerifyHostname: true, CRLFile: "/p/ca.crl",
 				Reload: &no, ReloadInterval: 1500 * time.Millisecond},
 		},
@@ -170,6 +172,12 @@ func TestRenderDaskReadsIt(t *testing.T) {
 		switch v := want.(type) {
 		case time.Duration:
 			want = v.String()
+		case []string:
+			list := []any{}
+			for _, s := range v {
+				list = append(list, s)
+			}
+			want = list
 		}
 		for _, src := range []string{"yaml", "env"} {
 			if v := dig(got[src], f.key); !reflect.DeepEqual(v, want) {
@@ -201,7 +209,8 @@ func dig(m map[string]any, key string) any {
 func TestEnvValueMatchesPython(t *testing.T) {
 	py := daskPython(t)
 	inputs := []string{"True", "true", "NULL", "1.2", " 1.3", "-1.5", "1e3", "1_0.0", "12", "0x1f", "-3", "017",
-		"'1.2'", `"a\tb"`, `'a' "b"`, `r'\d'`, `'\x41\u00e9'`, "/etc/ca.pem", "2s", "tls://h:1", "'bad", "it's", ""}
+		"'1.2'", `"a\tb"`, `'a' "b"`, `r'\d'`, `'\x41\u00e9'`, "/etc/ca.pem", "2s", "tls://h:1", "'bad", "it's", "",
+		`["/a/p.py"]`, `[ '/a b.py' , "x" 'y', ]`, `[]`, `["a\"b", 'c\'d']`}
 	script := `
 import ast, json, sys
 def interpret(v):

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/inventory"
@@ -25,6 +28,7 @@ type snippetOpts struct {
 	minTLS    string
 	ciphers   string
 	combined  bool
+	noPlugin  bool
 }
 
 func (o *snippetOpts) bind(f *pflag.FlagSet) {
@@ -32,6 +36,15 @@ func (o *snippetOpts) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.minTLS, "min-tls", "1.2", "minimum TLS version: 1.2 or 1.3")
 	f.StringVar(&o.ciphers, "ciphers", "", "OpenSSL cipher string restricting TLS 1.2 suites (TLS 1.3 suites are not restricted)")
 	f.BoolVar(&o.combined, "combined", false, "use one PEM file holding certificate chain and key, and no key file")
+	f.BoolVar(&o.noPlugin, "no-plugin", false, "leave daskca's Dask plugin out: no preload keys, no daskca_plugin.py (Dask then checks no roles, no CRL, reloads nothing)")
+}
+
+// withPlugin adds daskca's Dask plugin to the material, unless --no-plugin.
+func (o *snippetOpts) withPlugin(m snippet.Material) snippet.Material {
+	if !o.noPlugin {
+		m.Plugin = daskplugin.Render()
+	}
+	return m
 }
 
 func (o *snippetOpts) options() (snippet.Options, error) {
@@ -64,10 +77,22 @@ func newConfigCmd(g *globalOpts) *cobra.Command {
 Paths are those of the files in the home, or under --path-prefix where the
 files will live on the target host (see daskca export).
 
+Every form wires in daskca's Dask plugin, which enforces peer roles, the
+CRL and live reload of certificates inside real Dask: the preload keys of
+the role's processes (distributed.scheduler.preload; distributed.worker.preload
+and distributed.nanny.preload; distributed.client.preload) point at
+daskca_plugin.py. Without --path-prefix that is the home's copy, which this
+command writes (or refreshes) at HOME/daskca_plugin.py; with --path-prefix
+it is PREFIX/daskca_plugin.py, where daskca export and the k8s-secret form
+put it. The cli form passes --preload, and --preload-nanny for workers:
+dask worker ignores distributed.nanny.preload from the configuration. The
+python form sets the preload with dask.config.set, to run before the Client
+is created. --no-plugin leaves all of this out.
+
 Once the home has a CRL (daskca crl, daskca revoke), yaml, env, json and
 k8s-secret also set daskca.crl-file: the home's crl.pem, or PREFIX/crl.pem
-with --path-prefix. daskca's transport reloads it and refuses revoked peers;
-Dask ignores the daskca key.`,
+with --path-prefix (the python form too, with the plugin). The plugin and
+daskca's transport reload it and refuse revoked peers.`,
 		Example: `  daskca config sched01 --format cli --scheduler tls://sched01.dask.internal:8786
   daskca config node07 --format yaml --scheduler tls://sched01.dask.internal:8786 > ~/.config/dask/tls.yaml
   daskca config alice --format python --path-prefix /etc/dask/tls
@@ -129,7 +154,7 @@ func runConfig(cmd *cobra.Command, g *globalOpts, o *snippetOpts, format, query 
 		if err != nil {
 			return err
 		}
-		s, err := snippet.K8sSecret(role, rec.Name, prefix, m, so)
+		s, err := snippet.K8sSecret(role, rec.Name, prefix, o.withPlugin(m), so)
 		if err != nil {
 			return err
 		}
@@ -152,7 +177,7 @@ func configJSON(cmd *cobra.Command, ep snippet.Endpoint, so snippet.Options) err
 	out := map[string]any{
 		"name": ep.Name, "role": string(ep.Role),
 		"ca_file": ep.CAFile, "cert_file": ep.CertFile, "key_file": ep.KeyFile, "crl_file": ep.CRLFile,
-		"yaml": string(y), "env": env, "python": snippet.Python(ep, so),
+		"plugin_file": ep.Plugin, "yaml": string(y), "env": env, "python": snippet.Python(ep, so),
 	}
 	if cli, err := snippet.CLI(ep, so); err == nil {
 		out["cli"] = cli
@@ -186,6 +211,8 @@ func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error)
 // files in the home (writing the combined file there when asked for). When
 // the home has published a CRL, the endpoint gets it as daskca.crl-file:
 // the home's crl.pem itself, or PREFIX/crl.pem where export puts its copy.
+// Unless --no-plugin, the endpoint gets daskca's Dask plugin: PREFIX's
+// copy, or the home's, written here when missing or outdated.
 func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.Endpoint, error) {
 	role := identity.Role(rec.Role)
 	hasCRL := fileExists(l.CRL())
@@ -194,11 +221,20 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 		if hasCRL {
 			ep = ep.WithCRL(o.prefix)
 		}
+		if !o.noPlugin {
+			ep = ep.WithPlugin(o.prefix)
+		}
 		return ep, nil
 	}
 	ep := snippet.Endpoint{Role: role, Name: rec.Name, CAFile: rec.CAFile, CertFile: rec.CertFile, KeyFile: rec.KeyFile}
 	if hasCRL {
 		ep.CRLFile = l.CRL()
+	}
+	if !o.noPlugin {
+		if err := ensurePlugin(l.Plugin()); err != nil {
+			return ep, err
+		}
+		ep.Plugin = l.Plugin()
 	}
 	if !o.combined {
 		return ep, nil
@@ -213,6 +249,15 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 	}
 	ep.CertFile, ep.KeyFile = p, ""
 	return ep, nil
+}
+
+// ensurePlugin writes daskca's Dask plugin to path unless the file there
+// already is this binary's plugin.
+func ensurePlugin(path string) error {
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, daskplugin.Render()) {
+		return nil
+	}
+	return daskplugin.WriteFile(path)
 }
 
 // material reads an endpoint's files, checked (inventory.ReadEndpoint: no

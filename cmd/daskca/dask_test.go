@@ -124,6 +124,9 @@ func TestRealDaskSnippets(t *testing.T) {
 			if !strings.Contains(out, "workers: ['w1', 'w2']") {
 				t.Errorf("client saw %q, want both workers", out)
 			}
+			if !strings.Contains(sched.Log(), "Import preload module: "+filepath.Join(c.home, "daskca_plugin.py")) {
+				t.Errorf("the scheduler did not load daskca's plugin from the cli snippet:\n%s", sched.Log())
+			}
 			if contains(tt.flags, "1.3") {
 				checkTLSVersions(t, c, sched)
 			}
@@ -151,15 +154,17 @@ func checkTLSVersions(t *testing.T, c daskCluster, sched *dasktest.Proc) {
 	}
 }
 
+// TestRealDaskRefuses shows what Dask itself refuses, without daskca's
+// plugin (configurations written with --no-plugin).
 func TestRealDaskRefuses(t *testing.T) {
 	c := newDaskCluster(t)
-	sched := startSnippetCluster(t, c)
+	sched := startSnippetCluster(t, c, "--no-plugin")
 	files := filepath.Join(c.home, "certs", "client", "alice")
 
 	t.Run("client certificate from another CA", func(t *testing.T) {
 		otherHome, otherPW := newHome(t, "Unrelated CA")
 		mustCLI(t, otherHome, "issue", "client", "mallory", "--dns", "localhost", "--password-file", otherPW)
-		py := mustCLI(t, otherHome, "config", "mallory", "--format", "python")
+		py := mustCLI(t, otherHome, "config", "mallory", "--format", "python", "--no-plugin")
 		// Trust our CA so that only the server's check of the client certificate can fail.
 		py = strings.Replace(py, filepath.Join(otherHome, "certs", "client", "mallory", "ca.pem"), filepath.Join(files, "ca.pem"), 1)
 		before := sched.CountLines(dasktest.LogTLSHandshakeFailed)
@@ -190,7 +195,7 @@ print("accepted")
 
 	t.Run("tcp address under the emitted config", func(t *testing.T) {
 		cfgDir := t.TempDir()
-		y := mustCLI(t, c.home, "config", "alice", "--format", "yaml", "--scheduler", c.sched)
+		y := mustCLI(t, c.home, "config", "alice", "--format", "yaml", "--scheduler", c.sched, "--no-plugin")
 		if err := os.WriteFile(filepath.Join(cfgDir, "tls.yaml"), []byte(y), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -19,12 +19,13 @@ func newExportCmd(g *globalOpts) *cobra.Command {
 	var tarball, force bool
 	cmd := &cobra.Command{
 		Use:   "export NAME|ROLE/NAME|SERIAL --dir DIR",
-		Short: "Write a ready-to-copy bundle for one host: TLS files plus dask.yaml and dask.env",
+		Short: "Write a ready-to-copy bundle for one host: TLS files, daskca's Dask plugin, dask.yaml and dask.env",
 		Long: `Write everything one host needs into DIR: ca.pem, tls.crt and tls.key (or
 tls.pem with --combined), crl.pem when the home has published a CRL (a copy:
-ship it again after daskca revoke or daskca crl), and dask.yaml and dask.env
-pointing at those files where they will live on the host (--path-prefix,
-default DIR). With --tar the bundle is one DIR/ROLE-NAME.tar.gz instead,
+ship it again after daskca revoke or daskca crl), daskca_plugin.py (daskca's
+Dask plugin; --no-plugin leaves it out), and dask.yaml and dask.env pointing
+at those files where they will live on the host (--path-prefix, default
+DIR), the plugin wired into the preload keys of the role's processes. With --tar the bundle is one DIR/ROLE-NAME.tar.gz instead,
 keeping the files' modes.`,
 		Example: `  daskca export node07 --dir ./node07 --path-prefix /etc/dask/tls --scheduler tls://sched01.dask.internal:8786
   daskca export sched01 --dir . --tar --path-prefix /etc/dask/tls`,
@@ -54,7 +55,7 @@ keeping the files' modes.`,
 					return err
 				}
 			}
-			files, err := snippet.Bundle(identity.Role(rec.Role), rec.Name, prefix, m, so)
+			files, err := snippet.Bundle(identity.Role(rec.Role), rec.Name, prefix, o.withPlugin(m), so)
 			if err != nil {
 				return err
 			}

@@ -204,7 +204,7 @@ func logValueOf(line, key string) string {
 func TestRunSlowloris(t *testing.T) {
 	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Slowloris CA")
-	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
+	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout)
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
 	base := sockets(t, sched.cmd.Process.Pid)
@@ -238,7 +238,7 @@ func TestRunSlowloris(t *testing.T) {
 func TestRunHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Handshake Timeout CA")
-	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
+	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", "1s", "--max-handshakes", "16")
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
 	base := sockets(t, sched.cmd.Process.Pid)
@@ -270,7 +270,7 @@ func TestRunHandshakeTimeout(t *testing.T) {
 func TestRunPlaintextToTLSPort(t *testing.T) {
 	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Plaintext CA")
-	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
+	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout)
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
 	frames, err := transport.EncodeMsg(map[string]any{"compression": nil, "python": []any{3, 11, 2}, "pickle-protocol": 5})
@@ -298,7 +298,7 @@ func TestRunMaxConns(t *testing.T) {
 	t.Parallel()
 	const limit = 4
 	h := newRunHome(t, t.TempDir(), "Max Conns CA")
-	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
+	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout, "--max-conns", fmt.Sprint(limit))
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
 	base := sockets(t, sched.cmd.Process.Pid)
@@ -326,7 +326,7 @@ func TestRunMaxConns(t *testing.T) {
 func TestRunIdleTimeout(t *testing.T) {
 	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Idle CA")
-	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--config", h.config("sched"),
+	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--idle-timeout", "500ms")
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
 	cfg, err := transport.LoadFile(h.config("alice"))
@@ -362,7 +362,7 @@ func TestRunLimitFlagsRefused(t *testing.T) {
 	} {
 		for _, role := range []string{"scheduler", "worker"} {
 			t.Run(role+" "+strings.Join(args, " "), func(t *testing.T) {
-				full := append([]string{"run", role}, args...)
+				full := append([]string{"run", role, "--go-native"}, args...)
 				if role == "worker" {
 					full = append(full, "tls://127.0.0.1:1")
 				}

@@ -20,22 +20,38 @@ import (
 const quickstartPasswordFile = "ca-password"
 
 func newQuickstartCmd(g *globalOpts) *cobra.Command {
-	return &cobra.Command{
+	var port int
+	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Create a demo PKI for localhost: a CA, a scheduler, two workers and a client",
 		Long: `Create a demo PKI for a Dask cluster on this machine: a CA and certificates for
 a scheduler, two workers and a client, valid for localhost, 127.0.0.1 and ::1.
 The CA key is encrypted with a random password written to HOME/ca-password
 (mode 0600) so the demo can be driven without prompts. For production, use
-daskca init and daskca issue.`,
-		Example: `  daskca quickstart --home ./demo
-  daskca list --home ./demo`,
+daskca init and daskca issue.
+
+It also writes the Dask configurations (HOME/scheduler.yaml, worker1.yaml,
+worker2.yaml), daskca's Dask plugin (HOME/daskca_plugin.py) and a client
+script (HOME/client.py), and ends with the commands that start the demo
+cluster with daskca run and compute on it. Those commands call daskca the
+way this run was started (go run ./cmd/daskca, a path, or daskca on PATH)
+and the first Python that imports distributed ($DASKCA_PYTHON, python3 on
+PATH, /usr/bin/python3).`,
+		Example: `  go run ./cmd/daskca quickstart --home ./demo
+  daskca quickstart --home ./demo --port 8790`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runQuickstart(cmd, g) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if port < 1 || port > 65535 {
+				return usageError("--port %d: choose a TCP port, 1 to 65535", port)
+			}
+			return runQuickstart(cmd, g, port)
+		},
 	}
+	cmd.Flags().IntVar(&port, "port", 8786, "the demo scheduler's port on 127.0.0.1")
+	return cmd
 }
 
-func runQuickstart(cmd *cobra.Command, g *globalOpts) error {
+func runQuickstart(cmd *cobra.Command, g *globalOpts, port int) error {
 	l, err := g.layout()
 	if err != nil {
 		return err
@@ -87,10 +103,9 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts) error {
 	if err := p.close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nnext, start a TLS Dask cluster on this machine with:\n")
-	sched := "tls://127.0.0.1:8786"
-	fmt.Fprintf(w, "  eval \"$(daskca config scheduler --home %s --format cli --scheduler %s)\" &\n", l.Dir, sched)
-	fmt.Fprintf(w, "  eval \"$(daskca config worker1 --home %s --format cli --scheduler %s)\" &\n", l.Dir, sched)
-	fmt.Fprintf(w, "  daskca config client --home %s --format python --scheduler %s\n", l.Dir, sched)
-	return nil
+	sched := fmt.Sprintf("tls://127.0.0.1:%d", port)
+	if err := writeDemoFiles(s, l, sched, g.now()); err != nil {
+		return err
+	}
+	return printNextSteps(w, g, l.Dir, sched)
 }

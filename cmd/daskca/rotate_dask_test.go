@@ -13,11 +13,13 @@ import (
 	"github.com/daskca/daskca/internal/dasktest"
 )
 
-// TestRealDaskRotationOverlap runs real Dask on the two-CA overlap bundle of
+// TestRealDaskRotationOverlap runs real Dask without daskca's plugin
+// (configurations written with --no-plugin) on the two-CA overlap bundle of
 // a CA rotation: scheduler and workers on certificates of the new CA, a
 // client still on a certificate of the old one, all trusting the bundle
 // `ca rotate begin` wrote. Then, after `ca rotate finish`, it shows why
-// docs/operations.md says to restart real Dask: the running scheduler keeps
+// docs/operations.md says to restart real Dask that runs without the
+// plugin: the running scheduler keeps
 // the overlap it loaded and still accepts the old client, while a scheduler
 // started on the finished bundle refuses it.
 func TestRealDaskRotationOverlap(t *testing.T) {
@@ -40,7 +42,7 @@ func TestRealDaskRotationOverlap(t *testing.T) {
 		t.Fatalf("overlap bundle holds %d roots, want 2", n)
 	}
 
-	sched := startSnippetCluster(t, c)
+	sched := startSnippetCluster(t, c, "--no-plugin")
 	oldClient := oldClientScript(t, c, alice, oldDir)
 	out, err := dasktest.RunPython(t, clientScript(oldClient, c.sched), nil, 90*time.Second)
 	if err != nil || !strings.Contains(out, "workers: ['w1', 'w2']") {
@@ -59,14 +61,14 @@ func TestRealDaskRotationOverlap(t *testing.T) {
 	// a scheduler started after finish trusts the new root alone
 	c2 := c
 	c2.sched = "tls://127.0.0.1:" + freePort(t)
-	env, argv := shellWords(t, mustCLI(t, c.home, "config", "sched", "--format", "cli", "--scheduler", c2.sched))
+	env, argv := shellWords(t, mustCLI(t, c.home, "config", "sched", "--format", "cli", "--scheduler", c2.sched, "--no-plugin"))
 	fresh := dasktest.StartScheduler(t, dasktest.SchedulerOptions{Args: argv[2:], Env: env})
 	before := fresh.CountLines(dasktest.LogTLSHandshakeFailed)
 	if _, err := dasktest.RunPython(t, oldClient+fmt.Sprintf(connect, c2.sched), nil, 60*time.Second); err == nil {
 		t.Error("a scheduler started after finish accepted an old-CA client")
 	}
 	waitForCount(t, fresh, dasktest.LogTLSHandshakeFailed, before+1)
-	newClient := mustCLI(t, c.home, "config", "alice", "--format", "python")
+	newClient := mustCLI(t, c.home, "config", "alice", "--format", "python", "--no-plugin")
 	if out, err := dasktest.RunPython(t, newClient+fmt.Sprintf(connect, c2.sched), nil, 60*time.Second); err != nil || !strings.Contains(out, "connected") {
 		t.Errorf("new-CA client refused after finish: %v\n%s", err, out)
 	}
@@ -76,7 +78,7 @@ func TestRealDaskRotationOverlap(t *testing.T) {
 // certificate and key, and at the current (overlap) bundle.
 func oldClientScript(t *testing.T, c daskCluster, alice, oldDir string) string {
 	t.Helper()
-	py := mustCLI(t, c.home, "config", "alice", "--format", "python", "--scheduler", c.sched)
+	py := mustCLI(t, c.home, "config", "alice", "--format", "python", "--scheduler", c.sched, "--no-plugin")
 	for _, f := range []string{"cert.pem", "key.pem"} {
 		from, to := filepath.Join(alice, f), filepath.Join(oldDir, f)
 		if !strings.Contains(py, from) {

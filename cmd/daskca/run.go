@@ -23,6 +23,8 @@ type runOpts struct {
 	nthreads int
 	logJSON  bool
 	limits   connLimits
+	python   string
+	goNative bool
 }
 
 // connLimits are the flags that bound what peers may hold of a listener.
@@ -34,17 +36,37 @@ type connLimits struct {
 func newRunCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run a scheduler or worker endpoint on daskca's Go transport",
-		Long: `Run a Dask scheduler or worker endpoint that speaks Dask's comm protocol over
-mutual TLS, configured by the same YAML that daskca config emits. It registers
-workers, exchanges heartbeats and answers identity; it runs no tasks. Use it to
-check a deployment's certificates and network paths end to end, or as a
-stricter front door: unlike Dask it checks each peer's role.
+		Short: "Run a real Dask scheduler or worker with daskca's checks and plugin",
+		Long: `Run real Dask (dask scheduler, dask worker with its nanny) with the
+configuration daskca config writes and daskca's Dask plugin loaded into every
+process (scheduler; nanny and worker), after checking what can be checked
+before Python starts: the certificate and key match, the chain verifies
+against the CA bundle, the certificate is valid now, has the role of the
+command and is not in the configured CRL, the addresses are tls://, and the
+interpreter imports distributed. A failed check is one error line and exit
+status 2.
 
-The configuration is --config FILE alone when given; otherwise Dask's own
-search path (/etc/dask, ~/.config/dask, $DASK_CONFIG) and DASK_* variables.
-Certificates are reloaded when their files change and on SIGHUP; SIGTERM or
-SIGINT shuts down cleanly.`,
+The configuration is --config FILE alone when given (Dask gets a private
+DASK_CONFIG directory holding a copy of it, and none of the DASK_* variables
+of the keys daskca checked); otherwise Dask's own search path (/etc/dask,
+~/.config/dask, $DASK_CONFIG) and DASK_* variables. The plugin file is
+written where the configuration's preload keys point when it is missing or
+outdated; a configuration that names none gets a private copy. The nanny
+gets it with --preload-nanny (dask worker ignores distributed.nanny.preload
+from the configuration). Arguments after -- go to dask scheduler / dask
+worker as they are, except --preload, which would replace the configured
+preload list: add modules to distributed.scheduler.preload or
+distributed.worker.preload instead.
+
+The interpreter is --python, else $DASKCA_PYTHON, else python3 on PATH.
+Dask's logs are passed through; SIGINT, SIGTERM and SIGHUP are forwarded to
+Dask's process group, and daskca exits with Dask's status (128+N when signal
+N ended it).
+
+With --go-native, daskca's own Go scheduler or worker runs instead: it speaks
+Dask's comm protocol, registers workers and answers identity but runs no
+tasks (a real Client is refused). Use it to check certificates and network
+paths end to end.`,
 	}
 	cmd.AddCommand(newRunSchedulerCmd(g), newRunWorkerCmd(g))
 	return cmd
@@ -53,21 +75,23 @@ SIGINT shuts down cleanly.`,
 func (o *runOpts) bind(cmd *cobra.Command, listenHelp string) {
 	cmd.Flags().StringVar(&o.config, "config", "", "Dask YAML configuration file, as daskca config NAME --format yaml writes it")
 	cmd.Flags().StringVar(&o.listen, "listen", "", listenHelp)
-	cmd.Flags().BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	cmd.Flags().StringVar(&o.python, "python", "", "Python interpreter with Dask's distributed (default $DASKCA_PYTHON, else python3 on PATH)")
+	cmd.Flags().BoolVar(&o.goNative, "go-native", false, "run daskca's Go scheduler/worker instead of real Dask (runs no tasks)")
+	cmd.Flags().BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text (--go-native)")
 	o.limits.bind(cmd)
 }
 
 func (l *connLimits) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&l.maxConns, "max-conns", transport.DefaultMaxConns,
-		"most connections open at once, handshaking or not; more wait in the kernel's backlog")
+		"most connections open at once, handshaking or not; more wait in the kernel's backlog (--go-native)")
 	f.IntVar(&l.maxHandshakes, "max-handshakes", transport.DefaultMaxHandshakes,
-		"most TLS handshakes computed at once (peers that have not yet sent a whole ClientHello do not count)")
+		"most TLS handshakes computed at once (peers that have not yet sent a whole ClientHello do not count) (--go-native)")
 	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout,
-		"bound on the TLS and Dask handshakes of each connection, accepted or dialed; a peer that takes longer is disconnected")
+		"bound on the TLS and Dask handshakes of each connection, accepted or dialed; a peer that takes longer is disconnected (--go-native)")
 	f.DurationVar(&l.idleTimeout, "idle-timeout", 0,
 		"disconnect a peer that sends no whole message for this long (0: never); worker streams are silent between tasks, "+
-			"so a worker whose stream times out reconnects")
+			"so a worker whose stream times out reconnects (--go-native)")
 }
 
 // options checks the flags and returns them as listener options.
@@ -91,31 +115,81 @@ func (l connLimits) options() (transport.ListenOptions, error) {
 func newRunSchedulerCmd(g *globalOpts) *cobra.Command {
 	o := &runOpts{}
 	cmd := &cobra.Command{
-		Use:   "scheduler --config FILE [--listen tls://0.0.0.0:8786]",
-		Short: "Run a scheduler: accept workers, track heartbeats, answer identity",
+		Use:   "scheduler --config FILE [--listen tls://0.0.0.0:8786] [--python PY] [-- DASK_ARGS...]",
+		Short: "Run dask scheduler with daskca's checks and plugin",
 		Example: `  daskca config sched01 --format yaml > sched01.yaml
-  daskca run scheduler --config sched01.yaml --listen tls://0.0.0.0:8786`,
-		Args: exactArgs(0, "--config FILE"),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runScheduler(cmd, g, o) },
+  daskca run scheduler --config sched01.yaml --listen tls://0.0.0.0:8786
+  daskca run scheduler --config sched01.yaml --python /usr/bin/python3 -- --dashboard-address 127.0.0.1:8787`,
+		Args: dashArgs(0, "--config FILE [-- DASK_ARGS...]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, daskArgs := splitDash(cmd, args)
+			if err := checkModeFlags(cmd, o, daskArgs); err != nil {
+				return err
+			}
+			if o.goNative {
+				return runScheduler(cmd, g, o)
+			}
+			r, err := prepareDask(g, o, identity.Scheduler, "", daskArgs)
+			if err != nil {
+				return err
+			}
+			return runDask(cmd, r, identity.Scheduler)
+		},
 	}
-	o.bind(cmd, "address to listen on (default tls://0.0.0.0:8786, or the configured default scheme)")
+	o.bind(cmd, "address to listen on (default tls://0.0.0.0:8786)")
 	return cmd
 }
 
 func newRunWorkerCmd(g *globalOpts) *cobra.Command {
 	o := &runOpts{}
 	cmd := &cobra.Command{
-		Use:   "worker SCHEDULER --config FILE [--name NAME] [--listen tls://0.0.0.0:0]",
-		Short: "Run a worker: register with the scheduler, heartbeat, reconnect, listen",
+		Use:   "worker SCHEDULER --config FILE [--name NAME] [--listen tls://HOST:PORT] [--nthreads N] [--python PY] [-- DASK_ARGS...]",
+		Short: "Run dask worker (with its nanny) with daskca's checks and plugin",
 		Example: `  daskca config node07 --format yaml > node07.yaml
-  daskca run worker tls://sched01.dask.internal:8786 --config node07.yaml --name node07`,
-		Args: exactArgs(1, "SCHEDULER"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runWorker(cmd, g, o, args[0]) },
+  daskca run worker tls://sched01.dask.internal:8786 --config node07.yaml
+  daskca run worker tls://sched01.dask.internal:8786 --config node07.yaml --nthreads 4 -- --memory-limit 8GB`,
+		Args: dashArgs(1, "SCHEDULER --config FILE [-- DASK_ARGS...]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pos, daskArgs := splitDash(cmd, args)
+			if o.nthreads < 0 {
+				return usageError("--nthreads %d: must be positive (0 or unset: Dask's default, one per CPU)", o.nthreads)
+			}
+			if err := checkModeFlags(cmd, o, daskArgs); err != nil {
+				return err
+			}
+			if o.goNative {
+				return runWorker(cmd, g, o, pos[0])
+			}
+			r, err := prepareDask(g, o, identity.Worker, pos[0], daskArgs)
+			if err != nil {
+				return err
+			}
+			return runDask(cmd, r, identity.Worker)
+		},
 	}
-	o.bind(cmd, "address to listen on for the scheduler's calls (default: every interface, a free port)")
+	o.bind(cmd, "address the worker listens on, e.g. tls://10.0.0.7:0 (default: Dask's, every interface and a free port)")
 	cmd.Flags().StringVar(&o.name, "name", "", "worker name (default: the name in its certificate)")
-	cmd.Flags().IntVar(&o.nthreads, "nthreads", 0, "threads to announce (default: the number of CPUs)")
+	cmd.Flags().IntVar(&o.nthreads, "nthreads", 0, "threads per worker (default: Dask's, one per CPU)")
 	return cmd
+}
+
+// dashArgs accepts n positional arguments before a "--" and any after it.
+func dashArgs(n int, form string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		pos, _ := splitDash(cmd, args)
+		if len(pos) != n {
+			return usageError("%s takes %d argument(s) before --: %s %s (got %d)", cmd.CommandPath(), n, cmd.CommandPath(), form, len(pos))
+		}
+		return nil
+	}
+}
+
+// splitDash separates the arguments before "--" from those after it.
+func splitDash(cmd *cobra.Command, args []string) (pos, rest []string) {
+	if i := cmd.ArgsLenAtDash(); i >= 0 {
+		return args[:i], args[i:]
+	}
+	return args, nil
 }
 
 func runScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts) error {

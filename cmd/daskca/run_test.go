@@ -130,13 +130,13 @@ func logValue(t *testing.T, line, key string) string {
 // and returns it with its address.
 func startRunScheduler(t *testing.T, bin, config string) (*runProc, string) {
 	t.Helper()
-	p := startRun(t, bin, "scheduler", "run", "scheduler", "--config", config, "--listen", "tls://127.0.0.1:0")
+	p := startRun(t, bin, "scheduler", "run", "scheduler", "--go-native", "--config", config, "--listen", "tls://127.0.0.1:0")
 	return p, logValue(t, p.waitLine(t, "scheduler listening"), "address")
 }
 
 func startRunWorker(t *testing.T, bin, sched, config string, extra ...string) *runProc {
 	t.Helper()
-	args := append([]string{"run", "worker", sched, "--config", config, "--listen", "tls://127.0.0.1:0"}, extra...)
+	args := append([]string{"run", "worker", "--go-native", sched, "--config", config, "--listen", "tls://127.0.0.1:0"}, extra...)
 	p := startRun(t, bin, "worker", args...)
 	p.waitLine(t, "worker listening")
 	return p
@@ -263,7 +263,7 @@ func TestRunRoleMatrix(t *testing.T) {
 	for _, extra := range []string{"", loose} {
 		t.Run("client certificate as a worker "+extra, func(t *testing.T) {
 			cfg := writeWorkerConfig(t, filepath.Join(t.TempDir(), "w.yaml"), cert, key, ca, extra)
-			code, _, stderr := runCLI(t, h.home, nil, "run", "worker", addr, "--config", cfg)
+			code, _, stderr := runCLI(t, h.home, nil, "run", "worker", "--go-native", addr, "--config", cfg)
 			if code != exitError || !strings.Contains(stderr, "is not valid for a worker") {
 				t.Errorf("exit %d, stderr %q; want exit 1 refusing the client certificate", code, stderr)
 			}

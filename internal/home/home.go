@@ -96,6 +96,10 @@ func (l Layout) CRL() string { return filepath.Join(l.Dir, "crl.pem") }
 // CRLNumber holds the highest CRL number this home has signed, in decimal:
 // a high-water mark kept beside the inventory's own counter.
 func (l Layout) CRLNumber() string { return filepath.Join(l.Dir, "crl-number") }
+// Plugin is the copy of daskca's Dask plugin that `daskca config` points
+// the preload keys at when no --path-prefix is given; the name is
+// daskplugin.FileName.
+func (l Layout) Plugin() string { return filepath.Join(l.Dir, "daskca_plugin.py") }
 
 // CertsDir is the directory holding every endpoint's directory.
 func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -31,8 +32,8 @@ func Combined(cert, key []byte) []byte {
 	return append(out, key...)
 }
 
-// Bundle is everything one host needs to run an endpoint: its TLS files (and
-// crl.pem when m has a CRL) and the YAML and env snippets that point Dask
+// Bundle is everything one host needs to run an endpoint: its TLS files
+// (and crl.pem when m has a CRL), daskca_plugin.py when m has the plugin, and the YAML and env snippets that point Dask
 // and daskca's transport at them under prefix.
 func Bundle(role identity.Role, name, prefix string, m Material, o Options) ([]File, error) {
 	ep := m.endpoint(role, name, prefix)
@@ -48,6 +49,9 @@ func Bundle(role identity.Role, name, prefix string, m Material, o Options) ([]F
 	}
 	if m.CRL != nil {
 		files = append(files, File{CRLName, 0o644, m.CRL})
+	}
+	if m.Plugin != nil {
+		files = append(files, File{PluginName, daskplugin.Mode, m.Plugin})
 	}
 	return append(files,
 		File{"dask.yaml", 0o644, y},

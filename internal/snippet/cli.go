@@ -12,7 +12,14 @@ import (
 // CLI renders the `dask scheduler` or `dask worker` command line of a
 // scheduler or worker endpoint. Dask has no flags for the TLS version or
 // ciphers, so those, when set, are given as DASK_* variables before the
-// command. Clients have no command line: use Python.
+// command. daskca's plugin reaches the scheduler or worker the same way, as
+// DASK_DISTRIBUTED__{SCHEDULER,WORKER}__PRELOAD, not as --preload: dask
+// scheduler and dask worker import a --preload module while parsing the
+// command line, before any Dask object exists, where the plugin cannot hook
+// anything and stops the process. The nanny gets it with --preload-nanny
+// (imported only by the Nanny): `dask worker` never reads
+// distributed.nanny.preload from the configuration. Clients have no command
+// line: use Python.
 func CLI(ep Endpoint, o Options) (string, error) {
 	if ep.Role == identity.Client {
 		return "", fmt.Errorf("%w: a client has no dask command line; use the python form", ErrBadOption)
@@ -22,7 +29,11 @@ func CLI(ep Endpoint, o Options) (string, error) {
 		return "", err
 	}
 	var words []string
-	for _, v := range envOnlyVars(ep, o) {
+	note := ""
+	if ep.Plugin != "" && ep.Role == identity.Worker {
+		note = "# dask worker ignores distributed.nanny.preload from config: --preload-nanny loads daskca's plugin into the nanny.\n"
+	}
+	for _, v := range append(envOnlyVars(ep, o), preloadVars(ep)...) {
 		words = append(words, v.Name+"="+transport.ShellQuote(v.Value))
 	}
 	if ep.Role == identity.Scheduler {
@@ -34,7 +45,25 @@ func CLI(ep Endpoint, o Options) (string, error) {
 	if ep.KeyFile != "" {
 		words = append(words, "--tls-key", quote(ep.KeyFile))
 	}
-	return strings.Join(words, " ") + "\n", nil
+	if ep.Plugin != "" && ep.Role == identity.Worker {
+		words = append(words, "--preload-nanny", quote(ep.Plugin))
+	}
+	return note + strings.Join(words, " ") + "\n", nil
+}
+
+// preloadVars are the variables that load daskca's plugin into the
+// scheduler or worker.
+func preloadVars(ep Endpoint) []transport.EnvVar {
+	if ep.Plugin == "" {
+		return nil
+	}
+	var c transport.Config
+	if ep.Role == identity.Scheduler {
+		c.Preload.Scheduler = []string{ep.Plugin}
+	} else {
+		c.Preload.Worker = []string{ep.Plugin}
+	}
+	return c.Env()
 }
 
 // envOnlyVars are the settings the dask command line cannot express.

@@ -15,6 +15,7 @@ import (
 type Material struct {
 	CA, Cert, Key []byte // Key is nil when Cert is the combined file
 	CRL           []byte // nil when the home has no CRL
+	Plugin        []byte // daskca's Dask plugin; nil to leave it out (--no-plugin)
 }
 
 // endpoint returns the file paths of m's files under prefix.
@@ -23,11 +24,14 @@ func (m Material) endpoint(role identity.Role, name, prefix string) Endpoint {
 	if m.CRL != nil {
 		ep = ep.WithCRL(prefix)
 	}
+	if m.Plugin != nil {
+		ep = ep.WithPlugin(prefix)
+	}
 	return ep
 }
 
 // K8sSecret renders a Kubernetes Secret holding the endpoint's files (and
-// crl.pem when m has a CRL), followed
+// crl.pem when m has a CRL, daskca_plugin.py when m has the plugin), followed
 // by the pod spec fragment (as comments, so the output applies as is) that
 // mounts it at prefix and points Dask at it.
 func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (string, error) {
@@ -40,6 +44,9 @@ func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (
 	}
 	if m.CRL != nil {
 		data[CRLName] = string(m.CRL)
+	}
+	if m.Plugin != nil {
+		data[PluginName] = string(m.Plugin)
 	}
 	secretName := SecretName(role, name)
 	labels := map[string]string{"app.kubernetes.io/managed-by": "daskca", "daskca.io/role": string(role)}
@@ -76,6 +83,9 @@ func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (
 	b.WriteString("# Pod spec: add the volume, mount it in the Dask container, and set its env:\n")
 	for _, line := range strings.Split(strings.TrimRight(string(frag), "\n"), "\n") {
 		b.WriteString("#   " + line + "\n")
+	}
+	if ep.Plugin != "" && role == identity.Worker {
+		fmt.Fprintf(&b, "# dask worker ignores distributed.nanny.preload from config: add --preload-nanny %s to its args.\n", ep.Plugin)
 	}
 	return b.String(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 
+	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -26,6 +27,8 @@ const (
 	// CRLName is the CRL file, read by daskca's transport as
 	// daskca.crl-file (Dask itself reads no CRL).
 	CRLName = "crl.pem"
+	// PluginName is daskca's Dask plugin, which the preload keys point at.
+	PluginName = daskplugin.FileName
 )
 
 // DefaultPort is the scheduler port Dask uses when none is given.
@@ -45,6 +48,9 @@ type Endpoint struct {
 	// CRLFile is the CRL for daskca.crl-file; empty renders no daskca key
 	// (a home without a published CRL).
 	CRLFile string
+	// Plugin is where daskca's Dask plugin is on the host; empty renders
+	// no preload (daskca config --no-plugin).
+	Plugin string
 }
 
 // Options shape the rendered configuration.
@@ -73,6 +79,13 @@ func (ep Endpoint) WithCRL(prefix string) Endpoint {
 	return ep
 }
 
+// WithPlugin returns ep with daskca's Dask plugin at prefix/daskca_plugin.py,
+// the place Bundle and K8sSecret put it.
+func (ep Endpoint) WithPlugin(prefix string) Endpoint {
+	ep.Plugin = path.Join(prefix, PluginName)
+	return ep
+}
+
 // Check validates the options: a known TLS version, ciphers Go and Dask
 // accept, and a tls:// scheduler address.
 func (o Options) Check() error {
@@ -98,8 +111,10 @@ func (o Options) Check() error {
 
 // Config builds the Dask configuration of an endpoint: encryption required,
 // tls as the default scheme, the CA bundle, the role's certificate and key,
-// the minimum TLS version (1.2 unless raised) and, when the endpoint has
-// one, the CRL under the top-level daskca key (which Dask ignores).
+// the minimum TLS version (1.2 unless raised), daskca's Dask plugin in the
+// preload keys of the role's processes (a worker's nanny too) and, when the
+// endpoint has one, the CRL under the top-level daskca key (which Dask
+// itself ignores; the plugin and the Go transport read it).
 func Config(ep Endpoint, o Options) transport.Config {
 	yes := true
 	c := transport.Config{RequireEncryption: &yes, DefaultScheme: "tls"}
@@ -111,6 +126,17 @@ func Config(ep Endpoint, o Options) transport.Config {
 	}
 	c.TLS.SetFiles(ep.Role, transport.RoleFiles{Cert: ep.CertFile, Key: ep.KeyFile})
 	c.Daskca.CRLFile = ep.CRLFile
+	if ep.Plugin != "" {
+		p := []string{ep.Plugin}
+		switch ep.Role {
+		case identity.Scheduler:
+			c.Preload.Scheduler = p
+		case identity.Worker:
+			c.Preload.Worker, c.Preload.Nanny = p, p
+		case identity.Client:
+			c.Preload.Client = p
+		}
+	}
 	if ep.Role != identity.Scheduler && o.Scheduler != "" {
 		c.SchedulerAddress = o.Scheduler
 	}

@@ -43,7 +43,7 @@ var opts = Options{Scheduler: "tls://sched01.dask.internal:8786"}
 func TestGolden(t *testing.T) {
 	for _, role := range identity.Roles {
 		for _, combined := range []bool{false, true} {
-			ep := Files(role, "n1", "/etc/dask/tls", combined)
+			ep := Files(role, "n1", "/etc/dask/tls", combined).WithPlugin("/etc/dask/tls")
 			base := string(role)
 			if combined {
 				base += "-combined"
@@ -67,7 +67,7 @@ func TestGolden(t *testing.T) {
 		}
 	}
 	strict := Options{Scheduler: "tls://[fd00::5]:8786", MinTLS: 1.3, Ciphers: "ECDHE-ECDSA-AES256-GCM-SHA384"}
-	ep := Files(identity.Scheduler, "s1", "/etc/dask/tls", false)
+	ep := Files(identity.Scheduler, "s1", "/etc/dask/tls", false).WithPlugin("/etc/dask/tls")
 	cli, err := CLI(ep, strict)
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +150,15 @@ func TestYAMLRoundTrip(t *testing.T) {
 }
 
 func TestK8sSecret(t *testing.T) {
-	m := Material{CA: []byte("CA PEM\n"), Cert: []byte("CERT PEM\n"), Key: []byte("KEY PEM\n")}
+	m := Material{CA: []byte("CA PEM\n"), Cert: []byte("CERT PEM\n"), Key: []byte("KEY PEM\n"), Plugin: []byte("PLUGIN\n")}
 	out, err := K8sSecret(identity.Worker, "node_07", "/etc/dask/tls", m, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "worker.k8s.yaml", out)
+	if !strings.Contains(out, "add --preload-nanny /etc/dask/tls/daskca_plugin.py to its args") {
+		t.Errorf("the worker's Secret does not say how the nanny gets the plugin:\n%s", out)
+	}
 	var secret struct {
 		Kind       string
 		Metadata   struct{ Name string }
@@ -164,7 +167,7 @@ func TestK8sSecret(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(out), &secret); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"ca.pem": "CA PEM\n", "tls.crt": "CERT PEM\n", "tls.key": "KEY PEM\n"}
+	want := map[string]string{"ca.pem": "CA PEM\n", "tls.crt": "CERT PEM\n", "tls.key": "KEY PEM\n", "daskca_plugin.py": "PLUGIN\n"}
 	if secret.Kind != "Secret" || secret.Metadata.Name != "dask-tls-worker-node-07--nzxwizk7ga3q" || !reflect.DeepEqual(secret.StringData, want) {
 		t.Errorf("secret = %+v", secret)
 	}
@@ -181,7 +184,7 @@ func TestK8sSecret(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(frag.String()), &pod); err != nil {
 		t.Fatalf("pod fragment: %v\n%s", err, frag.String())
 	}
-	if wantEnv := Config(Files(identity.Worker, "node_07", "/etc/dask/tls", false), opts).Env(); !reflect.DeepEqual(pod.Env, wantEnv) {
+	if wantEnv := Config(Files(identity.Worker, "node_07", "/etc/dask/tls", false).WithPlugin("/etc/dask/tls"), opts).Env(); !reflect.DeepEqual(pod.Env, wantEnv) {
 		t.Errorf("pod env = %v, want %v", pod.Env, wantEnv)
 	}
 
@@ -198,6 +201,72 @@ func TestK8sSecret(t *testing.T) {
 		!strings.Contains(out, "value: /etc/dask/tls/crl.pem") {
 		t.Errorf("secret with a CRL:\n%s", out)
 	}
+}
+
+// TestPluginWiring: with the plugin every form loads it into each process
+// of the role (a worker's nanny too, explicitly on the command line); without
+// it no form names a preload.
+func TestPluginWiring(t *testing.T) {
+	const plugin = "/etc/dask/tls/daskca_plugin.py"
+	tests := []struct {
+		role identity.Role
+		keys []string // preload keys set
+		cli  []string // flags on the command line
+	}{
+		{identity.Scheduler, []string{"scheduler"}, []string{`DASK_DISTRIBUTED__SCHEDULER__PRELOAD='["` + plugin + `"]' dask scheduler`}},
+		{identity.Worker, []string{"worker", "nanny"}, []string{`DASK_DISTRIBUTED__WORKER__PRELOAD='["` + plugin + `"]' dask worker`, "--preload-nanny " + plugin}},
+		{identity.Client, []string{"client"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.role), func(t *testing.T) {
+			bare := Files(tt.role, "n1", "/etc/dask/tls", false)
+			ep := bare.WithPlugin("/etc/dask/tls")
+			if ep.Plugin != plugin {
+				t.Fatalf("Plugin = %q", ep.Plugin)
+			}
+			env, bareEnv := Env(ep, opts), Env(bare, opts)
+			for _, k := range []string{"scheduler", "worker", "nanny", "client"} {
+				line := "export DASK_DISTRIBUTED__" + strings.ToUpper(k) + "__PRELOAD='[\"" + plugin + "\"]'\n"
+				if want := contains(tt.keys, k); strings.Contains(env, line) != want {
+					t.Errorf("env sets %s preload: %v, want %v\n%s", k, !want, want, env)
+				}
+				if strings.Contains(bareEnv, "PRELOAD") {
+					t.Errorf("env without the plugin names a preload:\n%s", bareEnv)
+				}
+				key := "'distributed." + k + ".preload': ['" + plugin + "']"
+				if want := contains(tt.keys, k); strings.Contains(Python(ep, opts), key) != want {
+					t.Errorf("python sets %s: %v, want %v\n%s", key, !want, want, Python(ep, opts))
+				}
+			}
+			if py := Python(ep.WithCRL("/etc/dask/tls"), opts); !strings.Contains(py, "'daskca.crl-file': '/etc/dask/tls/crl.pem'") {
+				t.Errorf("python with the plugin and a CRL does not give the plugin the CRL:\n%s", py)
+			}
+			if strings.Contains(Python(bare, opts), "preload") {
+				t.Errorf("python without the plugin names a preload:\n%s", Python(bare, opts))
+			}
+			if tt.role == identity.Client {
+				return
+			}
+			cli, bareCLI := mustCLIForm(t, ep), mustCLIForm(t, bare)
+			if strings.Contains(cli, "--preload ") {
+				t.Errorf("cli passes --preload, which dask imports outside any Dask object:\n%s", cli)
+			}
+			for _, f := range tt.cli {
+				if !strings.Contains(cli, f) || strings.Contains(bareCLI, "PRELOAD") || strings.Contains(bareCLI, "--preload") {
+					t.Errorf("cli lacks %q (or the bare one has --preload):\n%s\n%s", f, cli, bareCLI)
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCheck(t *testing.T) {

@@ -1,7 +1,13 @@
 # Dask TLS security for client n1.
 import ssl
 
+import dask
 import distributed
+
+# daskca's Dask plugin (peer roles, CRL, live reload): set before creating the Client.
+dask.config.set({
+    'distributed.client.preload': ['/etc/dask/tls/daskca_plugin.py'],
+})
 
 security = distributed.Security(
     tls_ca_file='/etc/dask/tls/ca.pem',

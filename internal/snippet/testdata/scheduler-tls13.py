@@ -1,7 +1,13 @@
 # Dask TLS security for scheduler s1.
 import ssl
 
+import dask
 import distributed
+
+# daskca's Dask plugin (peer roles, CRL, live reload): set before creating the Scheduler.
+dask.config.set({
+    'distributed.scheduler.preload': ['/etc/dask/tls/daskca_plugin.py'],
+})
 
 security = distributed.Security(
     tls_ca_file='/etc/dask/tls/ca.pem',

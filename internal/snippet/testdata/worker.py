@@ -1,7 +1,14 @@
 # Dask TLS security for worker n1.
 import ssl
 
+import dask
 import distributed
+
+# daskca's Dask plugin (peer roles, CRL, live reload): set before creating the Worker or Nanny.
+dask.config.set({
+    'distributed.worker.preload': ['/etc/dask/tls/daskca_plugin.py'],
+    'distributed.nanny.preload': ['/etc/dask/tls/daskca_plugin.py'],
+})
 
 security = distributed.Security(
     tls_ca_file='/etc/dask/tls/ca.pem',
