@@ -96,6 +96,7 @@ func (l Layout) CRL() string { return filepath.Join(l.Dir, "crl.pem") }
 // CRLNumber holds the highest CRL number this home has signed, in decimal:
 // a high-water mark kept beside the inventory's own counter.
 func (l Layout) CRLNumber() string { return filepath.Join(l.Dir, "crl-number") }
+
 // Plugin is the copy of daskca's Dask plugin that `daskca config` points
 // the preload keys at when no --path-prefix is given; the name is
 // daskplugin.FileName.
