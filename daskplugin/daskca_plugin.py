@@ -922,14 +922,25 @@ def _caller_object():
 
 
 def _security_of(obj, frame):
-    """The object's Security; Worker 2022.12 builds it after its preloads, so read __init__'s argument."""
+    """The object's Security; Worker 2022.12 builds it after its preloads, so read __init__'s argument.
+
+    `dask scheduler|worker --tls-*` hand the object a dict of Security's
+    arguments, which it turns into a Security only after its preloads ran.
+    """
     from distributed.security import Security
 
+    def usable(v):
+        return isinstance(v, (Security, dict))
+
     sec = getattr(obj, "security", None)
+    if not usable(sec):
+        sec = None
     while sec is None and frame is not None:
-        if frame.f_locals.get("self") is obj and isinstance(frame.f_locals.get("security"), Security):
+        if frame.f_locals.get("self") is obj and usable(frame.f_locals.get("security")):
             sec = frame.f_locals["security"]
         frame = frame.f_back
+    if isinstance(sec, dict):
+        sec = Security(**sec)
     return sec if sec is not None else Security()
 
 
