@@ -17,6 +17,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 	"golang.org/x/sys/unix"
 
+	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/internal/snippet"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -74,11 +75,7 @@ func writeDir(dir string, is *Issued, st State, configs bool) error {
 	if is.CRL != "" {
 		ep.CRLFile = path.Join(prefix, CRLFile)
 	}
-	// Seam for daskca's Dask plugin: once internal/snippet wires it into
-	// the preload keys (Endpoint.WithPlugin) and daskplugin can write it,
-	// this becomes ep = ep.WithPlugin(prefix) plus a daskplugin.FileName
-	// entry in files below, and the enrolled directory carries the plugin
-	// as `daskca config` does.
+	ep = ep.WithPlugin(prefix)
 	opts := snippet.Options{Scheduler: st.Scheduler}
 	yml, err := snippet.YAML(ep, opts)
 	if err != nil {
@@ -94,6 +91,7 @@ func writeDir(dir string, is *Issued, st State, configs bool) error {
 		{CRLFile, []byte(is.CRL), publicMode},
 		{KeyFile, pem.EncodeToMemory(keyPEM), keyMode},
 		{CertFile, is.Chain, publicMode},
+		{daskplugin.FileName, daskplugin.Render(), publicMode},
 		{YAMLFile, yml, publicMode},
 		{EnvFile, []byte(snippet.Env(ep, opts)), publicMode},
 		{StateFile, append(state, '\n'), publicMode},

@@ -82,12 +82,12 @@ func TestRealDaskEnrolledWorker(t *testing.T) {
 	if !strings.HasPrefix(out, "enrolled worker/job1234 serial ") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("enroll printed %q, want one summary line", out)
 	}
-	for _, f := range []string{"cert.pem", "key.pem", "ca.pem", "dask.yaml", "dask.env"} {
+	for _, f := range []string{"cert.pem", "key.pem", "ca.pem", "dask.yaml", "dask.env", "daskca_plugin.py"} {
 		if _, err := os.Stat(filepath.Join(scratch, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dasktest.StartWorker(t, "", dasktest.WorkerOptions{Env: []string{"DASK_CONFIG=" + scratch}, Args: []string{"--name", "job1234"}})
+	w := dasktest.StartWorker(t, "", dasktest.WorkerOptions{Env: []string{"DASK_CONFIG=" + scratch}, Args: []string{"--name", "job1234"}})
 
 	script := py + `
 client = distributed.Client(` + "\"" + sched + "\"" + `, security=security, timeout="30s")
@@ -102,6 +102,11 @@ client.close()
 	}
 	if !strings.Contains(got, "workers: ['job1234']") {
 		t.Fatalf("client saw %q, want the enrolled worker", got)
+	}
+	// The enrolled directory's dask.yaml loads daskca's plugin into the
+	// worker (and its nanny).
+	if log := w.Log(); !strings.Contains(log, "daskca plugin: protecting Worker as worker") {
+		t.Errorf("the enrolled worker runs without daskca's plugin; its log:\n%s", log)
 	}
 }
 
