@@ -15,8 +15,8 @@ import (
 // certificates of 15 s, runs as `daskca run worker` from its enrolled
 // directory beside `daskca enroll --renew --watch`; it renews three times
 // while it stays registered, and after each renewal it reloads the new
-// certificate and presents it to new connections (daskca's transport; real
-// Dask needs the plugin's live reload for the same).
+// certificate and presents it to new connections (daskca's Go transport;
+// TestRealDaskEnrolledWorkerRenewsLive does the same on real Dask).
 func TestEnrolledWorkerRenewsLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for three renewals of a 15 s certificate")
