@@ -11,13 +11,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
-	"sync/atomic"
 
 	"go.step.sm/crypto/pemutil"
-	"golang.org/x/sys/unix"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/snippet"
 	"github.com/daskca/daskca/transport/identity"
 )
@@ -107,7 +105,7 @@ func writeDir(dir string, is *Issued, st State, configs bool) error {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // makeDir makes dir 0700 unless it exists; it refuses a symbolic link or
@@ -127,52 +125,15 @@ func makeDir(dir string) error {
 	return nil
 }
 
-var tmpSeq atomic.Int64
-
-// writeAtomic writes data to path through a new temporary file in the same
-// directory (created exclusively, never through a link), synced before it
-// is renamed over path.
+// writeAtomic writes data to path through fsutil's staging: a new
+// temporary file beside it (created exclusively, so never through a link),
+// synced, then renamed over path.
 func writeAtomic(p string, data []byte, mode fs.FileMode) error {
-	var f *os.File
-	var tmp string
-	var err error
-	for range 100 {
-		tmp = filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(tmpSeq.Add(1), 10))
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, mode)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	st, err := fsutil.Stage(p, data, mode)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	return st.Commit()
 }
 
 // ReadDir loads what an enrolled directory holds for renewal: its state,
