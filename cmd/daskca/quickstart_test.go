@@ -112,17 +112,9 @@ func TestQuickstartCommandsWork(t *testing.T) {
 // its own whose whole process group is stopped when the test ends.
 func startShell(t *testing.T, dir, name, line string) *runProc {
 	t.Helper()
-	p := &runProc{name: name, cmd: exec.Command("sh", "-c", line), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = dir
+	p := launch(t, name, cmd)
 	t.Cleanup(func() {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {

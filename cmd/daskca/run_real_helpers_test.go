@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,20 +45,12 @@ func sharedView(t *testing.T, rt dasktest.Runtime) (dir, python string) {
 	return dir, python
 }
 
-// startRunEnv is startRun with a whole environment.
+// startRunEnv is startRun with a whole environment (nil: this process's).
 func startRunEnv(t *testing.T, bin, name string, env []string, args ...string) *runProc {
 	t.Helper()
-	p := &runProc{name: name, cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	p := launch(t, name, cmd)
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {

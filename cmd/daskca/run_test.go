@@ -49,7 +49,14 @@ func (l *lockedBuffer) String() string {
 // then SIGKILL, when the test ends.
 func startRun(t *testing.T, bin, name string, args ...string) *runProc {
 	t.Helper()
-	p := &runProc{name: name, cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan struct{})}
+	return startRunEnv(t, bin, name, nil, args...)
+}
+
+// launch starts cmd in a session of its own, its output gathered in the
+// returned runProc; the caller registers how it is stopped.
+func launch(t *testing.T, name string, cmd *exec.Cmd) *runProc {
+	t.Helper()
+	p := &runProc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -59,12 +66,6 @@ func startRun(t *testing.T, bin, name string, args ...string) *runProc {
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", name, p.out)
-		}
-	})
 	return p
 }
 
