@@ -35,6 +35,12 @@ type BulkOptions struct {
 	// returns, the Issuer's CA serves only its public parts (the trust
 	// bundle, the issuing certificate), which must be the loaded CA's.
 	LoadCA func() (*ca.Authority, error)
+	// Kind and Detail are the audit event of every certificate the run
+	// records: zero, store.EventIssue and "replaces SERIAL" for one that
+	// replaces another. Renewals pass store.EventRenew, the re-issue of a
+	// CA rotation store.EventRotate.
+	Kind   store.EventKind
+	Detail string
 }
 
 // maxKeysAhead bounds the keys generated while LoadCA runs (it may wait
@@ -47,8 +53,14 @@ type BulkResult struct {
 	Skipped int // requests planned as skip
 }
 
-// IssueBulk carries out a plan made by Plan: it refuses a plan that refuses
-// anything (ErrRefused) and otherwise signs every ActionIssue item.
+// IssueBulk carries out a plan made by Plan or PlanReissue: it refuses a
+// plan that refuses anything (ErrRefused) and otherwise signs every
+// ActionIssue item. It is the one way this package writes certificates:
+// Issue runs a plan of one.
+//
+// It first finishes what an interrupted run left in the home (Recover), so
+// a crash at any moment of any run, of this process or another, is
+// repaired by the next run, whoever calls it.
 //
 // Keys are generated and certificates signed by Workers goroutines, which
 // also write each certificate's files into its pending directory; on Linux
@@ -74,6 +86,9 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	r := is.newRun(p, o)
 	if len(r.jobs) == 0 {
 		return res, nil
+	}
+	if _, err := is.Recover(); err != nil {
+		return res, err
 	}
 	if err := r.listEndpoints(); err != nil {
 		return res, err
@@ -131,7 +146,8 @@ type bulkRun struct {
 type bulkJob struct {
 	c       checked
 	key     crypto.Signer // generated ahead, or nil
-	replace string
+	old     *store.Record // the record replaced, or nil
+	replace string        // its serial
 	s       signed
 	staged  stagedFiles
 	err     error
@@ -159,7 +175,7 @@ func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r.size = size
 	for _, it := range p.Items {
 		if it.Action == ActionIssue {
-			j := bulkJob{c: it.c}
+			j := bulkJob{c: it.c, old: it.Current}
 			if it.Current != nil {
 				j.replace = it.Current.Serial
 			}
@@ -235,6 +251,9 @@ func (r *bulkRun) loadCA() error {
 				return
 			default:
 			}
+			if r.jobs[i].c.reuseKey {
+				continue
+			}
 			k, err := ca.GenerateKey(r.jobs[i].c.KeyType)
 			if err != nil {
 				return // the job's worker tries again and reports it
@@ -277,8 +296,14 @@ func (r *bulkRun) take(ctx context.Context) (int, bool) {
 // prepare signs job i and stages its files with sg, then counts it done.
 func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 	j := &r.jobs[i]
-	if j.err = ctx.Err(); j.err == nil {
-		j.s, j.err = r.is.signWith(j.c, r.facts, j.key)
+	if j.err = ctx.Err(); j.err == nil && j.c.reuseKey {
+		j.key, j.err = r.is.reusedKey(j.old)
+	}
+	if j.err == nil {
+		// A replaced endpoint's combined file (config --combined) is kept
+		// in step with its certificate and key.
+		combined := j.old != nil && isRegular(r.is.Layout.Endpoint(string(j.c.Role), j.c.Name).Combined)
+		j.s, j.err = r.is.signWith(j.c, r.facts, j.key, combined)
 		j.key = nil
 	}
 	if j.err == nil {
@@ -307,6 +332,9 @@ func (r *bulkRun) commitAll(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err := r.commit(bt); err != nil {
+			if len(r.jobs) == 1 {
+				return err
+			}
 			return fmt.Errorf("issuing batch %d of %d (certificates %d-%d): %w", b+1, len(r.batches), bt.lo+1, bt.hi, err)
 		}
 	}
@@ -316,18 +344,21 @@ func (r *bulkRun) commitAll(ctx context.Context) error {
 // commit makes one prepared batch durable and visible.
 func (r *bulkRun) commit(bt *batch) error {
 	jobs := r.jobs[bt.lo:bt.hi]
-	items := make([]store.Issued, len(jobs))
+	items := make([]store.Replacement, len(jobs))
 	for i := range jobs {
 		if err := jobs[i].err; err != nil {
 			return err
 		}
 		jobs[i].s.rec.Supersedes = jobs[i].replace
-		items[i] = store.Issued{Record: jobs[i].s.rec, Replace: jobs[i].replace}
+		items[i] = store.Replacement{Record: jobs[i].s.rec, Replaces: jobs[i].replace, Kind: r.o.Kind, Detail: r.o.Detail}
 	}
 	if err := syncFiles(r.is.Layout.Dir, stagedOf(jobs)); err != nil {
 		return err
 	}
-	if err := r.is.Store.IssueBatch(items, r.is.Actor); err != nil {
+	if err := r.is.Store.Apply(store.Batch{Issue: items}, r.is.Actor); err != nil {
+		if len(jobs) == 1 {
+			return fmt.Errorf("recording %s/%s: %w", jobs[0].s.rec.Role, jobs[0].s.rec.Name, err)
+		}
 		return err
 	}
 	r.committed += len(jobs)

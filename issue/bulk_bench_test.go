@@ -41,7 +41,7 @@ func BenchmarkSign(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := is.sign(c); err != nil {
+		if _, err := is.signWith(c, is.caFacts(), nil, false); err != nil {
 			b.Fatal(err)
 		}
 	}

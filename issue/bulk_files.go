@@ -61,14 +61,9 @@ type stager struct {
 	spares *spareDirs  // nil: directories are made and removed
 }
 
-// stageAll writes one certificate's files (all in one directory) into the
+// stage writes one certificate's files (all in one directory) into the
 // pending directory pending, with their modes, without syncing. On error
 // nothing is left.
-func stageAll(pending string, files []file) (stagedFiles, error) {
-	return stager{umask: unknownUmask}.stage(pending, files)
-}
-
-// stage is stageAll with the stager's umask and shared bundle.
 func (sg stager) stage(pending string, files []file) (stagedFiles, error) {
 	return sg.stageIn(pending, "", files)
 }
@@ -216,14 +211,11 @@ func removeStaged(sts []*stagedFiles) {
 	}
 }
 
-// renameAll renames every staged file into place, in placing order, and
-// removes the emptied pending directories. A certificate whose files
-// cannot all be renamed keeps its pending directory, for Recover; the
-// errors are returned after all were tried.
-func renameAll(sts []*stagedFiles) error { return placeAll(sts, nil) }
-
-// placeAll is renameAll that recycles the emptied pending directories as
-// spares instead of removing them, where it can.
+// placeAll renames every staged file into place, in placing order, and
+// recycles the emptied pending directories as spares (see spareDirs) or,
+// with no spares or where that fails, removes them. A certificate whose
+// files cannot all be renamed keeps its pending directory, for Recover;
+// the errors are returned after all were tried.
 func placeAll(sts []*stagedFiles, spares *spareDirs) error {
 	var errs []error
 	for _, st := range sts {

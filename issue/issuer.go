@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"go.step.sm/crypto/pemutil"
@@ -25,6 +26,9 @@ type Issuer struct {
 	Layout home.Layout
 	Now    func() time.Time // zero: time.Now
 	Actor  string           // recorded in audit events
+	// Logf, if set, gets a line for each pending directory Recover
+	// discards.
+	Logf func(format string, args ...any)
 }
 
 func (is *Issuer) now() time.Time {
@@ -51,21 +55,15 @@ func (is *Issuer) Issue(ctx context.Context, req Request) (store.Record, error) 
 		return store.Record{}, fmt.Errorf("%s %s: %w (serial %s, expires %s)",
 			c.Role, c.Name, ErrActive, old.Serial, old.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if err := ctx.Err(); err != nil {
-		return store.Record{}, err
-	}
-	leaf, err := is.sign(c)
-	if err != nil {
-		return store.Record{}, err
-	}
-	replace := ""
+	it := PlanItem{Request: req, Action: ActionIssue, c: c}
 	if exists {
-		replace = old.Serial
+		it.Current = &old
 	}
-	if err := is.commit(leaf, replace); err != nil {
-		return store.Record{}, err
-	}
-	return leaf.rec, nil
+	var rec store.Record
+	_, err = is.IssueBulk(ctx, Plan{Items: []PlanItem{it}}, BulkOptions{
+		Workers: 1, BatchSize: 1, OnIssued: func(r store.Record) { rec = r },
+	})
+	return rec, err
 }
 
 // signed is a certificate with everything needed to record and write it.
@@ -80,10 +78,6 @@ type file struct {
 	mode fs.FileMode
 }
 
-func (is *Issuer) sign(c checked) (signed, error) {
-	return is.signWith(c, is.caFacts(), nil)
-}
-
 // caFacts are what every certificate of one run takes from the CA.
 type caFacts struct {
 	bundle   []byte // the trust bundle, PEM
@@ -94,9 +88,12 @@ func (is *Issuer) caFacts() caFacts {
 	return caFacts{bundle: is.CA.BundlePEM(), issuerFP: ca.Fingerprint(is.CA.Issuer())}
 }
 
-// signWith is sign with the CA's facts computed once for a whole run and,
-// if key is not nil, a key of c's type generated ahead.
-func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, error) {
+// signWith generates a key of c's type, unless key is a key generated ahead
+// or the one re-used, signs its certificate with the CA's facts computed
+// once for a whole run, and returns the files of the endpoint: the
+// certificate with its chain, the key, the trust bundle and, if combined,
+// the certificate chain and key in one file (config --combined).
+func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer, combined bool) (signed, error) {
 	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
 	if key == nil {
 		var err error
@@ -114,14 +111,19 @@ func (is *Issuer) signWith(c checked, f caFacts, key crypto.Signer) (signed, err
 	}
 	paths := is.Layout.Endpoint(string(c.Role), c.Name)
 	rec.CertFile, rec.KeyFile, rec.CAFile = paths.Cert, paths.Key, paths.CA
-	return signed{
+	chain := ChainPEM(cert, is.CA.Chain())
+	s := signed{
 		rec: rec,
 		files: []file{
-			{paths.Cert, ChainPEM(cert, is.CA.Chain()), 0o644},
+			{paths.Cert, chain, 0o644},
 			{paths.Key, keyPEM, 0o600},
 			{paths.CA, f.bundle, 0o644},
 		},
-	}, nil
+	}
+	if combined {
+		s.files = append(s.files, file{paths.Combined, append(slices.Clip(chain), keyPEM...), 0o600})
+	}
+	return s, nil
 }
 
 // signPublic signs the certificate of identity id for the public key pub
@@ -135,44 +137,14 @@ func (is *Issuer) signPublic(id identity.ID, c checked, f caFacts, pub crypto.Pu
 	if err != nil {
 		return nil, store.Record{}, fmt.Errorf("issuing %s/%s: %w", c.Role, c.Name, err)
 	}
-	rec := Record(cert, c.KeyType, now)
+	rec := RecordOf(cert, c.KeyType, now)
 	rec.Issuer = f.issuerFP
 	return cert, rec, nil
 }
 
-// commit writes the files into the certificate's pending directory and
-// makes them durable, records the certificate in one transaction, then
-// renames the files into place (see stagedFiles: a crash at any point
-// leaves what Recover finishes or removes).
-func (is *Issuer) commit(s signed, replace string) error {
-	// The endpoint's directory, and every one above it in the home, must be
-	// a plain directory no one else can write: never a link to elsewhere.
-	if err := is.Layout.CheckDirs(is.Layout.CertDir(s.rec.Role, s.rec.Name)); err != nil {
-		return fmt.Errorf("writing the files of %s/%s: %w", s.rec.Role, s.rec.Name, err)
-	}
-	st, err := stageAll(is.Layout.PendingDir(s.rec.Role, s.rec.Name, s.rec.Serial), s.files)
-	if err != nil {
-		return err
-	}
-	sts := []*stagedFiles{&st}
-	if err := syncFiles(is.Layout.Dir, sts); err != nil {
-		removeStaged(sts)
-		return err
-	}
-	if err := is.Store.Issue(s.rec, replace, is.Actor); err != nil {
-		removeStaged(sts)
-		return fmt.Errorf("recording %s/%s: %w", s.rec.Role, s.rec.Name, err)
-	}
-	err = renameAll(sts)
-	if serr := syncRenames(is.Layout.Dir, sts); err == nil {
-		err = serr
-	}
-	return err
-}
-
-// Record describes a signed certificate for the inventory. File paths are
-// left for the caller.
-func Record(cert *x509.Certificate, kt ca.KeyType, issuedAt time.Time) store.Record {
+// RecordOf describes a signed certificate for the inventory. File paths
+// are left for the caller.
+func RecordOf(cert *x509.Certificate, kt ca.KeyType, issuedAt time.Time) store.Record {
 	rec := store.Record{
 		Serial:            SerialString(cert),
 		Role:              firstOr(cert.Subject.OrganizationalUnit, ""),

@@ -128,7 +128,7 @@ func TestIssueProfiles(t *testing.T) {
 			}
 			// The record is made without parsing the certificate back: it
 			// must be what the parsed certificate says.
-			want := Record(leaf, ca.KeyType(rec.KeyType), rec.IssuedAt)
+			want := RecordOf(leaf, ca.KeyType(rec.KeyType), rec.IssuedAt)
 			want.CertFile, want.KeyFile, want.CAFile, want.Issuer = rec.CertFile, rec.KeyFile, rec.CAFile, rec.Issuer
 			if !reflect.DeepEqual(rec, want) {
 				t.Errorf("record\n%+v\nwant, from the parsed certificate,\n%+v", rec, want)

@@ -27,8 +27,9 @@ type Request struct {
 // checked is a Request after validation: names normalized, duplicates dropped.
 type checked struct {
 	Request
-	dns []string
-	ips []net.IP
+	dns      []string
+	ips      []net.IP
+	reuseKey bool // re-issue with the key of the certificate replaced (PlanReissue)
 }
 
 // check validates the request and normalizes its names.

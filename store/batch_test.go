@@ -10,16 +10,16 @@ import (
 	"github.com/daskca/daskca/store/storetest"
 )
 
-func TestIssueBatch(t *testing.T) {
+func TestApplyBatch(t *testing.T) {
 	s, _ := newStore(t)
 	old := rec("a1", "worker", "w1", t0.Add(time.Hour))
 	mustIssue(t, s, old, "")
-	items := []store.Issued{
-		{Record: rec("f3", "worker", "w1", t0.Add(48*time.Hour)), Replace: "a1"},
+	items := []store.Replacement{
+		{Record: rec("f3", "worker", "w1", t0.Add(48*time.Hour)), Replaces: "a1"},
 		{Record: rec("b2", "worker", "w2", t0.Add(24*time.Hour))},
 		{Record: rec("c", "client", "alice", t0.Add(72*time.Hour))},
 	}
-	if err := s.IssueBatch(items, "test"); err != nil {
+	if err := s.Apply(store.Batch{Issue: items}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.Count(); n != 4 {
@@ -43,24 +43,24 @@ func TestIssueBatch(t *testing.T) {
 	mustCheckOK(t, s)
 }
 
-func TestIssueBatchAllOrNothing(t *testing.T) {
+func TestApplyBatchAllOrNothing(t *testing.T) {
 	tests := []struct {
 		name  string
-		items []store.Issued
+		items []store.Replacement
 		want  error
 	}{
-		{"serial stored", []store.Issued{{Record: rec("5", "worker", "x", t0)}, {Record: rec("99", "worker", "y", t0)}}, store.ErrExists},
-		{"serial twice", []store.Issued{{Record: rec("5", "worker", "x", t0)}, {Record: rec("5", "worker", "y", t0)}}, store.ErrExists},
-		{"replace missing", []store.Issued{{Record: rec("5", "worker", "x", t0)}, {Record: rec("6", "worker", "y", t0), Replace: "77"}}, store.ErrNotFound},
-		{"replace twice", []store.Issued{{Record: rec("5", "worker", "x", t0), Replace: "99"}, {Record: rec("6", "worker", "y", t0), Replace: "99"}}, store.ErrInvalid},
-		{"replace itself", []store.Issued{{Record: rec("5", "worker", "x", t0), Replace: "5"}}, store.ErrInvalid},
-		{"invalid record", []store.Issued{{Record: rec("5", "worker", "x", t0)}, {Record: rec("6", "", "y", t0)}}, store.ErrInvalid},
+		{"serial stored", []store.Replacement{{Record: rec("5", "worker", "x", t0)}, {Record: rec("99", "worker", "y", t0)}}, store.ErrExists},
+		{"serial twice", []store.Replacement{{Record: rec("5", "worker", "x", t0)}, {Record: rec("5", "worker", "y", t0)}}, store.ErrExists},
+		{"replace missing", []store.Replacement{{Record: rec("5", "worker", "x", t0)}, {Record: rec("6", "worker", "y", t0), Replaces: "77"}}, store.ErrNotFound},
+		{"replace twice", []store.Replacement{{Record: rec("5", "worker", "x", t0), Replaces: "99"}, {Record: rec("6", "worker", "y", t0), Replaces: "99"}}, store.ErrSuperseded},
+		{"replace itself", []store.Replacement{{Record: rec("5", "worker", "x", t0), Replaces: "5"}}, store.ErrInvalid},
+		{"invalid record", []store.Replacement{{Record: rec("5", "worker", "x", t0)}, {Record: rec("6", "", "y", t0)}}, store.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newStore(t)
 			mustPut(t, s, rec("99", "client", "existing", t0))
-			wantErr(t, s.IssueBatch(tt.items, "test"), tt.want)
+			wantErr(t, s.Apply(store.Batch{Issue: tt.items}, "test"), tt.want)
 			assertOnly99(t, s)
 			if r := mustCert(t, s, "99"); r.Status != store.Active || r.SupersededBy != "" {
 				t.Errorf("record 99 changed: %s, superseded by %q", r.Status, r.SupersededBy)
@@ -69,7 +69,7 @@ func TestIssueBatchAllOrNothing(t *testing.T) {
 	}
 }
 
-func BenchmarkIssueBatch(b *testing.B) {
+func BenchmarkApplyBatch(b *testing.B) {
 	for _, size := range []int{100, 1000, 10000} {
 		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
 			g, err := storetest.NewGen(storetest.Options{Now: t0})
@@ -80,12 +80,12 @@ func BenchmarkIssueBatch(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()
-				items := make([]store.Issued, size)
+				items := make([]store.Replacement, size)
 				for i := range items {
 					items[i].Record = g.Next()
 				}
 				b.StartTimer()
-				if err := s.IssueBatch(items, "bench"); err != nil {
+				if err := s.Apply(store.Batch{Issue: items}, "bench"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -23,7 +23,7 @@ func BenchmarkPut1000(b *testing.B) {
 		b.StopTimer()
 		recs := g.Records(1000)
 		b.StartTimer()
-		if err := s.Put(recs, store.EventImport, "bench"); err != nil {
+		if err := put(s, recs, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -154,6 +154,6 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		defer s.Close()
-		_ = s.Issue(rec("abc", "worker", "fuzz", t0), "", "fuzz")
+		_ = issueOne(s, rec("abc", "worker", "fuzz", t0), "", "fuzz")
 	})
 }

@@ -48,14 +48,14 @@ func rec(serial, role, name string, notAfter time.Time) store.Record {
 
 func mustPut(t testing.TB, s *store.Store, recs ...store.Record) {
 	t.Helper()
-	if err := s.Put(recs, store.EventImport, "test"); err != nil {
+	if err := put(s, recs, "test"); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 }
 
 func mustIssue(t testing.TB, s *store.Store, r store.Record, replace string) {
 	t.Helper()
-	if err := s.Issue(r, replace, "test"); err != nil {
+	if err := issueOne(s, r, replace, "test"); err != nil {
 		t.Fatalf("Issue(%s, replace %q): %v", r.Serial, replace, err)
 	}
 }
@@ -103,4 +103,14 @@ func wantErr(t testing.TB, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("err = %v, want %v", err, target)
 	}
+}
+
+// put records recs as imported, in one transaction.
+func put(s *store.Store, recs []store.Record, actor string) error {
+	return s.Apply(store.Batch{Issue: store.Imports(recs)}, actor)
+}
+
+// issueOne records r as issued, replacing the record of serial replace.
+func issueOne(s *store.Store, r store.Record, replace, actor string) error {
+	return s.Apply(store.Batch{Issue: []store.Replacement{{Record: r, Replaces: replace}}}, actor)
 }

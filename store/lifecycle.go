@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -24,6 +25,16 @@ type Replacement struct {
 	Detail   string
 }
 
+// Imports returns recs as replacements of nothing with EventImport: records
+// brought in from elsewhere (a backup, a test inventory) for Apply.
+func Imports(recs []Record) []Replacement {
+	out := make([]Replacement, len(recs))
+	for i, r := range recs {
+		out[i] = Replacement{Record: r, Kind: EventImport}
+	}
+	return out
+}
+
 // Note is an audit event about no single record, such as a phase of a CA
 // rotation.
 type Note struct {
@@ -44,21 +55,43 @@ type Batch struct {
 }
 
 // Apply commits b in one transaction: every record, every supersession,
-// every meta value and every event, or, on any error, none of them. Errors
-// are those of Issue (ErrExists, ErrNotFound, ErrSuperseded, ErrInvalid).
+// every meta value and every event, or, on any error, none of them. It is
+// the one way records enter the inventory: issue, bulk issue, renewal,
+// re-issue during a CA rotation and restore all write through it. Errors:
+// a serial already stored or repeated in the batch fails it with
+// ErrExists, a replaced serial that is missing or already replaced with
+// ErrNotFound or ErrSuperseded, a serial replaced twice in the batch with
+// ErrSuperseded too, and a record replacing itself or an invalid record
+// with ErrInvalid.
+//
+// Serial and index keys are inserted in sorted order: bbolt appends to its
+// pages instead of splitting them at random, which makes a batch of
+// thousands several times faster than the same records unsorted. Events
+// follow slice order: each record's event, then the supersession of what
+// it replaces, then the notes.
 func (s *Store) Apply(b Batch, actor string) error {
-	reps, err := s.prepareApply(b.Issue)
+	reps, keys, err := s.prepareApply(b.Issue)
 	if err != nil {
 		return fmt.Errorf("applying batch: %w", err)
 	}
-	keys := make([]string, 0, len(b.Meta))
+	order := make([]int, len(reps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	for i := 1; i < len(order); i++ {
+		if bytes.Equal(keys[order[i-1]], keys[order[i]]) {
+			return fmt.Errorf("applying batch: certificate %s twice in batch: %w", reps[order[i]].Record.Serial, ErrExists)
+		}
+	}
+	metaKeys := make([]string, 0, len(b.Meta))
 	for k := range b.Meta {
 		if _, err := metaKey(k); err != nil {
 			return fmt.Errorf("applying batch: %w", err)
 		}
-		keys = append(keys, k)
+		metaKeys = append(metaKeys, k)
 	}
-	slices.Sort(keys)
+	slices.Sort(metaKeys)
 	for _, n := range b.Notes {
 		if n.Kind == "" {
 			return fmt.Errorf("applying batch: note without a kind: %w", ErrInvalid)
@@ -69,13 +102,36 @@ func (s *Store) Apply(b Batch, actor string) error {
 		if err != nil {
 			return err
 		}
-		for i := range reps {
-			if err := w.applyIssue(&reps[i], actor); err != nil {
+		var idx [3][][]byte
+		for _, i := range order {
+			if err := w.insert(&reps[i].Record, keys[i]); err != nil {
 				return err
+			}
+			for j, k := range indexKeys(&reps[i].Record, keys[i]) {
+				idx[j] = append(idx[j], k)
+			}
+		}
+		for j := range idx {
+			slices.SortFunc(idx[j], bytes.Compare)
+			for _, k := range idx[j] {
+				if err := w.index(j, k); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range reps {
+			r := &reps[i]
+			if err := w.audit.add(r.Kind, &r.Record, actor, r.Detail); err != nil {
+				return err
+			}
+			if r.Replaces != "" {
+				if err := w.supersede(r.Replaces, r.Record.Serial, actor); err != nil {
+					return err
+				}
 			}
 		}
 		kv := tx.Bucket(bucketKV)
-		for _, k := range keys {
+		for _, k := range metaKeys {
 			if err := putMeta(kv, k, b.Meta[k]); err != nil {
 				return err
 			}
@@ -93,60 +149,43 @@ func (s *Store) Apply(b Batch, actor string) error {
 	return nil
 }
 
-// prepare fills defaults and validates every replacement before the
-// transaction starts.
-func (s *Store) prepareApply(in []Replacement) ([]Replacement, error) {
+// prepareApply fills defaults, validates every replacement before the
+// transaction starts and builds the serial keys.
+func (s *Store) prepareApply(in []Replacement) ([]Replacement, [][]byte, error) {
 	reps := slices.Clone(in)
-	seen := map[string]bool{}
+	keys := make([][]byte, len(reps))
+	replaced := map[string]bool{}
+	now := s.now()
 	for i := range reps {
 		r := &reps[i]
 		if r.Record.Status == "" {
 			r.Record.Status = Active
 		}
 		if r.Record.IssuedAt.IsZero() {
-			r.Record.IssuedAt = s.now()
-		}
-		if r.Replaces != "" {
-			r.Record.Supersedes = r.Replaces
+			r.Record.IssuedAt = now
 		}
 		if r.Kind == "" {
 			r.Kind = EventIssue
 		}
-		if r.Detail == "" && r.Replaces != "" {
-			r.Detail = "replaces " + r.Replaces
+		if r.Replaces != "" {
+			if replaced[r.Replaces] {
+				return nil, nil, fmt.Errorf("certificate %s replaced twice in batch: %w", r.Replaces, ErrSuperseded)
+			}
+			replaced[r.Replaces] = true
+			r.Record.Supersedes = r.Replaces
+			if r.Detail == "" {
+				r.Detail = "replaces " + r.Replaces
+			}
 		}
 		if err := r.Record.validate(); err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("%s/%s: %w", r.Record.Role, r.Record.Name, err)
 		}
 		if r.Replaces == r.Record.Serial {
-			return nil, fmt.Errorf("certificate %s cannot replace itself: %w", r.Replaces, ErrInvalid)
+			return nil, nil, fmt.Errorf("%s/%s: certificate %s cannot replace itself: %w", r.Record.Role, r.Record.Name, r.Replaces, ErrInvalid)
 		}
-		if seen[r.Record.Serial] {
-			return nil, fmt.Errorf("certificate %s twice in batch: %w", r.Record.Serial, ErrExists)
-		}
-		seen[r.Record.Serial] = true
+		keys[i], _ = serialKey(r.Record.Serial)
 	}
-	return reps, nil
-}
-
-// issue inserts one prepared replacement and supersedes what it replaces.
-func (w *writer) applyIssue(r *Replacement, actor string) error {
-	sk, _ := serialKey(r.Record.Serial)
-	if err := w.insert(&r.Record, sk); err != nil {
-		return err
-	}
-	for i, k := range indexKeys(&r.Record, sk) {
-		if err := w.index(i, k); err != nil {
-			return err
-		}
-	}
-	if err := w.audit.add(r.Kind, &r.Record, actor, r.Detail); err != nil {
-		return err
-	}
-	if r.Replaces == "" {
-		return nil
-	}
-	return w.supersede(r.Replaces, r.Record.Serial, actor)
+	return reps, keys, nil
 }
 
 // putMeta sets or, for a nil value, deletes one caller meta value.

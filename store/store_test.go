@@ -58,7 +58,7 @@ func TestReopenKeepsData(t *testing.T) {
 			t.Errorf("read-only=%v: Name = %q", ro, got.Name)
 		}
 		if ro {
-			wantErr(t, s2.Put([]store.Record{rec("b2", "worker", "w2", t0)}, store.EventImport, "t"), store.ErrReadOnly)
+			wantErr(t, put(s2, []store.Record{rec("b2", "worker", "w2", t0)}, "t"), store.ErrReadOnly)
 			wantErr(t, s2.SetMeta("k", nil), store.ErrReadOnly)
 		}
 		s2.Close()
@@ -100,7 +100,7 @@ func TestReadersDuringWriter(t *testing.T) {
 	r := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1})
 	mustCert(t, r, "1")
 	done := make(chan error, 1)
-	go func() { done <- w.Put([]store.Record{rec("2", "client", "c2", t0)}, store.EventImport, "test") }()
+	go func() { done <- put(w, []store.Record{rec("2", "client", "c2", t0)}, "test") }()
 	r2 := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1}) // readers share
 	if n, err := r2.Count(); err != nil || n < 1 {
 		t.Errorf("Count = %d, %v", n, err)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,126 +99,6 @@ func (w *writer) finish() error {
 		}
 	}
 	return w.audit.close()
-}
-
-// Put inserts new records in one transaction, with one ev event per record
-// in slice order. A serial that is already stored, or repeated in recs,
-// fails the whole batch with ErrExists. An empty Status means Active. Keys
-// are sorted before insertion, which keeps bulk loads fast.
-func (s *Store) Put(recs []Record, ev EventKind, actor string) error {
-	type item struct {
-		r  *Record
-		sk []byte
-	}
-	items := make([]item, len(recs))
-	for i := range recs {
-		r := recs[i]
-		if r.Status == "" {
-			r.Status = Active
-		}
-		if err := r.validate(); err != nil {
-			return fmt.Errorf("putting records: %w", err)
-		}
-		sk, _ := serialKey(r.Serial)
-		items[i] = item{&r, sk}
-	}
-	sorted := slices.Clone(items)
-	slices.SortFunc(sorted, func(a, b item) int { return bytes.Compare(a.sk, b.sk) })
-	for i := 1; i < len(sorted); i++ {
-		if bytes.Equal(sorted[i-1].sk, sorted[i].sk) {
-			return fmt.Errorf("putting records: certificate %s twice in batch: %w", sorted[i].r.Serial, ErrExists)
-		}
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		w, err := s.newWriter(tx)
-		if err != nil {
-			return err
-		}
-		var keys [3][][]byte
-		for _, it := range sorted {
-			if err := w.insert(it.r, it.sk); err != nil {
-				return err
-			}
-			for i, k := range indexKeys(it.r, it.sk) {
-				keys[i] = append(keys[i], k)
-			}
-		}
-		for i := range keys {
-			slices.SortFunc(keys[i], bytes.Compare)
-			for _, k := range keys[i] {
-				if err := w.index(i, k); err != nil {
-					return err
-				}
-			}
-		}
-		for _, it := range items {
-			if err := w.audit.add(ev, it.r, actor, ""); err != nil {
-				return err
-			}
-		}
-		return w.finish()
-	})
-	if err != nil {
-		return fmt.Errorf("putting %d records: %w", len(recs), err)
-	}
-	return nil
-}
-
-// Issue inserts rec with an "issue" event. If replace is not empty, the
-// record with that serial is marked replaced in the same transaction:
-// rec.Supersedes = replace, its SupersededBy = rec.Serial, its status
-// becomes Superseded unless it is revoked, and it gets a "supersede" event.
-// An empty rec.Status means Active; a zero IssuedAt means now. Errors:
-// ErrExists, ErrNotFound (replace), ErrSuperseded (replace was already
-// replaced), ErrInvalid.
-func (s *Store) Issue(rec Record, replace string, actor string) error {
-	if rec.Status == "" {
-		rec.Status = Active
-	}
-	if rec.IssuedAt.IsZero() {
-		rec.IssuedAt = s.now()
-	}
-	if replace != "" {
-		rec.Supersedes = replace
-	}
-	if err := rec.validate(); err != nil {
-		return fmt.Errorf("issuing %s/%s: %w", rec.Role, rec.Name, err)
-	}
-	if replace == rec.Serial {
-		return fmt.Errorf("issuing %s/%s: certificate %s cannot replace itself: %w", rec.Role, rec.Name, replace, ErrInvalid)
-	}
-	sk, _ := serialKey(rec.Serial)
-	err := s.update(func(tx *bolt.Tx) error {
-		w, err := s.newWriter(tx)
-		if err != nil {
-			return err
-		}
-		if err := w.insert(&rec, sk); err != nil {
-			return err
-		}
-		for i, k := range indexKeys(&rec, sk) {
-			if err := w.index(i, k); err != nil {
-				return err
-			}
-		}
-		detail := ""
-		if replace != "" {
-			detail = "replaces " + replace
-		}
-		if err := w.audit.add(EventIssue, &rec, actor, detail); err != nil {
-			return err
-		}
-		if replace != "" {
-			if err := w.supersede(replace, rec.Serial, actor); err != nil {
-				return err
-			}
-		}
-		return w.finish()
-	})
-	if err != nil {
-		return fmt.Errorf("issuing %s/%s: %w", rec.Role, rec.Name, err)
-	}
-	return nil
 }
 
 func (w *writer) supersede(serial, by, actor string) error {

@@ -52,7 +52,7 @@ func TestPutRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newStore(t)
 			mustPut(t, s, rec("99", "client", "existing", t0))
-			err := s.Put(tt.recs, store.EventImport, "test")
+			err := put(s, tt.recs, "test")
 			wantErr(t, err, tt.want)
 			assertOnly99(t, s)
 		})
@@ -117,10 +117,10 @@ func TestIssueSupersedes(t *testing.T) {
 	}
 
 	c := rec("c", "worker", "w1", t0)
-	wantErr(t, s.Issue(c, "a", "test"), store.ErrSuperseded)
-	wantErr(t, s.Issue(c, "77", "test"), store.ErrNotFound)
-	wantErr(t, s.Issue(c, "c", "test"), store.ErrInvalid)
-	wantErr(t, s.Issue(rec("b", "worker", "w1", t0), "", "test"), store.ErrExists)
+	wantErr(t, issueOne(s, c, "a", "test"), store.ErrSuperseded)
+	wantErr(t, issueOne(s, c, "77", "test"), store.ErrNotFound)
+	wantErr(t, issueOne(s, c, "c", "test"), store.ErrInvalid)
+	wantErr(t, issueOne(s, rec("b", "worker", "w1", t0), "", "test"), store.ErrExists)
 	if _, err := s.Cert("c"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("failed Issue stored c: %v", err)
 	}

@@ -84,16 +84,16 @@ them by itself, real Dask must be restarted (see docs/operations.md).`,
 	beginCmd.Flags().StringVar(&keyType, "key-type", "", "key type of the new CA (default: the old CA's): "+keyTypeList())
 	beginCmd.Flags().Var(durationValue(&begin.Validity), "validity", "lifetime of the new root (default: the old root's)")
 	cmd.AddCommand(beginCmd,
-		phase("issue", "Make the new CA sign and re-issue every active certificate under it", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
-			_, res, err := m.Issue()
+		phase("issue", "Make the new CA sign and re-issue every active certificate under it", func(c *cobra.Command, m *lifecycle.Manager) (any, error) {
+			_, res, err := m.Reissue(c.Context())
 			return res, err
 		}),
 		phase("finish", "Drop the old CA from every bundle once nothing depends on it", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
 			_, err := m.Finish()
 			return nil, err
 		}),
-		phase("abort", "Return to the old CA", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
-			_, res, err := m.Abort()
+		phase("abort", "Return to the old CA", func(c *cobra.Command, m *lifecycle.Manager) (any, error) {
+			_, res, err := m.Abort(c.Context())
 			return res, err
 		}),
 		phase("status", "Show the phase of the CA rotation and what is left", func(*cobra.Command, *lifecycle.Manager) (any, error) {

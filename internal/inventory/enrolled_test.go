@@ -1,4 +1,4 @@
-package inventory
+package inventory_test
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -27,7 +28,7 @@ func TestCheckEnrolled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Issue(rec, "", "test"); err != nil {
+	if err := s.Apply(store.Batch{Issue: []store.Replacement{{Record: rec}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	rep := mustCheck(t, l, s)

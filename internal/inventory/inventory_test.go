@@ -1,4 +1,4 @@
-package inventory
+package inventory_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
@@ -51,11 +52,11 @@ func mustHome(t *testing.T, name string) (home.Layout, *store.Store) {
 	return l, s
 }
 
-func mustCheck(t *testing.T, l home.Layout, s *store.Store) Report {
+func mustCheck(t *testing.T, l home.Layout, s *store.Store) inventory.Report {
 	t.Helper()
-	rep, err := Check(l, s)
+	rep, err := inventory.Check(l, s)
 	if err != nil {
-		t.Fatalf("Check: %v", err)
+		t.Fatalf("inventory.Check: %v", err)
 	}
 	return rep
 }
@@ -68,7 +69,7 @@ func TestCheckSoundHome(t *testing.T) {
 	}
 }
 
-// TestCheckFindsDamage damages one file of an endpoint and expects Check to
+// TestCheckFindsDamage damages one file of an endpoint and expects inventory.Check to
 // name it.
 func TestCheckFindsDamage(t *testing.T) {
 	tests := []struct {
@@ -147,11 +148,11 @@ func TestVerifyBackupAndRestore(t *testing.T) {
 	if _, err := os2.BackupFile(foreign); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyBackup(l, foreign); !errors.Is(err, ErrForeign) {
-		t.Errorf("VerifyBackup(another CA's inventory) = %v, want ErrForeign", err)
+	if _, err := inventory.VerifyBackup(l, foreign); !errors.Is(err, inventory.ErrForeign) {
+		t.Errorf("inventory.VerifyBackup(another CA's inventory) = %v, want inventory.ErrForeign", err)
 	}
-	if _, err := VerifyBackup(other, backup); !errors.Is(err, ErrForeign) {
-		t.Errorf("VerifyBackup(our inventory, other home) = %v, want ErrForeign", err)
+	if _, err := inventory.VerifyBackup(other, backup); !errors.Is(err, inventory.ErrForeign) {
+		t.Errorf("inventory.VerifyBackup(our inventory, other home) = %v, want inventory.ErrForeign", err)
 	}
 	data, err := os.ReadFile(backup)
 	if err != nil {
@@ -161,8 +162,8 @@ func TestVerifyBackupAndRestore(t *testing.T) {
 	if err := os.WriteFile(truncated, data[:len(data)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyBackup(l, truncated); !errors.Is(err, store.ErrCorrupt) {
-		t.Errorf("VerifyBackup(truncated) = %v, want ErrCorrupt", err)
+	if _, err := inventory.VerifyBackup(l, truncated); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("inventory.VerifyBackup(truncated) = %v, want ErrCorrupt", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -172,16 +173,16 @@ func TestVerifyBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{foreign, truncated} {
-		if _, err := Restore(l, bad, RestoreOptions{Now: t0}); err == nil {
-			t.Errorf("Restore(%s) succeeded", bad)
+		if _, err := inventory.Restore(l, bad, inventory.RestoreOptions{Now: t0}); err == nil {
+			t.Errorf("inventory.Restore(%s) succeeded", bad)
 		}
 	}
 	if after, _ := os.ReadFile(l.Inventory()); string(after) != string(before) {
 		t.Error("a refused restore changed the inventory")
 	}
-	v, err := Restore(l, backup, RestoreOptions{Now: t0})
+	v, err := inventory.Restore(l, backup, inventory.RestoreOptions{Now: t0})
 	if err != nil || v.Records != 2 {
-		t.Fatalf("Restore = %+v, %v", v, err)
+		t.Fatalf("inventory.Restore = %+v, %v", v, err)
 	}
 	aside := v.Aside
 	if kept, err := os.ReadFile(aside); err != nil || string(kept) != string(before) {

@@ -206,7 +206,7 @@ func carry(t *store.Store, serial, reason string, at time.Time, actor string, fu
 	b, err := t.Cert(serial)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && full != nil:
-		if err := t.Put([]store.Record{*full}, store.EventImport, actor); err != nil {
+		if err := t.Apply(store.Batch{Issue: store.Imports([]store.Record{*full})}, actor); err != nil {
 			return fmt.Errorf("copying revoked %s into the restored inventory: %w", serial, err)
 		}
 		r.Imported++

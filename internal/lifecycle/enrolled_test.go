@@ -25,7 +25,7 @@ func enrolNode07(t *testing.T, f *fixture) store.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.m.Store.Issue(rec, "", "test"); err != nil {
+	if err := f.m.Store.Apply(store.Batch{Issue: []store.Replacement{{Record: rec}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return rec
@@ -40,7 +40,7 @@ func TestRotationLeavesEnrolled(t *testing.T) {
 	if _, err := f.m.Begin(BeginOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, out, err := f.m.Issue(); err != nil || len(out) != 4 {
+	if _, out, err := f.m.Reissue(context.Background()); err != nil || len(out) != 4 {
 		t.Fatalf("rotate issue: %d re-issued, %v; want the 4 of the home", len(out), err)
 	}
 	if got, err := f.m.Store.Cert(rec.Serial); err != nil || got.Status != store.Active || got.SupersededBy != "" {
@@ -71,7 +71,7 @@ func TestRenewLeavesEnrolled(t *testing.T) {
 	if !rec.Enrolled() {
 		t.Fatalf("a certificate signed for a remote key has file paths: %+v", rec)
 	}
-	if err := f.m.Store.Issue(rec, "", "test"); err != nil {
+	if err := f.m.Store.Apply(store.Batch{Issue: []store.Replacement{{Record: rec}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := f.m.Renew(context.Background(), Selection{All: true}, RenewOptions{DryRun: true})

@@ -54,7 +54,7 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 	m.checkCRL(&h, recs, now)
 	m.checkUnrevoked(&h)
 	m.checkBundles(&h, recs, now)
-	pend, err := FindPending(m.Layout)
+	pend, err := issue.FindPending(m.Layout)
 	if err != nil {
 		return h, err
 	}

@@ -32,12 +32,6 @@ type Manager struct {
 	Logf func(format string, args ...any)
 }
 
-func (m *Manager) logf(format string, args ...any) {
-	if m.Logf != nil {
-		m.Logf(format, args...)
-	}
-}
-
 func (m *Manager) now() time.Time {
 	if m.Now != nil {
 		return m.Now()

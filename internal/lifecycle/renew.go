@@ -53,12 +53,14 @@ type Renewal struct {
 }
 
 // Renew replaces the selected active certificates with new ones from m.CA:
-// same role, names and addresses, new key unless ReuseKey, each in its own
-// transaction that supersedes and links the old record, files renamed into
-// place afterwards (see the package doc). It first finishes an interrupted
-// run (Recover and the journal), so re-running after a crash completes the
-// job without renewing anything twice. A failure for one endpoint does not
-// stop the others; the errors are joined.
+// same role, names and addresses, new key unless ReuseKey, through issue's
+// bulk pipeline (keys and signatures on every core, files staged, batches
+// recorded in one transaction each that supersedes and links the old
+// records, files renamed into place afterwards). It first finishes an
+// interrupted run (Recover and the journal), so re-running after a crash
+// completes the job without renewing anything twice. An endpoint the plan
+// refuses (a lifetime that would outlive the CA, names the CA no longer
+// permits) does not stop the others; the errors are joined.
 func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) ([]Renewal, error) {
 	var out []Renewal
 	if !opts.DryRun {
@@ -86,25 +88,9 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 	if err := m.writeJournal(todo); err != nil {
 		return out, err
 	}
-	var errs []error
-	for _, old := range todo {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		r := Renewal{Role: old.Role, Name: old.Name, OldSerial: old.Serial, Action: "renewed"}
-		it, err := m.reissue(m.CA, old, opts.ReuseKey, opts.Validity)
-		if err == nil {
-			err = m.commit([]reissued{it}, store.EventRenew, "", nil, nil, nil)
-		}
-		if err != nil {
-			r.Action, r.Error = "failed", err.Error()
-			errs = append(errs, fmt.Errorf("renewing %s/%s: %w", old.Role, old.Name, err))
-		} else {
-			r.NewSerial, r.NotAfter = it.rec.Serial, it.rec.NotAfter
-		}
-		out = append(out, r)
-	}
+	done, err := m.replace(ctx, m.CA, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", "renewed", false)
+	out = append(out, done...)
+	errs := []error{err}
 	if err := m.Store.Apply(store.Batch{Meta: map[string][]byte{journalKey: nil}}, m.Actor); err != nil {
 		errs = append(errs, err)
 	}

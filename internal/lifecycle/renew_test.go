@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/daskca/daskca/issue"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -137,19 +139,48 @@ func TestRenewReuseKey(t *testing.T) {
 	}
 }
 
-// crashAfterCommit does what Renew does for one record up to the inventory
-// commit, and stops before the renames, as a crash there would.
+// crashAfterCommit leaves the home as a renewal of role/name that crashed
+// after its inventory commit and before its renames would: it renews for
+// real, then moves the new files back into the pending directory of the
+// new serial and puts the old files back in place.
 func crashAfterCommit(t *testing.T, f *fixture, role, name string) store.Record {
 	t.Helper()
-	it, err := f.m.reissue(f.m.CA, f.active(role, name), false, 0)
-	if err != nil {
+	old := f.active(role, name)
+	dir := f.m.Layout.CertDir(role, name)
+	saved := map[string][]byte{}
+	for _, n := range []string{"ca.pem", "key.pem", "cert.pem"} {
+		saved[n] = mustRead(t, filepath.Join(dir, n))
+	}
+	if _, err := f.m.Renew(context.Background(), Selection{Names: []string{old.Role + "/" + old.Name}}, RenewOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	crash := errors.New("crash")
-	if err := f.m.commit([]reissued{it}, store.EventRenew, "", nil, nil, func() error { return crash }); !errors.Is(err, crash) {
+	rec := f.active(role, name)
+	unplace(t, f, rec, saved)
+	return rec
+}
+
+// unplace moves the files of rec's endpoint into the pending directory of
+// rec's serial and writes the files saved in their place, as they were
+// before a run that was interrupted between its commit and its renames.
+func unplace(t *testing.T, f *fixture, rec store.Record, saved map[string][]byte) {
+	t.Helper()
+	dir := f.m.Layout.CertDir(rec.Role, rec.Name)
+	pending := f.m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
+	if err := os.Mkdir(pending, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return it.rec
+	for n, data := range saved {
+		if err := os.Rename(filepath.Join(dir, n), filepath.Join(pending, n)); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if n == "key.pem" {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestRenewAfterCrash(t *testing.T) {
@@ -173,24 +204,28 @@ func TestRenewAfterCrash(t *testing.T) {
 		if _, err := tls.LoadX509KeyPair(rec.CertFile, rec.KeyFile); err != nil {
 			t.Errorf("files do not fit: %v", err)
 		}
-		if p, _ := FindPending(f.m.Layout); len(p) != 0 {
+		if p, _ := issue.FindPending(f.m.Layout); len(p) != 0 {
 			t.Errorf("pending left: %+v", p)
 		}
 	})
 	t.Run("before commit", func(t *testing.T) {
 		f := newFixture(t, false)
-		it, err := f.m.reissue(f.m.CA, f.active("worker", "w1"), false, 0)
-		if err != nil {
+		// the files of a renewal staged under a serial never recorded
+		w1 := f.active("worker", "w1")
+		pending := f.m.Layout.PendingDir("worker", "w1", "0badc0de")
+		if err := os.Mkdir(pending, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.m.stage(it.rec, it.files); err != nil {
-			t.Fatal(err)
+		for _, n := range []string{"ca.pem", "key.pem", "cert.pem"} {
+			if err := os.WriteFile(filepath.Join(pending, n), mustRead(t, filepath.Join(filepath.Dir(w1.CertFile), n)), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 		got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{})
-		if err != nil || len(got) != 1 || got[0].Action != "renewed" || got[0].NewSerial == it.rec.Serial {
+		if err != nil || len(got) != 1 || got[0].Action != "renewed" || got[0].NewSerial == "0badc0de" {
 			t.Fatalf("rerun = %+v, %v", got, err)
 		}
-		if p, _ := FindPending(f.m.Layout); len(p) != 0 || f.count() != 5 {
+		if p, _ := issue.FindPending(f.m.Layout); len(p) != 0 || f.count() != 5 {
 			t.Errorf("pending %+v, records %d; want none and 5", p, f.count())
 		}
 	})
@@ -260,7 +295,7 @@ func TestRecoverNewEndpoint(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if p, _ := FindPending(f.m.Layout); len(p) != 1 || p[0].Name != "" || p[0].Role != "worker" {
+			if p, _ := issue.FindPending(f.m.Layout); len(p) != 1 || p[0].Name != "" || p[0].Role != "worker" {
 				t.Fatalf("FindPending = %+v; want the new endpoint's directory", p)
 			}
 			done, err := f.m.Recover()

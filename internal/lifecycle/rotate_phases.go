@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 )
 
@@ -136,11 +138,11 @@ func nextName(cn string) string {
 	return cn + suffix
 }
 
-// Issue makes the new CA the signing CA and re-issues under it every
+// Reissue makes the new CA the signing CA and re-issues under it every
 // unexpired active certificate another CA signed, in one transaction with
 // the phase change; then it moves the CA directories and puts the files in
 // place. Re-running it re-issues whatever is still left on the old CA.
-func (m *Manager) Issue() (Rotation, []Renewal, error) {
+func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 	st, err := m.prepareRotation()
 	if err != nil {
 		return st, nil, err
@@ -154,32 +156,32 @@ func (m *Manager) Issue() (Rotation, []Renewal, error) {
 	}
 	next := st
 	next.Phase, next.Changed = PhaseIssued, m.now().UTC()
-	items, out, err := m.reissueAll(newCA, func(r store.Record) bool { return !issuedBy(r, newCA) })
+	out, n, err := m.reissueAll(ctx, newCA, func(r store.Record) bool { return !issuedBy(r, newCA) }, "re-issued under the new CA")
 	if err != nil {
 		return st, out, err
 	}
-	meta, notes := map[string][]byte(nil), []store.Note(nil)
-	if st.Phase != PhaseIssued || len(items) > 0 {
-		meta = next.encode()
-		notes = []store.Note{{Kind: store.EventCAChange, Detail: fmt.Sprintf("issue: %d certificates re-issued under %.16s", len(items), st.New)}}
-	}
-	err = m.commit(items, store.EventRotate, "re-issued under the new CA", meta, notes, func() error { return m.settle(next) })
-	if err != nil {
-		return st, out, err
+	if st.Phase != PhaseIssued || n > 0 {
+		note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("issue: %d certificates re-issued under %.16s", n, st.New)}
+		if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
+			return st, out, err
+		}
 	}
 	return next, out, m.publish(next)
 }
 
-// reissueAll signs with a a replacement for every unexpired active record
-// that pick selects.
-func (m *Manager) reissueAll(a *ca.Authority, pick func(store.Record) bool) ([]reissued, []Renewal, error) {
+// reissueAll re-issues with a every unexpired active record that pick
+// selects, recording each with an EventRotate event of detail, through
+// issue's bulk pipeline in batches: a crash leaves some re-issued and the
+// others not, and re-running the phase re-issues those left. One record
+// the plan refuses stops it before anything is signed. It returns the
+// outcomes and how many were re-issued.
+func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, pick func(store.Record) bool, detail string) ([]Renewal, int, error) {
 	recs, err := m.active()
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	now := m.now()
-	var items []reissued
-	var out []Renewal
+	var todo []store.Record
 	for _, r := range recs {
 		// An enrolled certificate's key is on its host: re-issuing it here
 		// would put a key for that host in the home and supersede the
@@ -188,14 +190,16 @@ func (m *Manager) reissueAll(a *ca.Authority, pick func(store.Record) bool) ([]r
 		if now.After(r.NotAfter) || !pick(r) || r.Enrolled() {
 			continue
 		}
-		it, err := m.reissue(a, r, false, 0)
-		if err != nil {
-			return nil, out, err
-		}
-		items = append(items, it)
-		out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Serial, NewSerial: it.rec.Serial, NotAfter: it.rec.NotAfter, Action: "re-issued"})
+		todo = append(todo, r)
 	}
-	return items, out, nil
+	out, err := m.replace(ctx, a, todo, issue.ReissueOptions{}, store.EventRotate, detail, "re-issued", true)
+	n := 0
+	for _, o := range out {
+		if o.NewSerial != "" {
+			n++
+		}
+	}
+	return out, n, err
 }
 
 // Finish ends a rotation once no unexpired active certificate depends on
@@ -250,7 +254,7 @@ func (m *Manager) dependents(a *ca.Authority) ([]string, error) {
 // Abort returns to the old CA: certificates re-issued under the new CA are
 // re-issued under the old one (with bundles of the old root alone), in one
 // transaction with the phase change, and the new CA moves to ca-retired/.
-func (m *Manager) Abort() (Rotation, []Renewal, error) {
+func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	st, err := m.prepareRotation()
 	if err != nil {
 		return st, nil, err
@@ -270,14 +274,13 @@ func (m *Manager) Abort() (Rotation, []Renewal, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	items, out, err := m.reissueAll(oldCA, func(r store.Record) bool { return issuedBy(r, newCA) })
+	out, n, err := m.reissueAll(ctx, oldCA, func(r store.Record) bool { return issuedBy(r, newCA) }, "re-issued under the old CA (rotation aborted)")
 	if err != nil {
 		return st, out, err
 	}
 	next := Rotation{Phase: PhaseNone, Last: "aborted", Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
-	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("abort: %d certificates back under %.16s; new CA %.16s retired", len(items), st.Old, st.New)}
-	err = m.commit(items, store.EventRotate, "re-issued under the old CA (rotation aborted)", next.encode(), []store.Note{note}, func() error { return m.settle(next) })
-	if err != nil {
+	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("abort: %d certificates back under %.16s; new CA %.16s retired", n, st.Old, st.New)}
+	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
 		return st, out, err
 	}
 	return next, out, m.publish(next)

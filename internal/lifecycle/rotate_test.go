@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func TestRotationFullCycle(t *testing.T) {
 		t.Errorf("finish with leaves on the old CA: %v", err)
 	}
 
-	st, got, err := f.m.Issue()
+	st, got, err := f.m.Reissue(context.Background())
 	if err != nil || st.Phase != PhaseIssued || len(got) != 4 {
 		t.Fatalf("issue = %+v, %+v, %v", st, got, err)
 	}
@@ -111,7 +112,7 @@ func TestRotationFullCycle(t *testing.T) {
 		t.Errorf("old leaf on the overlap bundle: %v", err)
 	}
 	n := f.count()
-	if _, got, err := f.m.Issue(); err != nil || len(got) != 0 || f.count() != n {
+	if _, got, err := f.m.Reissue(context.Background()); err != nil || len(got) != 0 || f.count() != n {
 		t.Errorf("issue again re-issued %+v (%v)", got, err)
 	}
 	if rs, err := f.m.RotationStatus(); err != nil || rs.OnNew != 4 || len(rs.OnOld) != 0 || !strings.Contains(rs.Next, "finish") {
@@ -137,7 +138,7 @@ func TestRotationFullCycle(t *testing.T) {
 	if _, err := f.m.Finish(); err != nil {
 		t.Errorf("finish again: %v", err)
 	}
-	if _, _, err := f.m.Issue(); !errors.Is(err, ErrNoRotation) {
+	if _, _, err := f.m.Reissue(context.Background()); !errors.Is(err, ErrNoRotation) {
 		t.Errorf("issue without rotation: %v", err)
 	}
 	if rep, _ := f.m.Store.Check(); !rep.OK() {
@@ -156,11 +157,11 @@ func TestRotationAbort(t *testing.T) {
 				t.Fatal(err)
 			}
 			if afterIssue {
-				if _, _, err := f.m.Issue(); err != nil {
+				if _, _, err := f.m.Reissue(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			st, got, err := f.m.Abort()
+			st, got, err := f.m.Abort(context.Background())
 			if err != nil || st.Last != "aborted" {
 				t.Fatalf("abort = %+v, %v", st, err)
 			}
@@ -184,7 +185,7 @@ func TestRotationAbort(t *testing.T) {
 
 func TestRotationAfterCrash(t *testing.T) {
 	t.Parallel()
-	t.Run("issue: committed, directories not moved, files not placed", func(t *testing.T) {
+	t.Run("issue: re-issued and recorded, phase not recorded, files not placed", func(t *testing.T) {
 		f := newFixture(t, false)
 		st, err := f.m.Begin(BeginOptions{})
 		if err != nil {
@@ -194,18 +195,22 @@ func TestRotationAfterCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		items, _, err := f.m.reissueAll(newCA, func(r store.Record) bool { return !issuedBy(r, newCA) })
-		if err != nil {
+		// every certificate re-issued and recorded, the phase not yet
+		// recorded, and w1's files not yet placed
+		old := f.active("worker", "w1")
+		saved := map[string][]byte{}
+		for _, n := range []string{"ca.pem", "key.pem", "cert.pem"} {
+			saved[n] = mustRead(t, filepath.Join(filepath.Dir(old.CertFile), n))
+		}
+		if _, _, err := f.m.reissueAll(context.Background(), newCA, func(r store.Record) bool { return !issuedBy(r, newCA) }, ""); err != nil {
 			t.Fatal(err)
 		}
-		next := st
-		next.Phase = PhaseIssued
-		crash := errors.New("crash")
-		if err := f.m.commit(items, store.EventRotate, "", next.encode(), nil, func() error { return crash }); !errors.Is(err, crash) {
-			t.Fatal(err)
+		unplace(t, f, f.active("worker", "w1"), saved)
+		if st, err := f.m.State(); err != nil || st.Phase != PhaseBegun {
+			t.Fatalf("phase %v, %v; want begun", st.Phase, err)
 		}
 		n := f.count()
-		if _, got, err := f.m.Issue(); err != nil || len(got) != 0 {
+		if _, got, err := f.m.Reissue(context.Background()); err != nil || len(got) != 0 {
 			t.Fatalf("rerun = %+v, %v", got, err)
 		}
 		if f.count() != n || leavesOn(t, f, newCA) != 4 || ca.Fingerprint(f.m.CA.Root) != st.New {
@@ -221,7 +226,7 @@ func TestRotationAfterCrash(t *testing.T) {
 		if _, err := f.m.Begin(BeginOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.m.Issue(); err != nil {
+		if _, _, err := f.m.Reissue(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		// undo the second move: the new CA back in ca-next, ca/ missing
@@ -231,7 +236,7 @@ func TestRotationAfterCrash(t *testing.T) {
 		if _, err := f.m.RotationStatus(); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.m.Issue(); err != nil {
+		if _, _, err := f.m.Reissue(context.Background()); err != nil {
 			t.Fatalf("rerun: %v", err)
 		}
 		if !exists(filepath.Join(f.m.Layout.CADir(), ca.RootCertFile)) || exists(f.m.Layout.CANextDir()) {

@@ -154,7 +154,7 @@ func Fill(s *store.Store, n int, o Options) error {
 	}
 	for n > 0 {
 		k := min(n, g.o.Batch)
-		if err := s.Put(g.Records(k), store.EventImport, "storetest"); err != nil {
+		if err := s.Apply(store.Batch{Issue: store.Imports(g.Records(k))}, "storetest"); err != nil {
 			return fmt.Errorf("filling inventory: %w", err)
 		}
 		n -= k

@@ -1,0 +1,71 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
+)
+
+// issuer returns the issue.Issuer that signs with a into m's home: renewal
+// and the re-issue of a rotation go through issue's one pipeline (plan,
+// sign, stage, record in batches, place, recover).
+func (m *Manager) issuer(a *ca.Authority) *issue.Issuer {
+	return &issue.Issuer{CA: a, Store: m.Store, Layout: m.Layout, Now: m.Now, Actor: m.Actor, Logf: m.Logf}
+}
+
+// Recover finishes what an interrupted run left in the home (see
+// issue.Issuer.Recover) and returns the records whose files it put in
+// place.
+func (m *Manager) Recover() ([]store.Record, error) { return m.issuer(m.CA).Recover() }
+
+// replace replaces recs with certificates signed by a, through issue's
+// bulk pipeline, recording each with an event of kind and detail. It
+// returns an outcome per record, in the order of recs: action for those
+// replaced, "failed" with the reason for the others: those the plan
+// refuses (see issue.Issuer.PlanReissue) and, if the run stops, those it
+// did not reach. The reasons are joined into the error. With all, one
+// refusal stops the run before anything is signed; otherwise the others
+// go on.
+func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail, action string, all bool) ([]Renewal, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	is := m.issuer(a)
+	p := is.PlanReissue(recs, o)
+	out := make([]Renewal, len(recs))
+	at := make(map[string]int, len(recs))
+	var errs []error
+	todo := issue.Plan{Items: make([]issue.PlanItem, 0, len(p.Items))}
+	for i, it := range p.Items {
+		old := it.Current
+		out[i] = Renewal{Role: old.Role, Name: old.Name, OldSerial: old.Serial, NotAfter: old.NotAfter, Action: "failed", Error: it.Reason}
+		at[old.Serial] = i
+		if it.Action == issue.ActionIssue {
+			todo.Items = append(todo.Items, it)
+			continue
+		}
+		errs = append(errs, errors.New(it.Reason))
+	}
+	if all && len(errs) > 0 {
+		return out, errors.Join(errs...)
+	}
+	_, err := is.IssueBulk(ctx, todo, issue.BulkOptions{
+		Kind: kind, Detail: detail,
+		OnIssued: func(r store.Record) {
+			o := &out[at[r.Supersedes]]
+			o.NewSerial, o.NotAfter, o.Action, o.Error = r.Serial, r.NotAfter, action, ""
+		},
+	})
+	if err != nil {
+		for i := range out {
+			if out[i].Action == "failed" && out[i].Error == "replaces "+out[i].OldSerial {
+				out[i].Error = err.Error()
+			}
+		}
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,156 @@
+package issue
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/store"
+)
+
+// Pending is a pending directory found in the home (see stagedFiles). Name
+// is empty for the pending directory of a new endpoint
+// (home.Layout.NewEndpointPendingDir), whose name only the inventory record
+// of Serial knows.
+type Pending struct {
+	Role, Name, Serial string
+	Dir                string
+}
+
+// FindPending lists the pending directories of the home: those of new
+// endpoints, then those inside endpoint directories, each in path order.
+func FindPending(l home.Layout) ([]Pending, error) {
+	news, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", home.PendingPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", "*", home.PendingPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pending, 0, len(news)+len(dirs))
+	for _, d := range news {
+		out = append(out, Pending{
+			Role:   filepath.Base(filepath.Dir(d)),
+			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
+		})
+	}
+	for _, d := range dirs {
+		name := filepath.Dir(d)
+		if strings.HasPrefix(filepath.Base(name), home.PendingPrefix) {
+			continue // a file inside a new endpoint's pending directory
+		}
+		out = append(out, Pending{
+			Role: filepath.Base(filepath.Dir(name)), Name: filepath.Base(name),
+			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
+		})
+	}
+	return out, nil
+}
+
+// Recover finishes what an interrupted run (issue, bulk issue, renewal,
+// re-issue) left in the home: the files of a pending directory whose
+// serial the inventory records as active are put in place, in the
+// placing order of every run, once they pass inventory.CheckPending
+// (regular files with their modes, the recorded certificate, its key, CA
+// certificates of this home only); a pending directory that fails the
+// check is discarded, with a line to is.Logf, and so is one of any other
+// serial (its transaction never committed, or a newer certificate
+// replaced it since). It returns the records whose files it put in place.
+// IssueBulk and Issue run it first; the caller must hold the inventory's
+// write lock, as for any write.
+func (is *Issuer) Recover() ([]store.Record, error) {
+	found, err := FindPending(is.Layout)
+	if err != nil {
+		return nil, err
+	}
+	var done []store.Record
+	var as inventory.Authorities
+	for _, p := range found {
+		rec, err := is.Store.Cert(p.Serial)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
+		case err != nil:
+			return done, err
+		case rec.Status == store.Active && rec.Role == p.Role && (p.Name == "" || rec.Name == p.Name):
+			if as == nil {
+				if as, err = inventory.LoadAuthorities(is.Layout); err != nil {
+					return done, err
+				}
+			}
+			st, err := is.checkPending(p, rec, as)
+			if err != nil {
+				is.logf("discarding %s: %v", p.Dir, err)
+				break
+			}
+			sts := []*stagedFiles{&st}
+			err = placeAll(sts, nil)
+			if serr := syncRenames(is.Layout.Dir, sts); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return done, fmt.Errorf("placing the files of %s/%s: %w", rec.Role, rec.Name, err)
+			}
+			done = append(done, rec)
+			continue
+		}
+		if err := os.RemoveAll(p.Dir); err != nil {
+			return done, fmt.Errorf("removing %s: %w", p.Dir, err)
+		}
+	}
+	return done, nil
+}
+
+// checkPending checks a pending directory of the active record rec before
+// its files are put in place: the directories down to it and the
+// endpoint's are safe (no links, no one else can write them), and its
+// files pass inventory.CheckPending. It returns the files to place: the
+// whole directory, for a new endpoint whose directory does not exist yet,
+// or each file present (an interrupted placing may have moved some).
+func (is *Issuer) checkPending(p Pending, rec store.Record, as inventory.Authorities) (stagedFiles, error) {
+	if err := is.Layout.SafeDir(p.Dir, false); err != nil {
+		return stagedFiles{}, err
+	}
+	dst := is.Layout.CertDir(rec.Role, rec.Name)
+	if err := is.Layout.CheckDirs(dst); err != nil {
+		return stagedFiles{}, err
+	}
+	_, err := os.Lstat(dst)
+	whole := p.Name == "" && errors.Is(err, fs.ErrNotExist)
+	if err := inventory.CheckPending(p.Dir, rec, as, whole); err != nil {
+		return stagedFiles{}, err
+	}
+	st := stagedFiles{pending: p.Dir}
+	if whole {
+		st.whole = dst
+	}
+	ents, err := os.ReadDir(p.Dir)
+	if err != nil {
+		return stagedFiles{}, err
+	}
+	for _, e := range ents {
+		st.files = append(st.files, stagedFile{tmp: filepath.Join(p.Dir, e.Name()), dst: filepath.Join(dst, e.Name())})
+	}
+	slices.SortStableFunc(st.files, func(a, b stagedFile) int {
+		return placeOrder[filepath.Base(a.tmp)] - placeOrder[filepath.Base(b.tmp)]
+	})
+	return st, nil
+}
+
+// isRegular reports whether path is a regular file, not following a link.
+func isRegular(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func (is *Issuer) logf(format string, args ...any) {
+	if is.Logf != nil {
+		is.Logf(format, args...)
+	}
+}
