@@ -38,9 +38,21 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name:  "renew",
-		setup: [][]string{{"issue", "worker", "--hosts", "r[01-30].dask.internal"}, {"issue", "client", "alice"}},
+		setup: [][]string{{"issue", "worker", "--hosts", "r[001-300].dask.internal"}, {"issue", "client", "alice"}},
 		kill:  []string{"renew", "--all"},
 		rerun: []string{"renew"},
+	},
+	{
+		name:  "rotate issue",
+		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"issue", "client", "alice"}, {"ca", "rotate", "begin"}},
+		kill:  []string{"ca", "rotate", "issue"},
+		rerun: []string{"ca", "rotate", "issue"},
+	},
+	{
+		name:  "rotate abort",
+		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"ca", "rotate", "begin"}, {"ca", "rotate", "issue"}},
+		kill:  []string{"ca", "rotate", "abort"},
+		rerun: []string{"ca", "rotate", "abort"},
 	},
 }
 
@@ -53,7 +65,7 @@ func envInt(name string, def int) int {
 }
 
 // TestCrashKill kills real daskca processes (bulk issue, bulk replacement
-// with --force, renew --all) with SIGKILL at random moments, several times
+// with --force, renew --all, ca rotate issue and abort) with SIGKILL at random moments, several times
 // in a row on the same home, and checks after every kill that the home is
 // consistent (checkConsistent: inventory check passes, every active
 // certificate's files are its own or complete old ones awaiting a pending

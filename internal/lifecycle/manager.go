@@ -30,6 +30,8 @@ type Manager struct {
 	// its own, such as discarding a pending directory that failed its
 	// checks. Nil discards.
 	Logf func(format string, args ...any)
+
+	keys []*ca.Authority // CAs loaded with their keys, for load
 }
 
 func (m *Manager) now() time.Time {
@@ -42,12 +44,43 @@ func (m *Manager) now() time.Time {
 // reloadCA reloads the signing CA from the home after a change of
 // directories or overlap.
 func (m *Manager) reloadCA() error {
-	a, err := ca.Load(m.Layout.CADir(), m.Password)
+	a, err := m.load(m.Layout.CADir())
 	if err != nil {
 		return err
 	}
 	m.CA = a
 	return nil
+}
+
+// load reads the CA in dir with its keys. A CA's keys are decrypted once
+// per Manager (the key derivation is slow on purpose, a quarter of a
+// second each) and reused when a rotation phase moves the CA directories
+// and reads a CA again: the certificates, overlap and metadata are read
+// afresh every time.
+func (m *Manager) load(dir string) (*ca.Authority, error) {
+	a, err := ca.LoadPublic(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range append([]*ca.Authority{m.CA}, m.keys...) {
+		if sameCA(k, a) && (k.RootKey != nil || k.IntermediateKey != nil) {
+			a.RootKey, a.IntermediateKey = k.RootKey, k.IntermediateKey
+			return a, nil
+		}
+	}
+	if a, err = ca.Load(dir, m.Password); err != nil {
+		return nil, err
+	}
+	m.keys = append(m.keys, a)
+	return a, nil
+}
+
+// sameCA reports whether a and b are the same root and intermediate.
+func sameCA(a, b *ca.Authority) bool {
+	if a == nil || b == nil || !a.Root.Equal(b.Root) || (a.Intermediate == nil) != (b.Intermediate == nil) {
+		return false
+	}
+	return a.Intermediate == nil || a.Intermediate.Equal(b.Intermediate)
 }
 
 // active returns every record with status Active.

@@ -21,7 +21,8 @@ func (m *Manager) issuer(a *ca.Authority) *issue.Issuer {
 // place.
 func (m *Manager) Recover() ([]store.Record, error) { return m.issuer(m.CA).Recover() }
 
-// replace replaces recs with certificates signed by a, through issue's
+// replace replaces recs with certificates signed by a (with its keys, or
+// loaded by load while the first keys are generated), through issue's
 // bulk pipeline, recording each with an event of kind and detail. It
 // returns an outcome per record, in the order of recs: action for those
 // replaced, "failed" with the reason for the others: those the plan
@@ -29,7 +30,7 @@ func (m *Manager) Recover() ([]store.Record, error) { return m.issuer(m.CA).Reco
 // did not reach. The reasons are joined into the error. With all, one
 // refusal stops the run before anything is signed; otherwise the others
 // go on.
-func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail, action string, all bool) ([]Renewal, error) {
+func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca.Authority, error), recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail, action string, all bool) ([]Renewal, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -53,7 +54,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Rec
 		return out, errors.Join(errs...)
 	}
 	_, err := is.IssueBulk(ctx, todo, issue.BulkOptions{
-		Kind: kind, Detail: detail,
+		Kind: kind, Detail: detail, LoadCA: load,
 		OnIssued: func(r store.Record) {
 			o := &out[at[r.Supersedes]]
 			o.NewSerial, o.NotAfter, o.Action, o.Error = r.Serial, r.NotAfter, action, ""

@@ -88,7 +88,7 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 	if err := m.writeJournal(todo); err != nil {
 		return out, err
 	}
-	done, err := m.replace(ctx, m.CA, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", "renewed", false)
+	done, err := m.replace(ctx, m.CA, nil, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", "renewed", false)
 	out = append(out, done...)
 	errs := []error{err}
 	if err := m.Store.Apply(store.Batch{Meta: map[string][]byte{journalKey: nil}}, m.Actor); err != nil {

@@ -186,7 +186,7 @@ func (m *Manager) peerCA() (*ca.Authority, error) {
 	if p == nil || p.peer == "" {
 		return nil, nil
 	}
-	return ca.Load(p.peerDir, m.Password)
+	return m.load(p.peerDir)
 }
 
 func exists(p string) bool {

@@ -86,7 +86,7 @@ func (m *Manager) publish(st Rotation) error {
 func (m *Manager) nextCA(opts BeginOptions) (*ca.Authority, error) {
 	dir := m.Layout.CANextDir()
 	if exists(dir) {
-		a, err := ca.Load(dir, m.Password)
+		a, err := m.load(dir)
 		if err != nil {
 			return nil, fmt.Errorf("%s is left from an interrupted rotation and does not load (remove it to start again): %w", dir, err)
 		}
@@ -150,13 +150,16 @@ func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 	if st.Phase == PhaseNone {
 		return st, nil, fmt.Errorf("%w: run daskca ca rotate begin first", ErrNoRotation)
 	}
-	newCA, err := ca.Load(m.locate(st.New), m.Password)
+	// The new CA's keys are decrypted while the first keys are generated.
+	newDir := m.locate(st.New)
+	newCA, err := ca.LoadPublic(newDir)
 	if err != nil {
 		return st, nil, err
 	}
 	next := st
 	next.Phase, next.Changed = PhaseIssued, m.now().UTC()
-	out, n, err := m.reissueAll(ctx, newCA, func(r store.Record) bool { return !issuedBy(r, newCA) }, "re-issued under the new CA")
+	out, n, err := m.reissueAll(ctx, newCA, func() (*ca.Authority, error) { return m.load(newDir) },
+		func(r store.Record) bool { return !issuedBy(r, newCA) }, "re-issued under the new CA")
 	if err != nil {
 		return st, out, err
 	}
@@ -169,13 +172,14 @@ func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 	return next, out, m.publish(next)
 }
 
-// reissueAll re-issues with a every unexpired active record that pick
+// reissueAll re-issues with a (with its keys, or loaded by load while the
+// first keys are generated) every unexpired active record that pick
 // selects, recording each with an EventRotate event of detail, through
 // issue's bulk pipeline in batches: a crash leaves some re-issued and the
 // others not, and re-running the phase re-issues those left. One record
 // the plan refuses stops it before anything is signed. It returns the
 // outcomes and how many were re-issued.
-func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, pick func(store.Record) bool, detail string) ([]Renewal, int, error) {
+func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, load func() (*ca.Authority, error), pick func(store.Record) bool, detail string) ([]Renewal, int, error) {
 	recs, err := m.active()
 	if err != nil {
 		return nil, 0, err
@@ -192,7 +196,7 @@ func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, pick func(sto
 		}
 		todo = append(todo, r)
 	}
-	out, err := m.replace(ctx, a, todo, issue.ReissueOptions{}, store.EventRotate, detail, "re-issued", true)
+	out, err := m.replace(ctx, a, load, todo, issue.ReissueOptions{}, store.EventRotate, detail, "re-issued", true)
 	n := 0
 	for _, o := range out {
 		if o.NewSerial != "" {
@@ -265,7 +269,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 		}
 		return st, nil, ErrNoRotation
 	}
-	oldCA, err := ca.Load(m.locate(st.Old), m.Password)
+	oldCA, err := m.load(m.locate(st.Old))
 	if err != nil {
 		return st, nil, err
 	}
@@ -274,7 +278,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	out, n, err := m.reissueAll(ctx, oldCA, func(r store.Record) bool { return issuedBy(r, newCA) }, "re-issued under the old CA (rotation aborted)")
+	out, n, err := m.reissueAll(ctx, oldCA, nil, func(r store.Record) bool { return issuedBy(r, newCA) }, "re-issued under the old CA (rotation aborted)")
 	if err != nil {
 		return st, out, err
 	}

@@ -202,7 +202,7 @@ func TestRotationAfterCrash(t *testing.T) {
 		for _, n := range []string{"ca.pem", "key.pem", "cert.pem"} {
 			saved[n] = mustRead(t, filepath.Join(filepath.Dir(old.CertFile), n))
 		}
-		if _, _, err := f.m.reissueAll(context.Background(), newCA, func(r store.Record) bool { return !issuedBy(r, newCA) }, ""); err != nil {
+		if _, _, err := f.m.reissueAll(context.Background(), newCA, nil, func(r store.Record) bool { return !issuedBy(r, newCA) }, ""); err != nil {
 			t.Fatal(err)
 		}
 		unplace(t, f, f.active("worker", "w1"), saved)
