@@ -13,15 +13,13 @@ import (
 // EventKind names what happened to a record.
 type EventKind string
 
-// Event kinds written by the Store itself; callers of Put and Update may use
-// these or their own.
+// Event kinds written by the Store itself; a Replacement given to Apply
+// may carry one of these or a lifecycle kind (EventRenew, EventRotate).
 const (
-	EventIssue     EventKind = "issue"     // a record was issued (Issue)
-	EventImport    EventKind = "import"    // a record was brought in from elsewhere
+	EventIssue     EventKind = "issue"     // a record was issued (Apply, Enrol)
+	EventImport    EventKind = "import"    // a record was brought in from elsewhere (Imports)
 	EventRevoke    EventKind = "revoke"    // Revoke
-	EventSupersede EventKind = "supersede" // a record was replaced by a newer one (Issue)
-	EventUpdate    EventKind = "update"    // Update without a more specific kind
-	EventStatus    EventKind = "status"    // SetStatus
+	EventSupersede EventKind = "supersede" // a record was replaced by a newer one (Apply, Enrol)
 )
 
 // Event is one entry of the append-only audit log. Seq counts from 1 without

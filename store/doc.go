@@ -1,9 +1,10 @@
 // Package store is the daskca inventory: every certificate the CA issued,
 // its state and an audit log, in one bbolt file (inventory.db).
 //
-// The package hides bbolt entirely. Callers see domain methods (Issue,
-// Revoke, Cert, ByName, Active, List, ExpiringBefore, Events, Check,
-// Backup), and every method runs in its own transaction: a write stores
+// The package hides bbolt entirely. Callers see domain methods (Apply,
+// the one way records enter; Enrol, Revoke, Cert, ByName, Active, List,
+// ExpiringBefore, Events, Check, Backup), and every method runs in its own
+// transaction: a write stores
 // the records, their index entries and one audit event per changed record
 // together or not at all; a read copies values out before the transaction
 // ends, so nothing returned aliases bbolt's memory map.

@@ -27,7 +27,7 @@ type Refusal struct {
 // share one write and its fsync). Each enrolment is decided inside the
 // transaction, on its own: a token must still be usable (one use is
 // consumed), a renewed certificate must still be active and unexpired. An
-// enrolment that passes is recorded like Issue records a certificate, with
+// enrolment that passes is recorded like Apply records a certificate, with
 // an "issue" event, superseding the active certificate of its role and name
 // (for a renewal, the certificate renewed); one that fails gets an
 // "enrol-refuse" event and its error in errs. The returned error is for the

@@ -25,8 +25,8 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrAlreadyRevoked: Revoke of a record that is already revoked.
 	ErrAlreadyRevoked = errors.New("certificate is already revoked")
-	// ErrSuperseded: Issue tried to replace a record that another record has
-	// already replaced.
+	// ErrSuperseded: Apply or Enrol tried to replace a record that another
+	// record has already replaced.
 	ErrSuperseded = errors.New("certificate is already superseded")
 	// ErrReadOnly: a write on a Store opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("inventory is open read-only")

@@ -44,9 +44,9 @@ type Note struct {
 
 // Batch is a set of writes that Apply commits together.
 type Batch struct {
-	// Issue are inserted as Issue inserts one record: an empty Status means
-	// Active, a zero IssuedAt means now, and a replaced record is marked
-	// superseded and linked both ways.
+	// Issue are the new records: an empty Status means Active, a zero
+	// IssuedAt means now, and a replaced record is marked superseded and
+	// linked both ways.
 	Issue []Replacement
 	// Meta values to set; a nil value deletes the key.
 	Meta map[string][]byte
