@@ -17,8 +17,9 @@ func newCARotateCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate begin|issue|finish|abort|status",
 		Short: "Replace the CA without downtime, in phases with an overlap bundle",
-		Long: `Rotate replaces the CA in phases; each is one inventory transaction and can
-be re-run safely (after a crash, re-running the phase completes it):
+		Long: `Rotate replaces the CA in phases; each can be re-run safely (after a crash,
+re-running the phase completes it; issue and abort record the re-issued
+certificates in batches, then the phase):
   begin   create the new CA (same constraints and trust domain); every CA
           bundle written from now holds the old and the new root
   issue   the new CA signs from now on; every active certificate is re-issued
@@ -27,8 +28,9 @@ be re-run safely (after a crash, re-running the phase completes it):
           certificate still depends on the old CA
   abort   go back to the old CA (re-issuing what the new one signed)
   status  show the phase and what is left
-Between phases roll the changed files out to every endpoint: daskca run reloads
-them by itself, real Dask must be restarted (see docs/operations.md).`,
+Between phases roll the changed files out to every endpoint: Dask started with
+daskca's plugin (daskca run, or the emitted configuration) reloads them by
+itself (see docs/operations.md).`,
 		Args: exactArgs(0, "PHASE"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}

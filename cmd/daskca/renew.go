@@ -33,9 +33,11 @@ func newRenewCmd(g *globalOpts) *cobra.Command {
 		Short: "Re-issue certificates with the same names, in place, before they expire",
 		Long: `Renew re-issues certificates with the same role, DNS names and IP addresses,
 and a new key unless --reuse-key. The new files replace the old ones in place,
-atomically, so endpoints that watch their files (daskca run) pick them up; real
-Dask reads them at its next start. The old record is marked superseded and
-linked to the new one.
+atomically, so endpoints that watch their files (Dask with daskca's plugin,
+daskca run) pick them up without a restart. The old record is marked
+superseded and linked to the new one. A renewal keeps the old lifetime unless
+--validity is given, and is refused (naming the fix) when the new certificate
+would outlive the CA: rotate the CA or give a shorter --validity.
 
 With no names, renew replaces the active certificates inside their renewal
 window: the last third of their lifetime. Run it daily from cron. Re-running

@@ -4,20 +4,13 @@
 //
 // # Files and inventory in step
 //
-// Every operation that replaces a certificate follows one order, so that a
-// crash at any point leaves something the next run can finish:
-//
-//  1. sign the new certificate and write all its files, synced, into a
-//     pending directory beside the endpoint's files
-//     (certs/<role>/<name>/.pending-<serial>/, see home.Layout.PendingDir);
-//  2. commit one inventory transaction recording the new certificate,
-//     marking the old one superseded and linking the two, with audit events;
-//  3. rename the pending files over the endpoint's files (key before
-//     certificate) and remove the pending directory.
-//
-// Recover, which every writing operation runs first, finishes step 3 for a
-// pending directory whose serial the inventory holds as active, and removes
-// one whose serial it does not (a crash before step 2). A renewal run also
+// Renewal and the re-issue of a rotation replace certificates through
+// issue's one pipeline (issue.Issuer.PlanReissue, then IssueBulk): keys and
+// signatures on every core, files staged in pending directories, batches
+// recorded in one inventory transaction each (the new records supersede
+// and link the old ones), files renamed into place afterwards, key before
+// certificate; issue.Issuer.Recover, which the pipeline and every writing
+// command run first, finishes what a crash left. A renewal run also
 // records which certificates it set out to renew before it starts, so that
 // re-running it after a crash renews what was left and nothing twice.
 //
@@ -40,8 +33,10 @@
 //	abort   leaves re-issued under the new CA go back to the old one, which
 //	        signs again alone; the new CA is retired
 //
-// The phase is kept in the inventory and changes in the same transaction
-// as the certificates a phase issues. Directories are then moved to match
-// the phase; every rotation command first moves them to match the recorded
-// phase, so re-running a phase after a crash completes it.
+// The phase is kept in the inventory. issue and abort re-issue in batches
+// and record the phase after the last one, so that a crash leaves the old
+// phase with part of the certificates re-issued, and re-running the phase
+// re-issues the rest. Directories are then moved to match the phase; every
+// rotation command first moves them to match the recorded phase, so
+// re-running a phase after a crash completes it.
 package lifecycle
