@@ -35,6 +35,10 @@ type PlanItem struct {
 	Reason string
 	// Current is the active certificate of the same role and name, if any.
 	Current *store.Record
+	// Err is the refusal of a re-issue (PlanReissue) as an error, so that
+	// callers can tell causes apart (ca.ErrOutlivesIssuer, ...); its text
+	// is Reason.
+	Err error
 
 	c checked // the validated request, for ActionIssue
 }

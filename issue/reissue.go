@@ -70,7 +70,8 @@ func (is *Issuer) PlanReissue(recs []store.Record, o ReissueOptions) Plan {
 				c.Validity, stamp(issuerEnd), ca.ErrOutlivesIssuer)
 		}
 		if err != nil {
-			it.Action, it.Reason = ActionRefuse, fmt.Sprintf("re-issuing %s/%s (serial %s): %v", old.Role, old.Name, old.Serial, err)
+			it.Err = fmt.Errorf("re-issuing %s/%s (serial %s): %w", old.Role, old.Name, old.Serial, err)
+			it.Action, it.Reason = ActionRefuse, it.Err.Error()
 			continue
 		}
 		c.reuseKey = o.ReuseKey

@@ -48,7 +48,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca
 			todo.Items = append(todo.Items, it)
 			continue
 		}
-		errs = append(errs, errors.New(it.Reason))
+		errs = append(errs, it.Err)
 	}
 	if all && len(errs) > 0 {
 		return out, errors.Join(errs...)

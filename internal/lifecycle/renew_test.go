@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/issue"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/daskca/daskca/store"
 )
@@ -324,5 +327,34 @@ func TestRecoverNewEndpoint(t *testing.T) {
 				t.Errorf("files do not fit: %v", err)
 			}
 		})
+	}
+}
+
+// TestRenewRefusesOutlivingTheCA: a renewal whose certificate would end
+// after the issuing CA certificate is refused with the fix named, not cut
+// short, and does not stop the renewal of the others; a rotation's
+// re-issue that would is refused before anything is signed.
+func TestRenewRefusesOutlivingTheCA(t *testing.T) {
+	f := newFixture(t, false)
+	w1, w2 := f.active("worker", "w1"), f.active("worker", "w2")
+	tooLong := f.m.CA.Issuer().NotAfter.Sub(f.now) + day
+	n := f.count()
+	got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1", "w2"}}, RenewOptions{Validity: tooLong})
+	if !errors.Is(err, ca.ErrOutlivesIssuer) || !strings.Contains(err.Error(), "rotate the CA") {
+		t.Fatalf("Renew = %v; want ErrOutlivesIssuer naming the fix", err)
+	}
+	if len(got) != 2 || got[0].Action != "failed" || got[1].Action != "failed" {
+		t.Fatalf("outcomes %+v; want both failed", got)
+	}
+	if f.count() != n || f.active("worker", "w1").Serial != w1.Serial {
+		t.Error("a refused renewal changed the inventory")
+	}
+	// within the CA's lifetime: renewed, the lifetime as asked
+	got, err = f.m.Renew(context.Background(), Selection{Names: []string{"w2"}}, RenewOptions{Validity: 30 * day})
+	if err != nil || len(got) != 1 || got[0].Action != "renewed" {
+		t.Fatalf("Renew = %+v, %v", got, err)
+	}
+	if r := f.active("worker", "w2"); r.Serial == w2.Serial || !r.NotAfter.Equal(f.now.Add(30*day).UTC().Truncate(time.Second)) {
+		t.Errorf("w2 renewed until %s, want %s", r.NotAfter, f.now.Add(30*day))
 	}
 }
