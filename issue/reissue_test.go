@@ -155,3 +155,27 @@ func TestPlanReissueRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestIssueRecoversFirst: a library caller of issue gets crash recovery
+// without the command line: the next Issue (or IssueBulk) finishes the
+// placing of a recorded certificate whose files a crash left pending.
+func TestIssueRecoversFirst(t *testing.T) {
+	is := mustIssuer(t, ca.Options{})
+	ctx := context.Background()
+	w1, err := is.Issue(ctx, Request{Role: identity.Worker, Name: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a crash after the commit of w1, before its directory was renamed
+	pending := is.Layout.NewEndpointPendingDir("worker", w1.Serial)
+	if err := os.Rename(is.Layout.CertDir("worker", "w1"), pending); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Issue(ctx, Request{Role: identity.Worker, Name: "w2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pending); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pending directory left: %v", err)
+	}
+	checkFiles(t, is, w1)
+}
