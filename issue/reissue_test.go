@@ -161,6 +161,9 @@ func TestPlanReissueRefuses(t *testing.T) {
 // placing of a recorded certificate whose files a crash left pending.
 func TestIssueRecoversFirst(t *testing.T) {
 	is := mustIssuer(t, ca.Options{})
+	if err := is.CA.Save(is.Layout.CADir(), []byte("pw")); err != nil { // Recover checks files against the home's CAs
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	w1, err := is.Issue(ctx, Request{Role: identity.Worker, Name: "w1"})
 	if err != nil {
