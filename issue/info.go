@@ -18,7 +18,7 @@ type Info struct {
 	Name              string     `json:"name"`
 	Role              string     `json:"role"`
 	Serial            string     `json:"serial"`
-	Status            string     `json:"status"` // active, revoked, superseded or expired
+	Status            Status     `json:"status"`
 	NotBefore         time.Time  `json:"not_before"`
 	NotAfter          time.Time  `json:"not_after"`
 	DNS               []string   `json:"dns"`
@@ -37,19 +37,33 @@ type Info struct {
 	SupersededBy      string     `json:"superseded_by,omitempty"`
 }
 
-// Status is a record's status as users see it: an active certificate past its
-// NotAfter is "expired".
-func Status(r store.Record, now time.Time) string {
+// Status is a record's status as users see it: the inventory's status,
+// except that an active certificate past its NotAfter is expired.
+type Status string
+
+// The statuses users see.
+const (
+	StatusActive     = Status(store.Active)
+	StatusRevoked    = Status(store.Revoked)
+	StatusSuperseded = Status(store.Superseded)
+	StatusExpired    = Status("expired")
+)
+
+// Statuses are every Status, in the order list documents them.
+var Statuses = []Status{StatusActive, StatusRevoked, StatusSuperseded, StatusExpired}
+
+// StatusOf returns a record's status as users see it at now.
+func StatusOf(r store.Record, now time.Time) Status {
 	if r.Status == store.Active && !now.Before(r.NotAfter) {
-		return "expired"
+		return StatusExpired
 	}
-	return string(r.Status)
+	return Status(r.Status)
 }
 
 // NewInfo builds the public view of a record at the given time.
 func NewInfo(r store.Record, now time.Time) Info {
 	in := Info{
-		Name: r.Name, Role: r.Role, Serial: r.Serial, Status: Status(r, now),
+		Name: r.Name, Role: r.Role, Serial: r.Serial, Status: StatusOf(r, now),
 		NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(),
 		DNS: nonNil(r.DNS), IPs: nonNil(r.IPs), URI: r.URI,
 		FingerprintSHA256: r.FingerprintSHA256, KeyType: r.KeyType, Issuer: r.Issuer,

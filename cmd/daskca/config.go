@@ -200,7 +200,7 @@ func (g *globalOpts) findActive(query string) (home.Layout, store.Record, error)
 		return l, rec, withHint(fmt.Errorf("%s/%s (serial %s) was enrolled: its key and files are on its host", rec.Role, rec.Name, rec.Serial),
 			"use dask.yaml or dask.env in the directory daskca enroll wrote on that host")
 	}
-	if st := issue.Status(rec, g.now()); st != "active" {
+	if st := issue.StatusOf(rec, g.now()); st != issue.StatusActive {
 		return l, rec, withHint(fmt.Errorf("%s/%s (serial %s) is %s", rec.Role, rec.Name, rec.Serial, st),
 			"issue a new certificate for it first")
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,16 +43,14 @@ func newListCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
-var statuses = []string{"active", "revoked", "superseded", "expired"}
-
 func runList(cmd *cobra.Command, g *globalOpts, o *listOpts) error {
 	if o.role != "" {
 		if _, err := identity.ParseRole(o.role); err != nil {
 			return usageError("--role: %v", err)
 		}
 	}
-	if o.status != "" && !contains(statuses, o.status) {
-		return usageError("--status %q: choose one of %s", o.status, strings.Join(statuses, ", "))
+	if o.status != "" && !slices.Contains(issue.Statuses, issue.Status(o.status)) {
+		return usageError("--status %q: choose one of %s", o.status, joinStatuses(issue.Statuses))
 	}
 	if err := checkFormat(o.output, "table", "json"); err != nil {
 		return err
@@ -64,8 +63,8 @@ func runList(cmd *cobra.Command, g *globalOpts, o *listOpts) error {
 	now := g.now()
 	p := newListPrinter(cmd, o.output)
 	each := func(r store.Record) error {
-		st := issue.Status(r, now)
-		if o.status != "" && st != o.status || o.expiring > 0 && (st != "active" || o.role != "" && r.Role != o.role) {
+		st := issue.StatusOf(r, now)
+		if o.status != "" && st != issue.Status(o.status) || o.expiring > 0 && (st != issue.StatusActive || o.role != "" && r.Role != o.role) {
 			return nil
 		}
 		return p.add(issue.NewInfo(r, now))
@@ -154,4 +153,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func joinStatuses(sts []issue.Status) string {
+	out := make([]string, len(sts))
+	for i, s := range sts {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
 }

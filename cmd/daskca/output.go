@@ -43,7 +43,7 @@ func printInfo(cmd *cobra.Command, format string, in issue.Info) error {
 	row("name", in.Name)
 	row("role", in.Role)
 	row("serial", in.Serial)
-	row("status", in.Status)
+	row("status", string(in.Status))
 	row("not before", in.NotBefore.Format(time.RFC3339))
 	row("not after", in.NotAfter.Format(time.RFC3339))
 	row("dns", strings.Join(in.DNS, ", "))

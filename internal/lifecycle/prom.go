@@ -28,13 +28,13 @@ func WriteProm(w io.Writer, h Health) error {
 	}
 	p.help("daskca_cert_level", "Status of each endpoint: 0 ok or retired, 1 inside the renewal window, 2 expired or revoked in use.")
 	for _, e := range h.Endpoints {
-		p.sample("daskca_cert_level", append(endpointLabels(e), "state", e.State), int64(e.Level))
+		p.sample("daskca_cert_level", append(endpointLabels(e), "state", string(e.State)), int64(e.Level))
 	}
 	p.help("daskca_certs", "Endpoints by role and state.")
 	counts := h.Counts()
 	for _, role := range sortedKeys(counts) {
 		for _, st := range sortedKeys(counts[role]) {
-			p.sample("daskca_certs", []string{"role", role, "state", st}, int64(counts[role][st]))
+			p.sample("daskca_certs", []string{"role", role, "state", string(st)}, int64(counts[role][st]))
 		}
 	}
 	p.help("daskca_ca_not_after_seconds", "NotAfter of each CA certificate in use.")
@@ -103,8 +103,8 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}

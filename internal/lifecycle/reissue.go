@@ -30,7 +30,7 @@ func (m *Manager) Recover() ([]store.Record, error) { return m.issuer(m.CA).Reco
 // did not reach. The reasons are joined into the error. With all, one
 // refusal stops the run before anything is signed; otherwise the others
 // go on.
-func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca.Authority, error), recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail, action string, all bool) ([]Renewal, error) {
+func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca.Authority, error), recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail string, action Action, all bool) ([]Renewal, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -42,7 +42,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca
 	todo := issue.Plan{Items: make([]issue.PlanItem, 0, len(p.Items))}
 	for i, it := range p.Items {
 		old := it.Current
-		out[i] = Renewal{Role: old.Role, Name: old.Name, OldSerial: old.Serial, NotAfter: old.NotAfter, Action: "failed", Error: it.Reason}
+		out[i] = Renewal{Role: old.Role, Name: old.Name, OldSerial: old.Serial, NotAfter: old.NotAfter, Action: Failed, Error: it.Reason}
 		at[old.Serial] = i
 		if it.Action == issue.ActionIssue {
 			todo.Items = append(todo.Items, it)
@@ -62,7 +62,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca
 	})
 	if err != nil {
 		for i := range out {
-			if out[i].Action == "failed" && out[i].Error == "replaces "+out[i].OldSerial {
+			if out[i].Action == Failed && out[i].Error == "replaces "+out[i].OldSerial {
 				out[i].Error = err.Error()
 			}
 		}

@@ -39,6 +39,18 @@ type RenewOptions struct {
 	DryRun   bool          // only report what would be renewed; change nothing
 }
 
+// Action is what a renewal or a rotation phase did to one endpoint.
+type Action string
+
+// The actions.
+const (
+	Renewed    Action = "renewed"
+	WouldRenew Action = "would renew" // RenewOptions.DryRun
+	Completed  Action = "completed"   // the files of a renewal a crash interrupted were put in place
+	Reissued   Action = "re-issued"   // under the other CA of a rotation
+	Failed     Action = "failed"      // see Error
+)
+
 // Renewal is the outcome for one endpoint.
 type Renewal struct {
 	Role      string    `json:"role"`
@@ -46,9 +58,7 @@ type Renewal struct {
 	OldSerial string    `json:"old_serial"`
 	NewSerial string    `json:"new_serial,omitempty"`
 	NotAfter  time.Time `json:"not_after"`
-	// Action is "renewed", "would renew" (DryRun), "completed" (the files
-	// of a renewal a crash interrupted were put in place) or "failed".
-	Action string `json:"action"`
+	Action Action `json:"action"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -72,7 +82,7 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 			return nil, err
 		}
 		for _, r := range done {
-			out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Supersedes, NewSerial: r.Serial, NotAfter: r.NotAfter, Action: "completed"})
+			out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Supersedes, NewSerial: r.Serial, NotAfter: r.NotAfter, Action: Completed})
 		}
 	}
 	todo, err := m.plan(sel, out)
@@ -81,14 +91,14 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 	}
 	if opts.DryRun {
 		for _, r := range todo {
-			out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Serial, NotAfter: r.NotAfter, Action: "would renew"})
+			out = append(out, Renewal{Role: r.Role, Name: r.Name, OldSerial: r.Serial, NotAfter: r.NotAfter, Action: WouldRenew})
 		}
 		return out, nil
 	}
 	if err := m.writeJournal(todo); err != nil {
 		return out, err
 	}
-	done, err := m.replace(ctx, m.CA, nil, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", "renewed", false)
+	done, err := m.replace(ctx, m.CA, nil, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", Renewed, false)
 	out = append(out, done...)
 	errs := []error{err}
 	if err := m.Store.Apply(store.Batch{Meta: map[string][]byte{journalKey: nil}}, m.Actor); err != nil {

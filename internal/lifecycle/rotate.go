@@ -26,12 +26,21 @@ const (
 	PhaseIssued Phase = "issued" // the new CA signs; leaves re-issued; bundles hold both roots
 )
 
+// End is how a rotation ended.
+type End string
+
+// The ends of a rotation.
+const (
+	Finished End = "finished" // Finish: the new CA alone
+	Aborted  End = "aborted"  // Abort: back to the old CA alone
+)
+
 // Rotation is the recorded state of the latest CA rotation.
 type Rotation struct {
 	Phase Phase `json:"phase"`
-	// Last is how the latest rotation ended ("finished" or "aborted")
-	// when Phase is PhaseNone; empty before the first one.
-	Last string `json:"last,omitempty"`
+	// Last is how the latest rotation ended when Phase is PhaseNone;
+	// empty before the first one.
+	Last End `json:"last,omitempty"`
 	// Old and New are the SHA-256 fingerprints of the old and new roots.
 	Old     string    `json:"old,omitempty"`
 	New     string    `json:"new,omitempty"`
@@ -82,9 +91,9 @@ func (m *Manager) placementOf(r Rotation) *placement {
 		p = placement{signing: r.Old, peer: r.New, peerDir: m.Layout.CANextDir()}
 	case r.Phase == PhaseIssued:
 		p = placement{signing: r.New, peer: r.Old, peerDir: m.Layout.CAPreviousDir()}
-	case r.Last == "finished":
+	case r.Last == Finished:
 		p = placement{signing: r.New, retired: []string{r.Old}}
-	case r.Last == "aborted":
+	case r.Last == Aborted:
 		p = placement{signing: r.Old, retired: []string{r.New}}
 	default:
 		return nil

@@ -196,7 +196,7 @@ func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, load func() (
 		}
 		todo = append(todo, r)
 	}
-	out, err := m.replace(ctx, a, load, todo, issue.ReissueOptions{}, store.EventRotate, detail, "re-issued", true)
+	out, err := m.replace(ctx, a, load, todo, issue.ReissueOptions{}, store.EventRotate, detail, Reissued, true)
 	n := 0
 	for _, o := range out {
 		if o.NewSerial != "" {
@@ -216,7 +216,7 @@ func (m *Manager) Finish() (Rotation, error) {
 		return st, err
 	}
 	if st.Phase == PhaseNone {
-		if st.Last == "finished" {
+		if st.Last == Finished {
 			return st, m.publish(st)
 		}
 		return st, ErrNoRotation
@@ -231,7 +231,7 @@ func (m *Manager) Finish() (Rotation, error) {
 		}
 		return st, fmt.Errorf("%w: %s (run daskca ca rotate issue)", ErrOldCAInUse, strings.Join(left, ", "))
 	}
-	next := Rotation{Phase: PhaseNone, Last: "finished", Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
+	next := Rotation{Phase: PhaseNone, Last: Finished, Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
 	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("finish: old CA %.16s retired", st.Old)}
 	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
 		return st, err
@@ -264,7 +264,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 		return st, nil, err
 	}
 	if st.Phase == PhaseNone {
-		if st.Last == "aborted" {
+		if st.Last == Aborted {
 			return st, nil, m.publish(st)
 		}
 		return st, nil, ErrNoRotation
@@ -282,7 +282,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	if err != nil {
 		return st, out, err
 	}
-	next := Rotation{Phase: PhaseNone, Last: "aborted", Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
+	next := Rotation{Phase: PhaseNone, Last: Aborted, Old: st.Old, New: st.New, Began: st.Began, Changed: m.now().UTC()}
 	note := store.Note{Kind: store.EventCAChange, Detail: fmt.Sprintf("abort: %d certificates back under %.16s; new CA %.16s retired", n, st.Old, st.New)}
 	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
 		return st, out, err

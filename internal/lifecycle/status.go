@@ -20,13 +20,16 @@ const (
 	Critical Level = 2 // something is expired, or revoked and still in use
 )
 
+// State is what an endpoint in a Report needs.
+type State string
+
 // The states of an endpoint in a Report.
 const (
-	StateOK      = "ok"      // active, outside the window
-	StateRenew   = "renew"   // active, inside the window
-	StateExpired = "expired" // active and past NotAfter
-	StateRevoked = "revoked" // revoked, unexpired, and still in use
-	StateRetired = "retired" // revoked or superseded with no active successor, out of use
+	StateOK      State = "ok"      // active, outside the window
+	StateRenew   State = "renew"   // active, inside the window
+	StateExpired State = "expired" // active and past NotAfter
+	StateRevoked State = "revoked" // revoked, unexpired, and still in use
+	StateRetired State = "retired" // revoked or superseded with no active successor, out of use
 )
 
 // Endpoint is the status of one (role, name): its current certificate (the
@@ -35,7 +38,7 @@ type Endpoint struct {
 	Role      string    `json:"role"`
 	Name      string    `json:"name"`
 	Serial    string    `json:"serial"`
-	State     string    `json:"state"`
+	State     State     `json:"state"`
 	Level     Level     `json:"level"`
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
@@ -101,8 +104,8 @@ func newer(a, b store.Record) bool {
 	return a.Serial > b.Serial
 }
 
-func judge(r store.Record, now time.Time, within time.Duration, inUse func(store.Record) bool) (string, Level) {
-	expired := issue.Status(r, now) == "expired" || now.After(r.NotAfter)
+func judge(r store.Record, now time.Time, within time.Duration, inUse func(store.Record) bool) (State, Level) {
+	expired := issue.StatusOf(r, now) == issue.StatusExpired || now.After(r.NotAfter)
 	switch r.Status {
 	case store.Active:
 		switch {
@@ -127,11 +130,11 @@ func (r *Report) Add(level Level, detail string) {
 }
 
 // Counts returns how many endpoints of each role are in each state.
-func (r *Report) Counts() map[string]map[string]int {
-	out := map[string]map[string]int{}
+func (r *Report) Counts() map[string]map[State]int {
+	out := map[string]map[State]int{}
 	for _, e := range r.Endpoints {
 		if out[e.Role] == nil {
-			out[e.Role] = map[string]int{}
+			out[e.Role] = map[State]int{}
 		}
 		out[e.Role][e.State]++
 	}

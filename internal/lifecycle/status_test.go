@@ -28,7 +28,7 @@ func TestEvaluateLevels(t *testing.T) {
 		within time.Duration
 		inUse  func(store.Record) bool
 		want   Level
-		state  string // state of the first endpoint
+		state  State // state of the first endpoint
 	}{
 		{"empty inventory", nil, 0, nil, OK, ""},
 		{"fresh certificate", []store.Record{ok}, 0, nil, OK, StateOK},
