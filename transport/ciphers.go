@@ -85,17 +85,11 @@ func DefaultCipherSuites() []uint16 {
 }
 
 // ParseCiphers maps an OpenSSL cipher string to Go TLS 1.2 suite IDs (see
-// the comment at the top of ciphers.go for what is accepted). Errors wrap
-// ErrBadCipher and name the offending cipher. The result is in a fixed
-// order; Go does not use the order.
-func ParseCiphers(s string) ([]uint16, error) {
-	ids, _, err := parseCiphers(s)
-	return ids, err
-}
-
-// parseCiphers also returns the names that selected nothing because Go does
-// not implement them.
-func parseCiphers(s string) (ids []uint16, skipped []string, err error) {
+// the comment at the top of ciphers.go for what is accepted). It also
+// returns the names that selected nothing because Go does not implement
+// them. Errors wrap ErrBadCipher and name the offending cipher. The result
+// is in a fixed order; Go does not use the order.
+func ParseCiphers(s string) (ids []uint16, skipped []string, err error) {
 	chosen := map[uint16]bool{}
 	removed := map[uint16]bool{}
 	tokens := strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ',' || r == ' ' || r == '\t' })

@@ -59,7 +59,7 @@ func TestParseCiphers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseCiphers(tt.in)
+			got, _, err := ParseCiphers(tt.in)
 			if tt.wantErr != "" {
 				if !errors.Is(err, ErrBadCipher) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want ErrBadCipher mentioning %q", err, tt.wantErr)
@@ -104,7 +104,7 @@ func TestCiphersMatchOpenSSL(t *testing.T) {
 				want = append(want, f[0])
 			}
 		}
-		got, err := ParseCiphers(term)
+		got, _, err := ParseCiphers(term)
 		if err != nil {
 			t.Errorf("ParseCiphers(%s): %v", term, err)
 			continue
@@ -125,7 +125,7 @@ func FuzzParseCiphers(f *testing.F) {
 	f.Add("HIGH:!aNULL")
 	f.Add("ECDHE+AESGCM:-aRSA:@STRENGTH")
 	f.Fuzz(func(t *testing.T, s string) {
-		ids, err := ParseCiphers(s)
+		ids, _, err := ParseCiphers(s)
 		if err != nil {
 			if !errors.Is(err, ErrBadCipher) {
 				t.Fatalf("error %v does not wrap ErrBadCipher", err)

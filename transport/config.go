@@ -204,8 +204,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.TLS.Ciphers != "" {
-		if _, err := ParseCiphers(c.TLS.Ciphers); err != nil {
-			return &ConfigError{Key: keyCiphers, Msg: err.Error()}
+		if _, _, err := ParseCiphers(c.TLS.Ciphers); err != nil {
+			return &ConfigError{Key: KeyCiphers, Msg: err.Error()}
 		}
 	}
 	return nil

@@ -16,15 +16,17 @@ type leaf struct {
 	src string
 }
 
-// The dotted keys this package reads, as Dask spells them.
+// The dotted keys this package reads, as Dask spells them. KeyTLS, KeyCAFile
+// and KeyCiphers are exported for the errors of the package that builds
+// tls.Configs from a Config, which name the key to set.
 const (
 	keyRequireEncryption = "distributed.comm.require-encryption"
 	keyDefaultScheme     = "distributed.comm.default-scheme"
-	keyTLS               = "distributed.comm.tls"
-	keyCAFile            = keyTLS + ".ca-file"
-	keyCiphers           = keyTLS + ".ciphers"
-	keyMinVersion        = keyTLS + ".min-version"
-	keyMaxVersion        = keyTLS + ".max-version"
+	KeyTLS               = "distributed.comm.tls"
+	KeyCAFile            = KeyTLS + ".ca-file"
+	KeyCiphers           = KeyTLS + ".ciphers"
+	keyMinVersion        = KeyTLS + ".min-version"
+	keyMaxVersion        = KeyTLS + ".max-version"
 	keySchedulerAddress  = "scheduler-address"
 	keySchedulerPreload  = "distributed.scheduler.preload"
 	keyWorkerPreload     = "distributed.worker.preload"
@@ -48,16 +50,16 @@ type field struct {
 var fields = []field{
 	{keyRequireEncryption, func(c *Config) any { return &c.RequireEncryption }},
 	{keyDefaultScheme, func(c *Config) any { return &c.DefaultScheme }},
-	{keyCAFile, func(c *Config) any { return &c.TLS.CAFile }},
-	{keyCiphers, func(c *Config) any { return &c.TLS.Ciphers }},
+	{KeyCAFile, func(c *Config) any { return &c.TLS.CAFile }},
+	{KeyCiphers, func(c *Config) any { return &c.TLS.Ciphers }},
 	{keyMinVersion, func(c *Config) any { return &c.TLS.MinVersion }},
 	{keyMaxVersion, func(c *Config) any { return &c.TLS.MaxVersion }},
-	{keyTLS + ".scheduler.cert", func(c *Config) any { return &c.TLS.Scheduler.Cert }},
-	{keyTLS + ".scheduler.key", func(c *Config) any { return &c.TLS.Scheduler.Key }},
-	{keyTLS + ".worker.cert", func(c *Config) any { return &c.TLS.Worker.Cert }},
-	{keyTLS + ".worker.key", func(c *Config) any { return &c.TLS.Worker.Key }},
-	{keyTLS + ".client.cert", func(c *Config) any { return &c.TLS.Client.Cert }},
-	{keyTLS + ".client.key", func(c *Config) any { return &c.TLS.Client.Key }},
+	{KeyTLS + ".scheduler.cert", func(c *Config) any { return &c.TLS.Scheduler.Cert }},
+	{KeyTLS + ".scheduler.key", func(c *Config) any { return &c.TLS.Scheduler.Key }},
+	{KeyTLS + ".worker.cert", func(c *Config) any { return &c.TLS.Worker.Cert }},
+	{KeyTLS + ".worker.key", func(c *Config) any { return &c.TLS.Worker.Key }},
+	{KeyTLS + ".client.cert", func(c *Config) any { return &c.TLS.Client.Cert }},
+	{KeyTLS + ".client.key", func(c *Config) any { return &c.TLS.Client.Key }},
 	{keySchedulerAddress, func(c *Config) any { return &c.SchedulerAddress }},
 	{keySchedulerPreload, func(c *Config) any { return &c.Preload.Scheduler }},
 	{keyWorkerPreload, func(c *Config) any { return &c.Preload.Worker }},
@@ -84,10 +86,10 @@ func ConfigKeys() []string {
 // closely; anything else there earns a warning (never an error: Dask has
 // keys we do not model).
 var knownUnder = map[string][]string{
-	keyTLS:                {"ca-file", "ciphers", "min-version", "max-version", "scheduler", "worker", "client"},
-	keyTLS + ".scheduler": {"cert", "key"},
-	keyTLS + ".worker":    {"cert", "key"},
-	keyTLS + ".client":    {"cert", "key"},
+	KeyTLS:                {"ca-file", "ciphers", "min-version", "max-version", "scheduler", "worker", "client"},
+	KeyTLS + ".scheduler": {"cert", "key"},
+	KeyTLS + ".worker":    {"cert", "key"},
+	KeyTLS + ".client":    {"cert", "key"},
 	keyDaskca:             {"role-policy", "verify-hostname", "crl-file", "reload", "reload-interval"},
 }
 

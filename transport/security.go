@@ -89,9 +89,9 @@ func NewSecurity(cfg Config, role identity.Role, opts SecurityOptions) (*Securit
 	}
 	s.suites = DefaultCipherSuites()
 	if cfg.TLS.Ciphers != "" {
-		ids, skipped, err := parseCiphers(cfg.TLS.Ciphers)
+		ids, skipped, err := ParseCiphers(cfg.TLS.Ciphers)
 		if err != nil {
-			return nil, fmt.Errorf("security: %s: %w", keyCiphers, err)
+			return nil, fmt.Errorf("security: %s: %w", KeyCiphers, err)
 		}
 		if len(skipped) > 0 {
 			s.log.Info("cipher names Go does not implement select nothing", "ciphers", skipped)

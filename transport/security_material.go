@@ -59,10 +59,10 @@ func (s *Security) load() (*material, stamps, error) {
 	st := takeStamps(s.watched())
 	files := s.cfg.TLS.Files(s.role)
 	if files.Cert == "" {
-		return nil, st, fmt.Errorf("%w: no certificate for role %s: set %s.%s.cert", ErrBadMaterial, s.role, keyTLS, s.role)
+		return nil, st, fmt.Errorf("%w: no certificate for role %s: set %s.%s.cert", ErrBadMaterial, s.role, KeyTLS, s.role)
 	}
 	if s.cfg.TLS.CAFile == "" {
-		return nil, st, fmt.Errorf("%w: no CA bundle: set %s", ErrBadMaterial, keyCAFile)
+		return nil, st, fmt.Errorf("%w: no CA bundle: set %s", ErrBadMaterial, KeyCAFile)
 	}
 	cert, err := s.loadKeyPair(files)
 	if err != nil {

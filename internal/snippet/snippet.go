@@ -93,7 +93,7 @@ func (o Options) Check() error {
 		return fmt.Errorf("%w: minimum TLS version %v (use 1.2 or 1.3)", ErrBadOption, o.MinTLS)
 	}
 	if o.Ciphers != "" {
-		if _, err := transport.ParseCiphers(o.Ciphers); err != nil {
+		if _, _, err := transport.ParseCiphers(o.Ciphers); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadOption, err)
 		}
 	}
