@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // countConn counts the writes that reach a real loopback connection.
@@ -81,7 +83,7 @@ func TestRecordBatcher(t *testing.T) {
 // and above the batching threshold at the same time, and every byte
 // arrives.
 func TestCommLargeMessagesBothWays(t *testing.T) {
-	client, server := commPair(t, SchemeTLS, ListenOptions{})
+	client, server := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	sizes := []int{1, batchAbove - 1, batchAbove, batchAbove + 1, batchSize + 3, 3*batchSize + 5, 5 << 20}
 	payload := func(n, seed int) []byte {
 		p := make([]byte, n)

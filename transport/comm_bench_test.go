@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // benchSize is the message size the throughput targets are set for.
@@ -43,9 +45,9 @@ func BenchmarkThroughput(b *testing.B) {
 		scheme string
 		msg    any
 	}{
-		{"tcp", SchemeTCP, frameMsg},
-		{"tls", SchemeTLS, frameMsg},
-		{"tls-bin", SchemeTLS, binMsg},
+		{"tcp", daskconfig.SchemeTCP, frameMsg},
+		{"tls", daskconfig.SchemeTLS, frameMsg},
+		{"tls-bin", daskconfig.SchemeTLS, binMsg},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client, server := commPair(b, bc.scheme, ListenOptions{})
@@ -145,7 +147,7 @@ func tlsPipe(b *testing.B) (client, server *tls.Conn) {
 func BenchmarkConnect(b *testing.B) {
 	pki := mustTestPKI(b)
 	b.Run("dask-tls", func(b *testing.B) {
-		l := mustServe(b, SchemeTLS, pki.server, &Server{}, ListenOptions{})
+		l := mustServe(b, daskconfig.SchemeTLS, pki.server, &Server{}, ListenOptions{})
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
@@ -157,7 +159,7 @@ func BenchmarkConnect(b *testing.B) {
 		}
 	})
 	b.Run("dask-tcp", func(b *testing.B) {
-		l := mustServe(b, SchemeTCP, nil, &Server{}, ListenOptions{})
+		l := mustServe(b, daskconfig.SchemeTCP, nil, &Server{}, ListenOptions{})
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {

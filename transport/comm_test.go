@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // commPair returns a connected client and server comm of the given scheme;
@@ -17,7 +19,7 @@ import (
 func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *Comm) {
 	t.Helper()
 	var srvTLS, cliTLS *tls.Config
-	if scheme == SchemeTLS {
+	if scheme == daskconfig.SchemeTLS {
 		pki := mustTestPKI(t)
 		srvTLS, cliTLS = pki.server, pki.client
 	}
@@ -38,7 +40,7 @@ func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *
 
 func TestCommRoundTrip(t *testing.T) {
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			client, server := commPair(t, scheme, ListenOptions{})
 			ctx := context.Background()
@@ -73,7 +75,7 @@ func TestCommRoundTrip(t *testing.T) {
 }
 
 func TestCommAddressesAndTLSState(t *testing.T) {
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			client, server := commPair(t, scheme, ListenOptions{})
 			if client.RemoteAddr() != server.LocalAddr() || client.LocalAddr() != server.RemoteAddr() {
@@ -84,7 +86,7 @@ func TestCommAddressesAndTLSState(t *testing.T) {
 				t.Fatalf("remote address %q", client.RemoteAddr())
 			}
 			st := client.TLSState()
-			if (st != nil) != (scheme == SchemeTLS) {
+			if (st != nil) != (scheme == daskconfig.SchemeTLS) {
 				t.Fatalf("TLSState = %v for %s", st, scheme)
 			}
 			if st != nil && (!st.HandshakeComplete || len(st.PeerCertificates) == 0) {
@@ -98,7 +100,7 @@ func TestCommAddressesAndTLSState(t *testing.T) {
 }
 
 func TestCommContextCancel(t *testing.T) {
-	client, _ := commPair(t, SchemeTCP, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTCP, ListenOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -118,7 +120,7 @@ func TestCommContextCancel(t *testing.T) {
 }
 
 func TestCommContextDeadline(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := client.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -128,7 +130,7 @@ func TestCommContextDeadline(t *testing.T) {
 
 func TestCommIdleTimeout(t *testing.T) {
 	opts := ListenOptions{Comm: CommOptions{IdleTimeout: 50 * time.Millisecond}}
-	client, server := commPair(t, SchemeTCP, opts)
+	client, server := commPair(t, daskconfig.SchemeTCP, opts)
 	if _, err := server.Read(context.Background()); !errors.Is(err, ErrIdleTimeout) {
 		t.Fatalf("err = %v, want ErrIdleTimeout", err)
 	}
@@ -139,7 +141,7 @@ func TestCommIdleTimeout(t *testing.T) {
 }
 
 func TestCommCloseUnblocksRead(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := client.Read(context.Background())
@@ -158,7 +160,7 @@ func TestCommCloseUnblocksRead(t *testing.T) {
 }
 
 func TestCommConcurrentWriters(t *testing.T) {
-	client, server := commPair(t, SchemeTLS, ListenOptions{})
+	client, server := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	const writers, each = 4, 50
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -194,8 +196,8 @@ func TestConnectBadAddresses(t *testing.T) {
 		wantErr error
 	}{
 		{"tls without config", "tls://127.0.0.1:1", nil, ErrTLSRequired},
-		{"no port", "tcp://127.0.0.1", nil, ErrBadAddress},
-		{"unknown scheme", "ucx://127.0.0.1:1", pki.client, ErrBadAddress},
+		{"no port", "tcp://127.0.0.1", nil, daskconfig.ErrBadAddress},
+		{"unknown scheme", "ucx://127.0.0.1:1", pki.client, daskconfig.ErrBadAddress},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +218,7 @@ func TestConnectTLSRejected(t *testing.T) {
 	var reported sync.WaitGroup
 	reported.Add(1)
 	var once sync.Once
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{OnError: func(err error) {
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{OnError: func(err error) {
 		once.Do(reported.Done)
 	}})
 	c, err := Connect(context.Background(), l.Addr(), other.client, CommOptions{})
@@ -233,7 +235,7 @@ func TestConnectTLSRejected(t *testing.T) {
 func TestListenSilentDialersDoNotStarve(t *testing.T) {
 	pki := mustTestPKI(t)
 	errs := make(chan error, 4)
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 1,
 		Comm:          CommOptions{HandshakeTimeout: 100 * time.Millisecond},
 		OnError:       func(err error) { errs <- err },
@@ -288,7 +290,7 @@ func TestListenContextStops(t *testing.T) {
 }
 
 func TestCommWriteCancelled(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// 64 MiB cannot fit in socket buffers, and the peer never reads: only

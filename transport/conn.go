@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // Connect dials a Dask endpoint and performs the TLS handshake (for tls://)
@@ -37,7 +39,7 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 	}
 	conn := raw
 	var batch *recordBatcher
-	if a.Scheme == SchemeTLS {
+	if a.Scheme == daskconfig.SchemeTLS {
 		cfg := tlsCfg.Clone()
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = a.Host
@@ -60,17 +62,17 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 
 // commAddr parses addr for Connect and Listen: a bare host:port takes tls
 // when a tls.Config is given, and tls always requires one.
-func commAddr(addr string, tlsCfg *tls.Config) (Addr, error) {
-	def := SchemeTCP
+func commAddr(addr string, tlsCfg *tls.Config) (daskconfig.Addr, error) {
+	def := daskconfig.SchemeTCP
 	if tlsCfg != nil {
-		def = SchemeTLS
+		def = daskconfig.SchemeTLS
 	}
-	a, err := ParseAddr(addr, def)
+	a, err := daskconfig.ParseAddr(addr, def)
 	if err != nil {
-		return Addr{}, err
+		return daskconfig.Addr{}, err
 	}
-	if a.Scheme == SchemeTLS && tlsCfg == nil {
-		return Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
+	if a.Scheme == daskconfig.SchemeTLS && tlsCfg == nil {
+		return daskconfig.Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
 	}
 	return a, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // hostileWait bounds every wait of the hostile-peer tests. It is reached
@@ -118,7 +120,7 @@ func hostileOpeners(hello []byte) map[string][]byte {
 func TestHostileDialersDoNotHoldHandshakeSlots(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 2,
 		Comm:          CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 		OnError:       errs.add,
@@ -153,7 +155,7 @@ func TestHostileDialersDoNotHoldHandshakeSlots(t *testing.T) {
 func TestHostileHandshakeTimeout(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 4,
 		Comm:          CommOptions{HandshakeTimeout: 200 * time.Millisecond},
 		OnError:       errs.add,
@@ -183,7 +185,7 @@ func TestHostileHandshakeTimeout(t *testing.T) {
 func TestHostilePlaintextToTLSPort(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		Comm:    CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 		OnError: errs.add,
 	})
@@ -262,7 +264,7 @@ func TestHostileIdleTimeout(t *testing.T) {
 // silent dialers: a real client is not accepted until one of them leaves.
 func TestHostileMaxConns(t *testing.T) {
 	pki := mustTestPKI(t)
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxConns: 3,
 		Comm:     CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 	})

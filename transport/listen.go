@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // Defaults for ListenOptions.
@@ -207,7 +209,7 @@ func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
 	defer cancel()
 	conn := raw
 	var batch *recordBatcher
-	if l.scheme == SchemeTLS {
+	if l.scheme == daskconfig.SchemeTLS {
 		tc, b, err := l.tlsHandshake(ctx, raw)
 		if err != nil {
 			return nil, err

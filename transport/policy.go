@@ -3,6 +3,7 @@ package transport
 import (
 	"slices"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -95,7 +96,7 @@ func Peers(local identity.Role, op Operation) []identity.Role {
 // peer of role peer may do op on an endpoint of role local. An operation
 // the table does not list is refused under the strict policy.
 func Allowed(policy string, local identity.Role, op Operation, peer identity.Role) bool {
-	if policy == PolicyDask {
+	if policy == daskconfig.PolicyDask {
 		return true
 	}
 	r, ok := rule(local, op)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -35,7 +36,7 @@ func TestPolicyTableConsistent(t *testing.T) {
 type policyEnv struct {
 	policy string
 	s      *secSetup
-	cfg    Config
+	cfg    daskconfig.Config
 	sched  *Scheduler
 	worker *Worker
 	n      int // for unique worker addresses
@@ -83,7 +84,7 @@ func (e *policyEnv) listenAs(t *testing.T, peer identity.Role) string {
 		},
 		"heartbeat_worker": func(context.Context, *Comm, map[string]any) (any, error) { return map[string]any{"status": "OK"}, nil },
 	}}
-	return mustServe(t, SchemeTLS, mustSecurity(t, e.cfg, peer).ServerConfig(identity.Roles...), srv, ListenOptions{}).Addr()
+	return mustServe(t, daskconfig.SchemeTLS, mustSecurity(t, e.cfg, peer).ServerConfig(identity.Roles...), srv, ListenOptions{}).Addr()
 }
 
 // registered registers a worker with worker-1's certificate (allowed under
@@ -178,7 +179,7 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 			}
 			return st.Registered, true
 		}
-		a, err := ParseAddr(addr, SchemeTLS)
+		a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 // every role, under both role policies, against a real Go scheduler and
 // worker over loopback TLS: what happens is what Allowed says.
 func TestPolicyTableLive(t *testing.T) {
-	for _, policy := range []string{PolicyStrict, PolicyDask} {
+	for _, policy := range []string{daskconfig.PolicyStrict, daskconfig.PolicyDask} {
 		e := newPolicyEnv(t, policy)
 		for _, r := range PolicyTable() {
 			for _, peer := range identity.Roles {
@@ -219,7 +220,7 @@ func TestPolicyTableLive(t *testing.T) {
 // for a worker from another worker certificate is refused, though the
 // table lets workers do both.
 func TestPolicySameWorker(t *testing.T) {
-	e := newPolicyEnv(t, PolicyStrict)
+	e := newPolicyEnv(t, daskconfig.PolicyStrict)
 	other := e.cfg
 	other.TLS.SetFiles(identity.Worker, writeLeaf(t, e.s, e.s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
 	for _, op := range []Operation{OpHeartbeatWorker, OpUnregister} {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -117,7 +118,7 @@ func Probe(ctx context.Context, addr string, opts ProbeOptions) (ProbeResult, er
 
 func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult) error {
 	ep := newEndpointBase(opts.Security, nil, nil)
-	a, err := ParseAddr(addr, ep.defaultScheme())
+	a, err := daskconfig.ParseAddr(addr, ep.defaultScheme())
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ var identityRoles = map[string]identity.Role{
 // answer to identity claims a type its certificate's role cannot have: a
 // worker key answering as a Scheduler would otherwise pass for one.
 func checkIdentityRole(sec *Security, typ string, st *tls.ConnectionState) error {
-	if sec == nil || st == nil || sec.Config().Daskca.Policy() == PolicyDask {
+	if sec == nil || st == nil || sec.Config().Daskca.Policy() == daskconfig.PolicyDask {
 		return nil
 	}
 	want, ok := identityRoles[typ]

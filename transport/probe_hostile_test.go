@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -82,10 +83,10 @@ func TestProbeRefusesHostileAnswers(t *testing.T) {
 func TestProbeIdentityMatchesCertificate(t *testing.T) {
 	s := mustSecSetup(t, "example.org")
 	loose := s.cfg
-	loose.Daskca.RolePolicy = PolicyDask
+	loose.Daskca.RolePolicy = daskconfig.PolicyDask
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     daskconfig.Config
 		cert    identity.Role
 		typ     string
 		wantErr error

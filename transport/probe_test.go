@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -66,7 +67,7 @@ func TestProbeFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		addr   string
-		cfg    Config
+		cfg    daskconfig.Config
 		expect []identity.Role
 		want   error
 		stage  string

@@ -7,13 +7,15 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 func TestRPCRoundTrip(t *testing.T) {
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			var srvTLS, cliTLS *tls.Config
-			if scheme == SchemeTLS {
+			if scheme == daskconfig.SchemeTLS {
 				pki := mustTestPKI(t)
 				srvTLS, cliTLS = pki.server, pki.client
 			}
@@ -44,7 +46,7 @@ func TestRPCRoundTrip(t *testing.T) {
 }
 
 func TestRPCUnknownOpRepliesNone(t *testing.T) {
-	l := mustServe(t, SchemeTCP, nil, echoServer(), ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, echoServer(), ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	got, err := Call(context.Background(), c, "no-such-op", map[string]any{"x": 1})
 	if err != nil || got != nil {
@@ -65,7 +67,7 @@ func TestRPCErrorReply(t *testing.T) {
 		reported = append(reported, op)
 		mu.Unlock()
 	}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	_, err := Call(context.Background(), c, "fail", nil)
 	var rerr *RemoteError
@@ -125,7 +127,7 @@ func TestRPCClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := mustServe(t, SchemeTCP, nil, echoServer(), ListenOptions{})
+			l := mustServe(t, daskconfig.SchemeTCP, nil, echoServer(), ListenOptions{})
 			c := mustConnect(t, l.Addr(), nil)
 			ctx := context.Background()
 			if err := c.Write(ctx, tt.send); err != nil {
@@ -173,7 +175,7 @@ func TestRPCBadRequestEndsComm(t *testing.T) {
 	var reported error
 	done := make(chan struct{})
 	srv := &Server{OnError: func(_ string, err error) { reported = err; close(done) }}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	if err := c.Write(context.Background(), []any{"not", "a", "map"}); err != nil {
 		t.Fatal(err)
@@ -216,7 +218,7 @@ func TestRPCStreamHandler(t *testing.T) {
 			}
 		}
 	}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	ctx := context.Background()
 	reply, err := Call(ctx, c, "register-worker", map[string]any{"address": "tcp://w:1"})
@@ -251,7 +253,7 @@ func TestRPCSendNoReply(t *testing.T) {
 		},
 		"identity": echoServer().Handlers["identity"],
 	}}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	if err := Send(context.Background(), c, "note", map[string]any{"k": "v"}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -82,7 +83,7 @@ func ListenScheduler(ctx context.Context, sec *Security, opts SchedulerOptions) 
 	if listen == "" {
 		listen = fmt.Sprintf("%s://0.0.0.0:%d", s.defaultScheme(), DefaultSchedulerPort)
 	}
-	a, err := ParseAddr(listen, s.defaultScheme())
+	a, err := daskconfig.ParseAddr(listen, s.defaultScheme())
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -207,7 +208,7 @@ func (s *Scheduler) Identity() map[string]any {
 // CallWorker dials the worker at addr as the scheduler (expecting a worker
 // certificate), calls op and returns its reply.
 func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[string]any) (any, error) {
-	a, err := ParseAddr(addr, s.defaultScheme())
+	a, err := daskconfig.ParseAddr(addr, s.defaultScheme())
 	if err != nil {
 		return nil, err
 	}

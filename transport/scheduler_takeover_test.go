@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -18,7 +19,7 @@ func TestRegistrationTiedToCertificate(t *testing.T) {
 	sched, _ := mustScheduler(t, s, SchedulerOptions{})
 	w2 := s.cfg
 	w2.TLS.SetFiles(identity.Worker, writeLeaf(t, s, s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
-	dial := func(cfg Config) *Comm {
+	dial := func(cfg daskconfig.Config) *Comm {
 		t.Helper()
 		c, err := dialAs(t, cfg, identity.Worker, sched.Addr(), identity.Scheduler)
 		if err != nil {
@@ -41,7 +42,7 @@ func TestRegistrationTiedToCertificate(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     daskconfig.Config
 		addr    string
 		wname   string
 		wantOK  bool

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -37,7 +38,7 @@ type workerEntry struct {
 // shape of Dask's WorkerState.identity().
 func (w *workerEntry) identity() map[string]any {
 	host := w.info.Address
-	if a, err := ParseAddr(w.info.Address, SchemeTCP); err == nil {
+	if a, err := daskconfig.ParseAddr(w.info.Address, daskconfig.SchemeTCP); err == nil {
 		host = a.Host
 	}
 	return map[string]any{
@@ -125,7 +126,7 @@ func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
 		return WorkerInfo{}, err
 	}
 	addr := asString(args["address"])
-	if _, err := ParseAddr(addr, s.defaultScheme()); err != nil {
+	if _, err := daskconfig.ParseAddr(addr, s.defaultScheme()); err != nil {
 		return WorkerInfo{}, fmt.Errorf("registering worker: %w", err)
 	}
 	name := asString(args["name"])
@@ -193,7 +194,7 @@ func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
 // bindsIdentity reports whether registrations of peer are tied to its
 // certificate identity: under the strict policy, for a peer with one.
 func (s *Scheduler) bindsIdentity(peer Peer) bool {
-	return s.sec != nil && s.sec.Config().Daskca.Policy() != PolicyDask && peer.Authenticated() && peer.ID.Role != ""
+	return s.sec != nil && s.sec.Config().Daskca.Policy() != daskconfig.PolicyDask && peer.Authenticated() && peer.ID.Role != ""
 }
 
 // readStream reads the worker's batched stream (lists of ops) until it
@@ -242,7 +243,7 @@ func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op Operation) error
 	if err := authorizeOp(s.sec, identity.Scheduler, op, peer); err != nil {
 		return err
 	}
-	if s.sec == nil || s.sec.Config().Daskca.Policy() == PolicyDask || !peer.Authenticated() {
+	if s.sec == nil || s.sec.Config().Daskca.Policy() == daskconfig.PolicyDask || !peer.Authenticated() {
 		return nil
 	}
 	if r, _ := rule(identity.Scheduler, op); r.SameWorker && peer.ID != w.Peer.ID {

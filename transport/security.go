@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -33,7 +34,7 @@ type SecurityOptions struct {
 // (see Reload and Run). It is safe for concurrent use; the tls.Configs it
 // returns stay valid across reloads and may be used for many connections.
 type Security struct {
-	cfg    Config
+	cfg    daskconfig.Config
 	role   identity.Role
 	log    *slog.Logger
 	now    func() time.Time
@@ -71,7 +72,7 @@ func ExpectedPeers(r identity.Role) []identity.Role { return Peers(r, OpDial) }
 // identity of this role. Errors wrap ErrBadMaterial or ErrBadConfig.
 //
 // Nothing watches the files until Run is called.
-func NewSecurity(cfg Config, role identity.Role, opts SecurityOptions) (*Security, error) {
+func NewSecurity(cfg daskconfig.Config, role identity.Role, opts SecurityOptions) (*Security, error) {
 	if _, err := identity.ParseRole(string(role)); err != nil {
 		return nil, fmt.Errorf("security: %w", err)
 	}
@@ -87,11 +88,11 @@ func NewSecurity(cfg Config, role identity.Role, opts SecurityOptions) (*Securit
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.suites = DefaultCipherSuites()
+	s.suites = daskconfig.DefaultCipherSuites()
 	if cfg.TLS.Ciphers != "" {
-		ids, skipped, err := ParseCiphers(cfg.TLS.Ciphers)
+		ids, skipped, err := daskconfig.ParseCiphers(cfg.TLS.Ciphers)
 		if err != nil {
-			return nil, fmt.Errorf("security: %s: %w", KeyCiphers, err)
+			return nil, fmt.Errorf("security: %s: %w", daskconfig.KeyCiphers, err)
 		}
 		if len(skipped) > 0 {
 			s.log.Info("cipher names Go does not implement select nothing", "ciphers", skipped)
@@ -121,7 +122,7 @@ func tlsVersion(v float64, unset uint16) uint16 {
 func (s *Security) Role() identity.Role { return s.role }
 
 // Config returns the configuration the Security was built from.
-func (s *Security) Config() Config { return s.cfg }
+func (s *Security) Config() daskconfig.Config { return s.cfg }
 
 // Certificate returns the leaf certificate currently presented. It must not
 // be modified.
@@ -133,7 +134,7 @@ func (s *Security) RequireEncryption() bool { return s.cfg.EncryptionRequired() 
 
 // CheckScheme refuses a tcp:// address when encryption is required. Call it
 // before listening on or dialing a.
-func (s *Security) CheckScheme(a Addr) error { return s.cfg.CheckScheme(a) }
+func (s *Security) CheckScheme(a daskconfig.Addr) error { return s.cfg.CheckScheme(a) }
 
 // ServerConfig returns the tls.Config of a listener that accepts peers of
 // the allow roles (AllowedPeers of our role when none are given). Every
@@ -208,7 +209,7 @@ func (s *Security) ClientConfig(expect ...identity.Role) *tls.Config {
 // ClientConfigFor is ClientConfig for dialing a: it sets ServerName to a's
 // host and, with daskca.verify-hostname, checks the server certificate
 // against that host (a DNS name or an IP address).
-func (s *Security) ClientConfigFor(a Addr, expect ...identity.Role) *tls.Config {
+func (s *Security) ClientConfigFor(a daskconfig.Addr, expect ...identity.Role) *tls.Config {
 	c := s.clientConfig(a.Host, expect)
 	c.ServerName = a.Host
 	return c

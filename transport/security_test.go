@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -155,9 +156,9 @@ func TestSecurityPolicy(t *testing.T) {
 		wantErr error
 	}{
 		{"no identity, strict", leafSpec{role: identity.Worker, noID: true}, "", identity.ErrNoIdentity},
-		{"other trust domain, strict", leafSpec{role: identity.Worker, td: "other.example"}, PolicyStrict, ErrPeerRefused},
-		{"no identity, dask", leafSpec{role: identity.Worker, noID: true}, PolicyDask, nil},
-		{"client cert on listener, dask", leafSpec{role: identity.Client}, PolicyDask, nil},
+		{"other trust domain, strict", leafSpec{role: identity.Worker, td: "other.example"}, daskconfig.PolicyStrict, ErrPeerRefused},
+		{"no identity, dask", leafSpec{role: identity.Worker, noID: true}, daskconfig.PolicyDask, nil},
+		{"client cert on listener, dask", leafSpec{role: identity.Client}, daskconfig.PolicyDask, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,9 +166,9 @@ func TestSecurityPolicy(t *testing.T) {
 			s.cfg.Daskca.RolePolicy = tt.policy
 			dialerCfg := s.cfg
 			peer := s.ca.issue(t, tt.spec)
-			dialerCfg.TLS.SetFiles(tt.spec.role, RoleFiles{Cert: mustWrite(t, s.dir, "peer.pem", append(peer.certPEM, peer.keyPEM...))})
+			dialerCfg.TLS.SetFiles(tt.spec.role, daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "peer.pem", append(peer.certPEM, peer.keyPEM...))})
 			var client *tls.Config
-			if tt.policy == PolicyDask {
+			if tt.policy == daskconfig.PolicyDask {
 				client = mustSecurity(t, dialerCfg, tt.spec.role).ClientConfig()
 			} else {
 				// Our own Security refuses to load such a certificate, so the

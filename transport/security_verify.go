@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -39,7 +40,7 @@ func (s *Security) authorize(m *material, leaf *x509.Certificate, chains [][]*x5
 	if err := m.checkRevoked(leaf, chains); err != nil {
 		return err
 	}
-	if s.cfg.Daskca.Policy() == PolicyDask {
+	if s.cfg.Daskca.Policy() == daskconfig.PolicyDask {
 		return nil
 	}
 	id, err := identity.FromCertificate(leaf)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -131,10 +132,10 @@ func waitRegistered(t testing.TB, w *Worker, n int) WorkerStatus {
 
 // dialAs opens a comm to addr with the certificate of role, expecting a
 // peer of the expect roles.
-func dialAs(t testing.TB, cfg Config, role identity.Role, addr string, expect ...identity.Role) (*Comm, error) {
+func dialAs(t testing.TB, cfg daskconfig.Config, role identity.Role, addr string, expect ...identity.Role) (*Comm, error) {
 	t.Helper()
 	sec := mustSecurity(t, cfg, role)
-	a, err := ParseAddr(addr, SchemeTLS)
+	a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

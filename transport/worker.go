@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -74,7 +75,7 @@ type Worker struct {
 	endpointBase
 	opts   WorkerOptions
 	id     string
-	sched  Addr
+	sched  daskconfig.Addr
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -98,14 +99,14 @@ func ListenWorker(ctx context.Context, sec *Security, opts WorkerOptions) (*Work
 	w.opts.ReconnectMin = cmp0(w.opts.ReconnectMin, DefaultReconnectMin)
 	w.opts.ReconnectMax = max(cmp0(w.opts.ReconnectMax, DefaultReconnectMax), w.opts.ReconnectMin)
 	var err error
-	if w.sched, err = ParseAddr(opts.Scheduler, w.defaultScheme()); err != nil {
+	if w.sched, err = daskconfig.ParseAddr(opts.Scheduler, w.defaultScheme()); err != nil {
 		return nil, fmt.Errorf("worker: scheduler %w", err)
 	}
 	listen := opts.Listen
 	if listen == "" {
 		listen = w.sched.Scheme + "://0.0.0.0:0"
 	}
-	la, err := ParseAddr(listen, w.defaultScheme())
+	la, err := daskconfig.ParseAddr(listen, w.defaultScheme())
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen %w", err)
 	}

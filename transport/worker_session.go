@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // errMissing means the scheduler no longer knows the worker (it forgot it
@@ -55,7 +57,7 @@ func (w *Worker) session(ctx context.Context) (registered bool, err error) {
 // address and name registered and the heartbeat interval asked for.
 func (w *Worker) register(ctx context.Context, c *Comm) (contact, name string, interval time.Duration, err error) {
 	host := ""
-	if a, perr := ParseAddr(c.LocalAddr(), SchemeTCP); perr == nil {
+	if a, perr := daskconfig.ParseAddr(c.LocalAddr(), daskconfig.SchemeTCP); perr == nil {
 		host = a.Host
 	}
 	contact = contactAddr(w.ln.Addr(), host)

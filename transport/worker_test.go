@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -86,7 +87,7 @@ func TestRoleMatrix(t *testing.T) {
 	// Any certificate may dial: the dask policy on the dialing side, so
 	// that only the listener's checks are tested.
 	loose := s.cfg
-	loose.Daskca.RolePolicy = PolicyDask
+	loose.Daskca.RolePolicy = daskconfig.PolicyDask
 	tests := []struct {
 		role        identity.Role
 		connectSch  bool // TLS to the scheduler accepted
@@ -133,7 +134,7 @@ func TestRoleMatrix(t *testing.T) {
 	t.Run("heartbeat for another worker", func(t *testing.T) {
 		impostor := s.ca.issue(t, leafSpec{role: identity.Worker, name: "impostor"})
 		cfg := loose
-		cfg.TLS.Worker = RoleFiles{Cert: mustWrite(t, t.TempDir(), "i.crt", impostor.certPEM), Key: mustWrite(t, t.TempDir(), "i.key", impostor.keyPEM)}
+		cfg.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, t.TempDir(), "i.crt", impostor.certPEM), Key: mustWrite(t, t.TempDir(), "i.key", impostor.keyPEM)}
 		c, err := dialAs(t, cfg, identity.Worker, sched.Addr())
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +180,7 @@ func TestRequireEncryption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.run(); !errors.Is(err, ErrEncryptionRequired) {
+			if err := tt.run(); !errors.Is(err, daskconfig.ErrEncryptionRequired) {
 				t.Errorf("err = %v, want ErrEncryptionRequired", err)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -329,7 +330,7 @@ func TestRunIdleTimeout(t *testing.T) {
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--idle-timeout", "500ms")
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
-	cfg, err := transport.LoadFile(h.config("alice"))
+	cfg, err := daskconfig.LoadFile(h.config("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestRunIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sec.Close()
-	a, err := transport.ParseAddr(addr, transport.SchemeTLS)
+	a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

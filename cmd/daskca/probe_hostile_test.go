@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -15,7 +16,7 @@ import (
 // (of role) and answers every request with frames.
 func hostileListener(t *testing.T, h runHome, name string, role identity.Role, frames [][]byte) string {
 	t.Helper()
-	cfg, err := transport.LoadFile(h.config(name))
+	cfg, err := daskconfig.LoadFile(h.config(name))
 	if err != nil {
 		t.Fatal(err)
 	}

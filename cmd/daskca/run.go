@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -250,14 +251,14 @@ func startReload(ctx context.Context, sec *transport.Security) {
 
 // loadConfig reads --config alone, or else Dask's search path and DASK_*
 // variables.
-func loadConfig(g *globalOpts, file string, log *slog.Logger) (transport.Config, error) {
-	opts := transport.LoadOptions{Logger: log}
+func loadConfig(g *globalOpts, file string, log *slog.Logger) (daskconfig.Config, error) {
+	opts := daskconfig.LoadOptions{Logger: log}
 	if file != "" {
 		opts.Dirs, opts.Files = []string{}, []string{file}
 	} else {
 		opts.Environ, opts.Home = os.Environ(), g.getenv("HOME")
 	}
-	cfg, err := transport.LoadConfig(opts)
+	cfg, err := daskconfig.LoadConfig(opts)
 	if err != nil {
 		return cfg, withHint(err, "write the file with: daskca config NAME --format yaml > FILE")
 	}
@@ -281,9 +282,9 @@ func loadSecurity(g *globalOpts, file string, role identity.Role, log *slog.Logg
 // listenError adds the fix for the errors a listen address can cause.
 func listenError(err error) error {
 	switch {
-	case errors.Is(err, transport.ErrBadAddress):
+	case errors.Is(err, daskconfig.ErrBadAddress):
 		return usageError("%v", err)
-	case errors.Is(err, transport.ErrEncryptionRequired):
+	case errors.Is(err, daskconfig.ErrEncryptionRequired):
 		return withHint(err, "use a tls:// address")
 	}
 	return err

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -145,7 +146,7 @@ func run(o options) error {
 }
 
 func security(file string, role identity.Role) (*transport.Security, error) {
-	cfg, err := transport.LoadConfig(transport.LoadOptions{Dirs: []string{}, Files: []string{file}})
+	cfg, err := daskconfig.LoadConfig(daskconfig.LoadOptions{Dirs: []string{}, Files: []string{file}})
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package transport
+package daskconfig
 
 import (
 	"bytes"
@@ -150,7 +150,7 @@ func TestRenderDaskReadsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := mustWrite(t, t.TempDir(), "daskca.yaml", y)
+	file := writeFile(t, t.TempDir(), "daskca.yaml", y)
 	env := map[string]string{}
 	for _, v := range c.Env() {
 		env[v.Name] = v.Value

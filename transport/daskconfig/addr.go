@@ -1,4 +1,4 @@
-package transport
+package daskconfig
 
 import (
 	"fmt"
@@ -8,14 +8,14 @@ import (
 	"strings"
 )
 
-// The address schemes this package speaks. Dask knows more (inproc, ucx, ws,
+// The address schemes daskca speaks. Dask knows more (inproc, ucx, ws,
 // wss); ParseAddr names them as unsupported rather than unknown.
 const (
 	SchemeTCP = "tcp"
 	SchemeTLS = "tls"
 )
 
-// daskOnlySchemes are schemes real Dask accepts that this package does not.
+// daskOnlySchemes are schemes real Dask accepts that daskca does not.
 var daskOnlySchemes = map[string]bool{"inproc": true, "ucx": true, "ws": true, "wss": true}
 
 // Addr is a parsed Dask comm address such as tls://10.0.0.5:8786.

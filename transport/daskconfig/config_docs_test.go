@@ -1,4 +1,4 @@
-package transport
+package daskconfig
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 // TestDaskcaKeysDocumented: every daskca: key the transport reads is
 // described in docs/dask-config.md, in the table of daskca's own keys.
 func TestDaskcaKeysDocumented(t *testing.T) {
-	b, err := os.ReadFile("../docs/dask-config.md")
+	b, err := os.ReadFile("../../docs/dask-config.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package transport
+package daskconfig
 
 import (
 	"bytes"
@@ -11,6 +11,16 @@ import (
 	"strings"
 	"testing"
 )
+
+// writeFile writes data to dir/name and returns the path.
+func writeFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func mustMkdir(t *testing.T, parts ...string) string {
 	t.Helper()
@@ -34,12 +44,12 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	home := mustMkdir(t, root, "home")
 	userDir := mustMkdir(t, home, ".config", "dask")
 	daskConfig := mustMkdir(t, root, "dask-config")
-	mustWrite(t, etc, "a.yaml", caFileYAML("/etc-a"))
-	mustWrite(t, etc, "b.yml", caFileYAML("/etc-b")) // later name wins within a directory
-	mustWrite(t, etc, "c.txt", caFileYAML("/ignored"))
-	mustWrite(t, userDir, "tls.yaml", caFileYAML("/home"))
-	mustWrite(t, daskConfig, "tls.json", []byte(`{"distributed": {"comm": {"tls": {"ca_file": "/dask-config"}}}}`))
-	flagFile := mustWrite(t, root, "flag.yaml", caFileYAML("/flag"))
+	writeFile(t, etc, "a.yaml", caFileYAML("/etc-a"))
+	writeFile(t, etc, "b.yml", caFileYAML("/etc-b")) // later name wins within a directory
+	writeFile(t, etc, "c.txt", caFileYAML("/ignored"))
+	writeFile(t, userDir, "tls.yaml", caFileYAML("/home"))
+	writeFile(t, daskConfig, "tls.json", []byte(`{"distributed": {"comm": {"tls": {"ca_file": "/dask-config"}}}}`))
+	flagFile := writeFile(t, root, "flag.yaml", caFileYAML("/flag"))
 	env := []string{"DASK_ROOT_CONFIG=" + etc, "DASK_CONFIG=" + daskConfig, "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=/env"}
 
 	tests := []struct {
@@ -69,8 +79,8 @@ func TestLoadConfigPrecedence(t *testing.T) {
 // TestLoadConfigMerges: levels merge key by key, and a null overrides.
 func TestLoadConfigMerges(t *testing.T) {
 	dir := t.TempDir()
-	mustWrite(t, dir, "1.yaml", []byte("distributed: {comm: {tls: {ca-file: /ca, min-version: 1.3, worker: {cert: /w}}}}"))
-	mustWrite(t, dir, "2.yaml", []byte("distributed: {comm: {tls: {min-version: null, worker: {key: /k}}}}"))
+	writeFile(t, dir, "1.yaml", []byte("distributed: {comm: {tls: {ca-file: /ca, min-version: 1.3, worker: {cert: /w}}}}"))
+	writeFile(t, dir, "2.yaml", []byte("distributed: {comm: {tls: {min-version: null, worker: {key: /k}}}}"))
 	c, err := LoadConfig(LoadOptions{Dirs: []string{dir}, Environ: []string{"DASK_DISTRIBUTED__COMM__TLS__WORKER__CERT=/w2"}})
 	want := TLSConfig{CAFile: "/ca", Worker: RoleFiles{Cert: "/w2", Key: "/k"}}
 	if err != nil || !reflect.DeepEqual(c.TLS, want) {
@@ -80,7 +90,7 @@ func TestLoadConfigMerges(t *testing.T) {
 
 func TestLoadConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := mustWrite(t, dir, "bad.yaml", []byte("distributed: {comm: {tls: {max-version: '1.3'}}}"))
+	bad := writeFile(t, dir, "bad.yaml", []byte("distributed: {comm: {tls: {max-version: '1.3'}}}"))
 	_, err := LoadConfig(LoadOptions{Dirs: []string{dir}})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Source != bad || ce.Key != keyMaxVersion {
@@ -99,7 +109,7 @@ func TestLoadConfigErrors(t *testing.T) {
 // or daskca is logged, not fatal; other Dask keys are not mentioned.
 func TestLoadConfigWarnsUnknownKeys(t *testing.T) {
 	dir := t.TempDir()
-	mustWrite(t, dir, "x.yaml", []byte(`
+	writeFile(t, dir, "x.yaml", []byte(`
 distributed:
   scheduler: {work-stealing: true}
   comm:
