@@ -17,6 +17,12 @@ const batchAbove = 64 << 10
 // keeps none between large messages.
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, batchSize); return &b }}
 
+// BatchWrites wraps the network connection under a TLS connection: pass
+// the result to tls.Client or tls.Server, and the *tls.Conn to NewComm,
+// which then writes large messages in batchSize pieces instead of one
+// system call per 16 KiB record.
+func BatchWrites(raw net.Conn) net.Conn { return &recordBatcher{Conn: raw} }
+
 // recordBatcher sits between a tls.Conn and its network connection. A
 // tls.Conn writes every record of up to 16 KiB with its own system call;
 // while a large message is written (hold), the batcher gathers the records

@@ -37,13 +37,6 @@ type CommOptions struct {
 	Handshake *Handshake
 }
 
-func (o CommOptions) handshakeTimeout() time.Duration {
-	if o.HandshakeTimeout > 0 {
-		return o.HandshakeTimeout
-	}
-	return DefaultHandshakeTimeout
-}
-
 func (o CommOptions) handshake() Handshake {
 	if o.Handshake != nil {
 		return *o.Handshake
@@ -81,8 +74,17 @@ type Comm struct {
 	onClose []func() // run once, after the connection is closed
 }
 
-func newComm(conn net.Conn, batch *recordBatcher, scheme string, opts CommOptions) *Comm {
+// NewComm makes a comm of an established connection: a *tls.Conn after its
+// TLS handshake (scheme tls) or a plain TCP connection (scheme tcp). Call
+// Handshake before anything else; the comm then owns conn. A *tls.Conn made
+// over BatchWrites(raw) sends large messages in few writes.
+func NewComm(conn net.Conn, opts CommOptions) *Comm {
 	opts.Limits = opts.Limits.orDefaults()
+	scheme, batch := "tcp", (*recordBatcher)(nil)
+	if tc, ok := conn.(*tls.Conn); ok {
+		scheme = "tls"
+		batch, _ = tc.NetConn().(*recordBatcher)
+	}
 	return &Comm{conn: conn, batch: batch, br: bufio.NewReaderSize(conn, readBufferSize), scheme: scheme, opts: opts}
 }
 
@@ -179,8 +181,8 @@ func (c *Comm) Close() error {
 	return nil
 }
 
-// addCloseHook makes f run once the comm is closed, at once if it is.
-func (c *Comm) addCloseHook(f func()) {
+// OnClose makes f run once the comm is closed, at once if it is.
+func (c *Comm) OnClose(f func()) {
 	c.hookMu.Lock()
 	if !c.closed.Load() {
 		c.onClose = append(c.onClose, f)

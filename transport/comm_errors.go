@@ -27,9 +27,6 @@ var (
 	// finish, within CommOptions.IdleTimeout.
 	ErrIdleTimeout = errors.New("comm idle timeout")
 
-	// ErrTLSRequired means a tls:// address was given without a tls.Config.
-	ErrTLSRequired = errors.New("tls address needs a tls.Config")
-
 	// ErrBadRequest means a request read by the server side was not a map
 	// with a string "op".
 	ErrBadRequest = errors.New("bad dask request")

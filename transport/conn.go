@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/daskca/daskca/transport/daskconfig"
 )
@@ -27,7 +28,7 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.handshakeTimeout())
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout(opts))
 	defer cancel()
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", a.HostPort())
@@ -38,22 +39,20 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
 	conn := raw
-	var batch *recordBatcher
 	if a.Scheme == daskconfig.SchemeTLS {
 		cfg := tlsCfg.Clone()
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = a.Host
 		}
-		batch = &recordBatcher{Conn: raw}
-		tc := tls.Client(batch, cfg)
+		tc := tls.Client(BatchWrites(raw), cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, fmt.Errorf("connecting to %s: tls handshake: %w", a, err)
 		}
 		conn = tc
 	}
-	c := newComm(conn, batch, a.Scheme, opts)
-	if err := c.exchangeHandshake(ctx, opts.handshake()); err != nil {
+	c := NewComm(conn, opts)
+	if err := c.Handshake(ctx); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
@@ -75,4 +74,12 @@ func commAddr(addr string, tlsCfg *tls.Config) (daskconfig.Addr, error) {
 		return daskconfig.Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
 	}
 	return a, nil
+}
+
+// handshakeTimeout is opts.HandshakeTimeout or DefaultHandshakeTimeout.
+func handshakeTimeout(opts CommOptions) time.Duration {
+	if opts.HandshakeTimeout > 0 {
+		return opts.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
 }

@@ -82,12 +82,14 @@ func ParseHandshake(m Msg) (Handshake, error) {
 // and, on tcp://, from anyone: Dask's is one frame of about 50 bytes.
 var handshakeLimits = Limits{MaxFrames: 4, MaxFrameSize: 4 << 10, MaxMessageSize: 4 << 10, MaxDepth: 8, DecodeFactor: 1}
 
-// exchangeHandshake writes local at once, then reads the peer's. Both ends
+// Handshake performs the Dask handshake on a new comm: it writes the
+// handshake of the CommOptions at once, then reads the peer's, within ctx.
+// It fails with ErrHandshake if the peer's is missing or bad. Both ends
 // may do this at the same time without deadlock: a handshake is far smaller
 // than any socket buffer, and Dask servers (which write first) and clients
 // of every generation (whichever order) fit this pattern.
-func (c *Comm) exchangeHandshake(ctx context.Context, local Handshake) error {
-	if err := c.Write(ctx, local.value()); err != nil {
+func (c *Comm) Handshake(ctx context.Context) error {
+	if err := c.Write(ctx, c.opts.handshake().value()); err != nil {
 		return fmt.Errorf("sending handshake: %w", err)
 	}
 	m, err := c.read(ctx, handshakeLimits)

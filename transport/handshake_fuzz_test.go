@@ -7,8 +7,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // FuzzHandshake parses arbitrary handshake messages: never a panic, and
@@ -60,8 +58,8 @@ func FuzzHandshakeWire(f *testing.F) {
 		go func() { _, _ = server.Write(b); _ = server.Close() }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		c := newComm(client, nil, daskconfig.SchemeTCP, CommOptions{Limits: Limits{MaxFrameSize: 1 << 16, MaxMessageSize: 1 << 16}})
-		if err := c.exchangeHandshake(ctx, DefaultHandshake); err == nil {
+		c := NewComm(client, CommOptions{Limits: Limits{MaxFrameSize: 1 << 16, MaxMessageSize: 1 << 16}})
+		if err := c.Handshake(ctx); err == nil {
 			_ = c.Close()
 		}
 	})

@@ -205,49 +205,52 @@ func (l *Listener) serveConn(raw net.Conn) {
 // A TLS connection takes a handshake slot only once its first record (the
 // ClientHello) has arrived, and gives it back when the TLS handshake ends.
 func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.opts.Comm.handshakeTimeout())
+	ctx, cancel := context.WithTimeout(l.ctx, handshakeTimeout(l.opts.Comm))
 	defer cancel()
 	conn := raw
-	var batch *recordBatcher
 	if l.scheme == daskconfig.SchemeTLS {
-		tc, b, err := l.tlsHandshake(ctx, raw)
+		tc, err := l.tlsHandshake(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
-		conn, batch = tc, b
+		conn = tc
 	}
-	c := newComm(conn, batch, l.scheme, l.opts.Comm)
-	if err := c.exchangeHandshake(ctx, l.opts.Comm.handshake()); err != nil {
+	c := NewComm(conn, l.opts.Comm)
+	if err := c.Handshake(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, *recordBatcher, error) {
+func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, error) {
 	deadline, _ := ctx.Deadline()
 	first, err := readFirstRecord(raw, deadline)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", l.opts.Comm.handshakeTimeout(), context.DeadlineExceeded)
+			return nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", handshakeTimeout(l.opts.Comm), context.DeadlineExceeded)
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	select {
 	case l.handshakes <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
 	}
 	defer func() { <-l.handshakes }()
-	batch := &recordBatcher{Conn: &replayConn{Conn: raw, pending: first}}
-	tc := tls.Server(batch, l.tlsCfg)
+	tc := tls.Server(BatchWrites(&replayConn{Conn: raw, pending: first}), l.tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	return tc, batch, nil
+	return tc, nil
 }
 
 func (l *Listener) report(err error) {
 	if l.opts.OnError != nil {
 		l.opts.OnError(err)
 	}
+}
+
+// Serve listens on addr like Listen and runs s.ServeComm on each comm.
+func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts ListenOptions) (*Listener, error) {
+	return Listen(ctx, addr, tlsCfg, func(c *Comm) { s.ServeComm(ctx, c) }, opts)
 }

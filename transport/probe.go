@@ -154,9 +154,9 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 		conn, version = tc, tc.ConnectionState().Version
 	}
 	res.Stage = StageHandshake
-	c := newComm(conn, nil, a.Scheme, CommOptions{Limits: probeLimits})
+	c := NewComm(conn, CommOptions{Limits: probeLimits})
 	defer c.Close()
-	if err := c.exchangeHandshake(ctx, DefaultHandshake); err != nil {
+	if err := c.Handshake(ctx); err != nil {
 		return explain(err, tlsCfg != nil, version)
 	}
 	h := c.PeerHandshake()

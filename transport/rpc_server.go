@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 )
@@ -35,11 +34,6 @@ type Server struct {
 	Fallback HandlerFunc
 	// OnError, if set, is told about handler errors and broken requests.
 	OnError func(op string, err error)
-}
-
-// Serve listens on addr like Listen and runs s.ServeComm on each comm.
-func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts ListenOptions) (*Listener, error) {
-	return Listen(ctx, addr, tlsCfg, func(c *Comm) { s.ServeComm(ctx, c) }, opts)
 }
 
 // ServeComm reads requests from c and answers them until c closes, the

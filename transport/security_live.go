@@ -26,7 +26,7 @@ func (s *Security) track(c *Comm, log *slog.Logger) {
 	}
 	s.live[c] = log
 	s.liveMu.Unlock()
-	c.addCloseHook(func() {
+	c.OnClose(func() {
 		s.liveMu.Lock()
 		delete(s.live, c)
 		s.liveMu.Unlock()

@@ -2,8 +2,9 @@ package transport
 
 import "errors"
 
-// Errors of security: building tls.Configs from the configuration, loading
-// the material and authorizing peers. Callers branch on them with errors.Is.
+// Errors of security (building tls.Configs from the configuration, loading
+// the material, authorizing peers) and of listening and dialing. Callers
+// branch on them with errors.Is.
 var (
 	// ErrBadMaterial means a certificate, key, CA bundle or CRL is missing,
 	// unreadable, malformed, or does not fit the rest (key does not match the
@@ -23,4 +24,7 @@ var (
 	// ErrNotListener means a server tls.Config was used by a role that never
 	// listens (a client).
 	ErrNotListener = errors.New("role does not listen")
+
+	// ErrTLSRequired means a tls:// address was given without a tls.Config.
+	ErrTLSRequired = errors.New("tls address needs a tls.Config")
 )
