@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Connect dials a Dask endpoint and performs the TLS handshake (for tls://)
@@ -23,7 +24,7 @@ import (
 // Like Dask 2023.8 and later, Connect writes its handshake at once and then
 // reads the server's; that is deadlock-free against every Dask server
 // generation, all of which also write theirs at once.
-func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOptions) (*Comm, error) {
+func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts wire.CommOptions) (*wire.Comm, error) {
 	a, err := commAddr(addr, tlsCfg)
 	if err != nil {
 		return nil, err
@@ -44,14 +45,14 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = a.Host
 		}
-		tc := tls.Client(BatchWrites(raw), cfg)
+		tc := tls.Client(wire.BatchWrites(raw), cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, fmt.Errorf("connecting to %s: tls handshake: %w", a, err)
 		}
 		conn = tc
 	}
-	c := NewComm(conn, opts)
+	c := wire.NewComm(conn, opts)
 	if err := c.Handshake(ctx); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
@@ -77,9 +78,9 @@ func commAddr(addr string, tlsCfg *tls.Config) (daskconfig.Addr, error) {
 }
 
 // handshakeTimeout is opts.HandshakeTimeout or DefaultHandshakeTimeout.
-func handshakeTimeout(opts CommOptions) time.Duration {
+func handshakeTimeout(opts wire.CommOptions) time.Duration {
 	if opts.HandshakeTimeout > 0 {
 		return opts.HandshakeTimeout
 	}
-	return DefaultHandshakeTimeout
+	return wire.DefaultHandshakeTimeout
 }

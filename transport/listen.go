@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Defaults for ListenOptions.
@@ -31,7 +32,7 @@ const (
 type ListenOptions struct {
 	// Comm applies to every accepted comm; its HandshakeTimeout bounds the
 	// TLS plus Dask handshake of each connection.
-	Comm CommOptions
+	Comm wire.CommOptions
 	// MaxHandshakes bounds TLS handshakes in progress at once, counted
 	// from the arrival of a dialer's whole first record (its ClientHello)
 	// to the end of its TLS handshake; zero means DefaultMaxHandshakes.
@@ -57,7 +58,7 @@ type Listener struct {
 	ln      net.Listener
 	scheme  string
 	tlsCfg  *tls.Config
-	handler func(*Comm)
+	handler func(*wire.Comm)
 	opts    ListenOptions
 
 	ctx        context.Context // cancelled by Close
@@ -79,7 +80,7 @@ type Listener struct {
 // comm is closed when handler returns.
 //
 // The listener stops when ctx is done or Close is called.
-func Listen(ctx context.Context, addr string, tlsCfg *tls.Config, handler func(*Comm), opts ListenOptions) (*Listener, error) {
+func Listen(ctx context.Context, addr string, tlsCfg *tls.Config, handler func(*wire.Comm), opts ListenOptions) (*Listener, error) {
 	a, err := commAddr(addr, tlsCfg)
 	if err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ func (l *Listener) serveConn(raw net.Conn) {
 // handshake runs the TLS and Dask handshakes under the handshake timeout.
 // A TLS connection takes a handshake slot only once its first record (the
 // ClientHello) has arrived, and gives it back when the TLS handshake ends.
-func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
+func (l *Listener) handshake(raw net.Conn) (*wire.Comm, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, handshakeTimeout(l.opts.Comm))
 	defer cancel()
 	conn := raw
@@ -215,7 +216,7 @@ func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
 		}
 		conn = tc
 	}
-	c := NewComm(conn, l.opts.Comm)
+	c := wire.NewComm(conn, l.opts.Comm)
 	if err := c.Handshake(ctx); err != nil {
 		return nil, err
 	}
@@ -237,7 +238,7 @@ func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, e
 		return nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
 	}
 	defer func() { <-l.handshakes }()
-	tc := tls.Server(BatchWrites(&replayConn{Conn: raw, pending: first}), l.tlsCfg)
+	tc := tls.Server(wire.BatchWrites(&replayConn{Conn: raw, pending: first}), l.tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
@@ -251,6 +252,6 @@ func (l *Listener) report(err error) {
 }
 
 // Serve listens on addr like Listen and runs s.ServeComm on each comm.
-func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *Server, opts ListenOptions) (*Listener, error) {
-	return Listen(ctx, addr, tlsCfg, func(c *Comm) { s.ServeComm(ctx, c) }, opts)
+func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *wire.Server, opts ListenOptions) (*Listener, error) {
+	return Listen(ctx, addr, tlsCfg, func(c *wire.Comm) { s.ServeComm(ctx, c) }, opts)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // DefaultProbeTimeout bounds a whole probe when ProbeOptions.Timeout is
@@ -21,7 +22,7 @@ const DefaultProbeTimeout = 10 * time.Second
 // probeLimits bound what a probe reads from the endpoint it checks, which
 // it has no reason to trust: the identity reply of a scheduler with ten
 // thousand workers is about 10 MiB.
-var probeLimits = Limits{MaxFrames: 1 << 10, MaxFrameSize: 64 << 20, MaxMessageSize: 64 << 20}
+var probeLimits = wire.Limits{MaxFrames: 1 << 10, MaxFrameSize: 64 << 20, MaxMessageSize: 64 << 20}
 
 // ProbeOptions configures Probe. The zero value probes tcp:// only.
 type ProbeOptions struct {
@@ -154,7 +155,7 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 		conn, version = tc, tc.ConnectionState().Version
 	}
 	res.Stage = StageHandshake
-	c := NewComm(conn, CommOptions{Limits: probeLimits})
+	c := wire.NewComm(conn, wire.CommOptions{Limits: probeLimits})
 	defer c.Close()
 	if err := c.Handshake(ctx); err != nil {
 		return explain(err, tlsCfg != nil, version)
@@ -162,8 +163,8 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 	h := c.PeerHandshake()
 	res.Handshake = &HandshakeInfo{Python: h.Python, PickleProtocol: h.PickleProtocol, Compression: h.Compression}
 	res.Stage = StageIdentity
-	v, err := Call(ctx, c, "identity", nil)
-	if errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+	v, err := wire.Call(ctx, c, "identity", nil)
+	if errors.Is(err, wire.ErrFrameLimit) || errors.Is(err, wire.ErrMalformed) {
 		return fmt.Errorf("%w: its answer to identity was refused: %w", ErrNotDask, err)
 	}
 	if err != nil {
@@ -175,7 +176,7 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 	if err := checkIdentityRole(opts.Security, res.Identity.Type, c.TLSState()); err != nil {
 		return err
 	}
-	_ = CloseRPC(ctx, c)
+	_ = wire.CloseRPC(ctx, c)
 	return nil
 }
 
@@ -265,7 +266,7 @@ func identityInfo(v any) (*IdentityInfo, error) {
 	switch w := d["workers"].(type) {
 	case map[string]any:
 		info.Workers = len(w)
-	case Map:
+	case wire.Map:
 		info.Workers = len(w)
 	}
 	if n, ok := asInt(d["n_workers"]); ok && info.Workers == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestProbeReportsEverything(t *testing.T) {
@@ -35,7 +36,7 @@ func TestProbeReportsEverything(t *testing.T) {
 		!leaf.NotAfter.Equal(want.NotAfter) || !slices.Contains(leaf.IPs, "::1") {
 		t.Errorf("peer certificate = %+v", leaf)
 	}
-	if res.Handshake == nil || !slices.Equal(res.Handshake.Python, DefaultHandshake.Python) || res.Handshake.PickleProtocol != 5 {
+	if res.Handshake == nil || !slices.Equal(res.Handshake.Python, wire.DefaultHandshake.Python) || res.Handshake.PickleProtocol != 5 {
 		t.Errorf("dask handshake = %+v", res.Handshake)
 	}
 	if id := res.Identity; id == nil || id.Type != "Scheduler" || id.ID != sched.ID() || id.Workers != 1 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // SecurityOptions tunes NewSecurity. The zero value logs nothing and uses
@@ -51,7 +52,7 @@ type Security struct {
 	stop     sync.Once
 
 	liveMu sync.Mutex
-	live   map[*Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
+	live   map[*wire.Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
 }
 
 // AllowedPeers returns the roles a listener of role r accepts by default,

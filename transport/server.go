@@ -12,6 +12,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Peer is who is at the other end of a comm, as its certificate says. On a
@@ -47,7 +48,7 @@ func (p Peer) LogAttrs() []any {
 }
 
 // PeerOf returns who is at the other end of c.
-func PeerOf(c *Comm) Peer {
+func PeerOf(c *wire.Comm) Peer {
 	p := Peer{Addr: c.RemoteAddr()}
 	st := c.TLSState()
 	if st == nil {
@@ -156,7 +157,7 @@ func (e *endpointBase) serverTLS(a daskconfig.Addr) (*tls.Config, error) {
 
 // connect dials a, accepting the peers the policy table allows for op,
 // with its errors explained, and tracks the comm for live revocation.
-func (e *endpointBase) connect(ctx context.Context, a daskconfig.Addr, op Operation, opts CommOptions) (*Comm, error) {
+func (e *endpointBase) connect(ctx context.Context, a daskconfig.Addr, op Operation, opts wire.CommOptions) (*wire.Comm, error) {
 	tlsCfg, err := e.dialTLS(a, op)
 	if err != nil {
 		return nil, err
@@ -206,7 +207,7 @@ func (e *endpointBase) defaultScheme() string {
 
 // serve listens on a with srv, logging every accepted peer with its
 // certificate and every connection refused before reaching srv.
-func (e *endpointBase) serve(ctx context.Context, a daskconfig.Addr, srv *Server, opts ListenOptions) error {
+func (e *endpointBase) serve(ctx context.Context, a daskconfig.Addr, srv *wire.Server, opts ListenOptions) error {
 	tlsCfg, err := e.serverTLS(a)
 	if err != nil {
 		return err
@@ -218,7 +219,7 @@ func (e *endpointBase) serve(ctx context.Context, a daskconfig.Addr, srv *Server
 			onErr(err)
 		}
 	}
-	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *Comm) {
+	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *wire.Comm) {
 		e.log.Info("connection", PeerOf(c).LogAttrs()...)
 		e.sec.track(c, e.log)
 		srv.ServeComm(ctx, c)
@@ -273,5 +274,5 @@ func asString(v any) string {
 
 // isClosedErr reports whether err is the ordinary end of a comm.
 func isClosedErr(err error) bool {
-	return errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled)
+	return errors.Is(err, wire.ErrClosed) || errors.Is(err, context.Canceled)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Reconnection backoff of a worker whose scheduler is unreachable or
@@ -132,10 +133,10 @@ func cmp0(v, def time.Duration) time.Duration {
 	return v
 }
 
-func (w *Worker) server() *Server {
-	return &Server{
-		Handlers: map[string]HandlerFunc{
-			"identity": func(context.Context, *Comm, map[string]any) (any, error) {
+func (w *Worker) server() *wire.Server {
+	return &wire.Server{
+		Handlers: map[string]wire.HandlerFunc{
+			"identity": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 				return map[string]any{"type": "Worker", "id": w.id, "scheduler": w.sched.String(),
 					"nthreads": int64(w.opts.NThreads), "memory_limit": w.opts.MemoryLimit, "name": w.Status().Name}, nil
 			},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestWorkerReconnectsToRestartedScheduler(t *testing.T) {
@@ -140,7 +141,7 @@ func TestRoleMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = call(t, c, "heartbeat_worker", map[string]any{"address": w.Status().Address})
-		var rerr *RemoteError
+		var rerr *wire.RemoteError
 		if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "registered by") {
 			t.Errorf("heartbeat for another worker: %v, want a refusal", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // The helpers of lifecycle_live_test.go: a cluster of daskca run processes
@@ -233,12 +234,12 @@ func (c *liveCluster) registered(t *testing.T) map[string]registration {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runWait)
 	defer cancel()
-	comm, err := transport.Connect(ctx, c.addr, sec.ClientConfigFor(a, identity.Scheduler), transport.CommOptions{})
+	comm, err := transport.Connect(ctx, c.addr, sec.ClientConfigFor(a, identity.Scheduler), wire.CommOptions{})
 	if err != nil {
 		t.Fatalf("connecting to the scheduler as alice: %v", err)
 	}
-	defer func() { _ = transport.CloseRPC(ctx, comm) }()
-	v, err := transport.Call(ctx, comm, "identity", nil)
+	defer func() { _ = wire.CloseRPC(ctx, comm) }()
+	v, err := wire.Call(ctx, comm, "identity", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // runOpts are the flags of run scheduler and run worker.
@@ -88,7 +89,7 @@ func (l *connLimits) bind(cmd *cobra.Command) {
 		"most connections open at once, handshaking or not; more wait in the kernel's backlog (--go-native)")
 	f.IntVar(&l.maxHandshakes, "max-handshakes", transport.DefaultMaxHandshakes,
 		"most TLS handshakes computed at once (peers that have not yet sent a whole ClientHello do not count) (--go-native)")
-	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout,
+	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", wire.DefaultHandshakeTimeout,
 		"bound on the TLS and Dask handshakes of each connection, accepted or dialed; a peer that takes longer is disconnected (--go-native)")
 	f.DurationVar(&l.idleTimeout, "idle-timeout", 0,
 		"disconnect a peer that sends no whole message for this long (0: never); worker streams are silent between tasks, "+
@@ -109,7 +110,7 @@ func (l connLimits) options() (transport.ListenOptions, error) {
 	}
 	return transport.ListenOptions{
 		MaxConns: l.maxConns, MaxHandshakes: l.maxHandshakes,
-		Comm: transport.CommOptions{HandshakeTimeout: l.handshakeTimeout, IdleTimeout: l.idleTimeout},
+		Comm: wire.CommOptions{HandshakeTimeout: l.handshakeTimeout, IdleTimeout: l.idleTimeout},
 	}, nil
 }
 

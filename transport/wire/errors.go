@@ -1,9 +1,9 @@
-package transport
+package wire
 
 import "errors"
 
-// Errors of the wire half of the package: framing, messages, the Dask
-// handshake, comms and RPC. Callers branch on them with errors.Is.
+// Errors of the wire protocol: framing, messages, the Dask handshake, comms
+// and RPC. Callers branch on them with errors.Is.
 var (
 	// ErrFrameLimit means a message header claimed more frames, a larger
 	// frame or a larger message than the configured Limits allow. The bytes

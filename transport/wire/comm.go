@@ -1,4 +1,4 @@
-package transport
+package wire
 
 import (
 	"bufio"
@@ -27,7 +27,9 @@ type CommOptions struct {
 	// Limits bounds every message read from the peer.
 	Limits Limits
 	// HandshakeTimeout bounds connecting (dialers), the TLS handshake and
-	// the Dask handshake. Zero means DefaultHandshakeTimeout.
+	// the Dask handshake where a comm is dialed or accepted (package
+	// transport's Connect and Listen); Comm.Handshake itself is bounded by
+	// its ctx. Zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 	// IdleTimeout, if positive, bounds each Read (waiting included) and
 	// each Write. When it expires the comm is closed and the call returns

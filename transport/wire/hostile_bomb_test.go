@@ -1,10 +1,8 @@
-package transport
+package wire
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -117,28 +115,5 @@ func TestDecodeManyPlaceholders(t *testing.T) {
 	}
 	if got := m.Value.([]any); len(got) != n || string(got[n-1].(*Serialized).Pickle()) != "x" {
 		t.Fatalf("decoded %v", m.Value)
-	}
-}
-
-// TestHandshakeReadWithinItsLimits sends a listener, in place of the Dask
-// handshake, a message within the comm's limits but far beyond any
-// handshake: it is refused from its header, before its bytes are read.
-func TestHandshakeReadWithinItsLimits(t *testing.T) {
-	errc := make(chan error, 1)
-	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(*Comm) {}, ListenOptions{OnError: func(err error) { errc <- err }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(l.Addr(), "tcp://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write(prelude(16+1<<20, 1, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; !errors.Is(err, ErrHandshake) || !errors.Is(err, ErrFrameLimit) {
-		t.Fatalf("listener error = %v, want a handshake over its limits", err)
 	}
 }

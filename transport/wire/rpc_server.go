@@ -1,4 +1,4 @@
-package transport
+package wire
 
 import (
 	"context"
@@ -38,9 +38,9 @@ type Server struct {
 
 // ServeComm reads requests from c and answers them until c closes, the
 // peer sends {"op": "close"}, a request asks to "close" after its reply, or
-// ctx is done. It does not close c; the caller (a Listener) does. A message
-// refused for its size or shape (ErrFrameLimit, ErrMalformed) is reported
-// to OnError before the comm ends.
+// ctx is done. It does not close c; the caller (a listener's handler) does.
+// A message refused for its size or shape (ErrFrameLimit, ErrMalformed) is
+// reported to OnError before the comm ends.
 //
 // Like Dask it answers an op that fails with the uncaught-error reply, a
 // "close" op that wants a reply with "OK", and stops at a request that is

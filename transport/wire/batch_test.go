@@ -1,14 +1,12 @@
-package transport
+package wire
 
 import (
 	"bytes"
-	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
 	"testing"
-
-	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // countConn counts the writes that reach a real loopback connection.
@@ -79,46 +77,29 @@ func TestRecordBatcher(t *testing.T) {
 	}
 }
 
-// TestCommLargeMessagesBothWays: over TLS, both ends write messages around
-// and above the batching threshold at the same time, and every byte
-// arrives.
-func TestCommLargeMessagesBothWays(t *testing.T) {
-	client, server := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
-	sizes := []int{1, batchAbove - 1, batchAbove, batchAbove + 1, batchSize + 3, 3*batchSize + 5, 5 << 20}
-	payload := func(n, seed int) []byte {
-		p := make([]byte, n)
-		for i := range p {
-			p[i] = byte(i*7 + seed)
-		}
-		return p
+// TestNewCommScheme: NewComm takes the scheme from the connection and finds
+// the batcher under a *tls.Conn made over BatchWrites, and only there.
+func TestNewCommScheme(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	tests := []struct {
+		name      string
+		conn      net.Conn
+		scheme    string
+		batched   bool
+		localAddr string
+	}{
+		{"plain", a, "tcp", false, "tcp://pipe"},
+		{"tls over BatchWrites", tls.Client(BatchWrites(a), &tls.Config{}), "tls", true, "tls://pipe"},
+		{"tls without batching", tls.Client(a, &tls.Config{}), "tls", false, "tls://pipe"},
 	}
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for side, c := range []*Comm{client, server} {
-		wg.Go(func() {
-			for i, n := range sizes {
-				msg := &Serialized{Kind: KindSerialized, Header: map[string]any{"i": int64(i)}, Frames: [][]byte{payload(n, side)}}
-				if err := c.Write(ctx, map[string]any{"op": "data", "payload": msg}); err != nil {
-					t.Error(err)
-					return
-				}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewComm(tt.conn, CommOptions{})
+			if c.scheme != tt.scheme || (c.batch != nil) != tt.batched || c.LocalAddr() != tt.localAddr {
+				t.Errorf("scheme %q, batched %v, local %s; want %q, %v, %s", c.scheme, c.batch != nil, c.LocalAddr(), tt.scheme, tt.batched, tt.localAddr)
 			}
 		})
 	}
-	for side, c := range []*Comm{server, client} {
-		for i, n := range sizes {
-			m, err := c.Read(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			frames, err := EncodeMsg(m.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if last := frames[len(frames)-1]; !bytes.Equal(last, payload(n, side)) {
-				t.Fatalf("side %d message %d: %d bytes arrived, not the %d sent", side, i, len(last), n)
-			}
-		}
-	}
-	wg.Wait()
 }
