@@ -198,7 +198,7 @@ func checkIdentityRole(sec *Security, typ string, st *tls.ConnectionState) error
 	if !ok {
 		return fmt.Errorf("%w: it answers identity as a %q, not a Dask Scheduler, Worker or Nanny", ErrNotDask, typ)
 	}
-	id, leaf, err := PeerIdentity(*st)
+	id, leaf, err := peerIdentity(*st)
 	if err != nil {
 		return fmt.Errorf("we refused the peer: %w: %w", ErrPeerRefused, err)
 	}

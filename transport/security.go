@@ -55,17 +55,6 @@ type Security struct {
 	live   map[*wire.Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
 }
 
-// AllowedPeers returns the roles a listener of role r accepts by default,
-// the policy table's accept row: scheduler ← worker, client; worker ←
-// scheduler, worker, client; none for a client, which never listens.
-func AllowedPeers(r identity.Role) []identity.Role { return Peers(r, OpAccept) }
-
-// ExpectedPeers returns the roles a dialer of role r accepts by default,
-// the policy table's dial row: scheduler → worker; worker → scheduler,
-// worker; client → scheduler, worker. Dialing the scheduler address takes
-// the stricter OpDialScheduler row.
-func ExpectedPeers(r identity.Role) []identity.Role { return Peers(r, OpDial) }
-
 // NewSecurity loads the material of role from cfg: the role's certificate
 // and key, the CA bundle and the optional CRL, and checks that they fit: the
 // key matches, the certificate chains to the bundle now with the extended key
@@ -138,7 +127,7 @@ func (s *Security) RequireEncryption() bool { return s.cfg.EncryptionRequired() 
 func (s *Security) CheckScheme(a daskconfig.Addr) error { return s.cfg.CheckScheme(a) }
 
 // ServerConfig returns the tls.Config of a listener that accepts peers of
-// the allow roles (AllowedPeers of our role when none are given). Every
+// the allow roles (Peers(role, OpAccept) when none are given). Every
 // handshake takes the current material through GetConfigForClient: our
 // certificate, the CA bundle for client certificates (always required and
 // verified), TLS versions and suites, then the peer's role, trust domain and
@@ -150,7 +139,7 @@ func (s *Security) CheckScheme(a daskconfig.Addr) error { return s.cfg.CheckSche
 // ErrNotListener.
 func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 	if len(allow) == 0 {
-		allow = AllowedPeers(s.role)
+		allow = Peers(s.role, OpAccept)
 	}
 	allow = slices.Clone(allow)
 	return &tls.Config{
@@ -195,7 +184,7 @@ func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 }
 
 // ClientConfig returns the tls.Config of a dialer that accepts listeners of
-// the expect roles (ExpectedPeers of our role when none are given). It
+// the expect roles (Peers(role, OpDial) when none are given). It
 // presents our current certificate and verifies the server's chain against
 // the current CA bundle itself (the bundle can change between handshakes,
 // and tls.Config.RootCAs cannot), then role, trust domain and revocation.
@@ -218,7 +207,7 @@ func (s *Security) ClientConfigFor(a daskconfig.Addr, expect ...identity.Role) *
 
 func (s *Security) clientConfig(host string, expect []identity.Role) *tls.Config {
 	if len(expect) == 0 {
-		expect = ExpectedPeers(s.role)
+		expect = Peers(s.role, OpDial)
 	}
 	expect = slices.Clone(expect)
 	return &tls.Config{

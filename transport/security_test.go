@@ -87,11 +87,11 @@ func TestSecurityDefaultMatrix(t *testing.T) {
 			}
 		})
 	}
-	if got := AllowedPeers(identity.Client); len(got) != 0 {
-		t.Errorf("AllowedPeers(client) = %v, want none", got)
+	if got := Peers(identity.Client, OpAccept); len(got) != 0 {
+		t.Errorf("Peers(client, OpAccept) = %v, want none", got)
 	}
-	if got := ExpectedPeers(identity.Client); !slices.Equal(got, []identity.Role{identity.Scheduler, identity.Worker}) {
-		t.Errorf("ExpectedPeers(client) = %v", got)
+	if got := Peers(identity.Client, OpDial); !slices.Equal(got, []identity.Role{identity.Scheduler, identity.Worker}) {
+		t.Errorf("Peers(client, OpDial) = %v", got)
 	}
 }
 
@@ -102,13 +102,13 @@ func TestSecurityPeerIdentity(t *testing.T) {
 	if !res.ok() {
 		t.Fatalf("server %v, client %v", res.server, res.client)
 	}
-	id, cert, err := PeerIdentity(res.state)
+	id, cert, err := peerIdentity(res.state)
 	want := identity.ID{TrustDomain: "td.example", Role: identity.Scheduler, Name: "scheduler-1"}
 	if err != nil || id != want || cert.SerialNumber.Cmp(s.leaves[identity.Scheduler].cert.SerialNumber) != 0 {
-		t.Fatalf("PeerIdentity = %v, %v, %v; want %v", id, cert.SerialNumber, err, want)
+		t.Fatalf("peerIdentity = %v, %v, %v; want %v", id, cert.SerialNumber, err, want)
 	}
-	if _, _, err := PeerIdentity(tls.ConnectionState{}); err == nil {
-		t.Error("PeerIdentity of no certificate: want an error")
+	if _, _, err := peerIdentity(tls.ConnectionState{}); err == nil {
+		t.Error("peerIdentity of no certificate: want an error")
 	}
 }
 

@@ -54,7 +54,7 @@ func PeerOf(c *wire.Comm) Peer {
 	if st == nil {
 		return p
 	}
-	id, leaf, _ := PeerIdentity(*st)
+	id, leaf, _ := peerIdentity(*st)
 	if leaf != nil {
 		p.Serial, p.Subject = leaf.SerialNumber.Text(16), leaf.Subject.String()
 	}
