@@ -14,7 +14,7 @@ import (
 // LoadOptions says where LoadConfig looks. The zero value reads nothing and
 // gives the zero Config; a program passes its environment explicitly:
 //
-//	cfg, err := transport.LoadConfig(transport.LoadOptions{
+//	cfg, err := daskconfig.LoadConfig(daskconfig.LoadOptions{
 //		Environ: os.Environ(),
 //		Home:    home, // os.UserHomeDir()
 //	})
