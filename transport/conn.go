@@ -77,7 +77,7 @@ func commAddr(addr string, tlsCfg *tls.Config) (daskconfig.Addr, error) {
 	return a, nil
 }
 
-// handshakeTimeout is opts.HandshakeTimeout or DefaultHandshakeTimeout.
+// handshakeTimeout is opts.HandshakeTimeout or wire.DefaultHandshakeTimeout.
 func handshakeTimeout(opts wire.CommOptions) time.Duration {
 	if opts.HandshakeTimeout > 0 {
 		return opts.HandshakeTimeout

@@ -92,9 +92,10 @@ func Peers(local identity.Role, op Operation) []identity.Role {
 	return slices.Clone(r.Peers)
 }
 
-// Allowed reports whether, under policy (PolicyStrict or PolicyDask), a
-// peer of role peer may do op on an endpoint of role local. An operation
-// the table does not list is refused under the strict policy.
+// Allowed reports whether, under policy (daskconfig.PolicyStrict or
+// daskconfig.PolicyDask), a peer of role peer may do op on an endpoint of
+// role local. An operation the table does not list is refused under the
+// strict policy.
 func Allowed(policy string, local identity.Role, op Operation, peer identity.Role) bool {
 	if policy == daskconfig.PolicyDask {
 		return true

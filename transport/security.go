@@ -30,9 +30,9 @@ type SecurityOptions struct {
 	OnReload func(error)
 }
 
-// Security builds the tls.Configs of one endpoint from a Config and the
-// endpoint's role, and keeps its certificate, key, CA bundle and CRL current
-// (see Reload and Run). It is safe for concurrent use; the tls.Configs it
+// Security builds the tls.Configs of one endpoint from a daskconfig.Config
+// and the endpoint's role, and keeps its certificate, key, CA bundle and CRL
+// current (see Reload and Run). It is safe for concurrent use; the tls.Configs it
 // returns stay valid across reloads and may be used for many connections.
 type Security struct {
 	cfg    daskconfig.Config
@@ -59,7 +59,7 @@ type Security struct {
 // and key, the CA bundle and the optional CRL, and checks that they fit: the
 // key matches, the certificate chains to the bundle now with the extended key
 // usages the role needs and, under the strict role policy, carries a daskca
-// identity of this role. Errors wrap ErrBadMaterial or ErrBadConfig.
+// identity of this role. Errors wrap ErrBadMaterial or daskconfig.ErrBadConfig.
 //
 // Nothing watches the files until Run is called.
 func NewSecurity(cfg daskconfig.Config, role identity.Role, opts SecurityOptions) (*Security, error) {
