@@ -14,7 +14,7 @@
 // # Configuration
 //
 // The plugin reads Dask's own TLS keys (distributed.comm.tls.*) and the
-// same top-level `daskca:` keys the Go transport reads (transport.Extra),
+// same top-level `daskca:` keys the Go transport reads (daskconfig.Extra),
 // accepting and refusing the same values:
 //
 //	daskca:

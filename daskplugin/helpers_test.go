@@ -16,6 +16,7 @@ import (
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/internal/testca"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -237,8 +238,8 @@ func (e *env) serveSerial(addr string) (*big.Int, error) {
 	writeAtomic(e.t, cert, certPEM, 0o644)
 	writeAtomic(e.t, key, keyPEM, 0o600)
 	off := false
-	cfg := transport.Config{TLS: transport.TLSConfig{CAFile: e.bundle, Client: transport.RoleFiles{Cert: cert, Key: key}},
-		Daskca: transport.Extra{Reload: &off}}
+	cfg := daskconfig.Config{TLS: daskconfig.TLSConfig{CAFile: e.bundle, Client: daskconfig.RoleFiles{Cert: cert, Key: key}},
+		Daskca: daskconfig.Extra{Reload: &off}}
 	sec, err := transport.NewSecurity(cfg, identity.Client, transport.SecurityOptions{})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/internal/testca"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -280,7 +280,7 @@ func TestSettingsMatchGo(t *testing.T) {
 	}
 	for i, doc := range docs {
 		t.Run(strings.ReplaceAll(doc, "\n", " "), func(t *testing.T) {
-			c, goErr := transport.ParseYAML([]byte(doc))
+			c, goErr := daskconfig.ParseYAML([]byte(doc))
 			py := got[i]
 			if (goErr == nil) != py.OK {
 				t.Fatalf("Go err=%v, plugin ok=%v %s", goErr, py.OK, py.Error)

@@ -11,6 +11,7 @@ import (
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/internal/testca"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -75,8 +76,8 @@ func TestRegisterWorkerRoles(t *testing.T) {
 			for _, role := range identity.Roles {
 				t.Run(string(role), func(t *testing.T) {
 					rogue := e.issue(identity.Worker, role, "rogue-"+string(role))
-					accept := transport.Allowed(transport.PolicyStrict, identity.Scheduler, transport.OpAccept, role)
-					register := transport.Allowed(transport.PolicyStrict, identity.Scheduler, transport.OpRegisterWorker, role)
+					accept := transport.Allowed(daskconfig.PolicyStrict, identity.Scheduler, transport.OpAccept, role)
+					register := transport.Allowed(daskconfig.PolicyStrict, identity.Scheduler, transport.OpRegisterWorker, role)
 					args := append(rogue.tlsArgs(), "--no-nanny", "--name", rogue.name)
 					if accept && register {
 						w := rt.StartWorker(t, sched.Addr, dasktest.WorkerOptions{Args: args})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -53,7 +54,7 @@ func TestWatchRenewsLive(t *testing.T) {
 		}
 	}()
 	dial := func() (*tls.Conn, string) {
-		c, err := tls.Dial("tcp", ln.Addr().String(), csec.ClientConfigFor(transport.Addr{Scheme: "tls", Host: "127.0.0.1"}))
+		c, err := tls.Dial("tcp", ln.Addr().String(), csec.ClientConfigFor(daskconfig.Addr{Scheme: "tls", Host: "127.0.0.1"}))
 		if err != nil {
 			t.Fatalf("dialing the worker: %v", err)
 		}
@@ -125,7 +126,7 @@ func enrolDirRole(t *testing.T, f *fixture, tok, name string) string {
 
 func mustSecurity(t *testing.T, dir string, role identity.Role, poll time.Duration) *transport.Security {
 	t.Helper()
-	cfg, err := transport.LoadFile(filepath.Join(dir, YAMLFile))
+	cfg, err := daskconfig.LoadFile(filepath.Join(dir, YAMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // benchSize is the message size the throughput targets are set for.
@@ -35,17 +38,17 @@ func mustPayload(b *testing.B) []byte {
 //     gap to bare-tls is the cost of keeping the bytes at all.
 func BenchmarkThroughput(b *testing.B) {
 	payload := mustPayload(b)
-	frameMsg := map[string]any{"op": "data", "payload": &Serialized{
-		Kind: KindSerialized, Header: map[string]any{"serializer": "raw"}, Frames: [][]byte{payload}}}
+	frameMsg := map[string]any{"op": "data", "payload": &wire.Serialized{
+		Kind: wire.KindSerialized, Header: map[string]any{"serializer": "raw"}, Frames: [][]byte{payload}}}
 	binMsg := map[string]any{"op": "data", "payload": payload}
 	for _, bc := range []struct {
 		name   string
 		scheme string
 		msg    any
 	}{
-		{"tcp", SchemeTCP, frameMsg},
-		{"tls", SchemeTLS, frameMsg},
-		{"tls-bin", SchemeTLS, binMsg},
+		{"tcp", daskconfig.SchemeTCP, frameMsg},
+		{"tls", daskconfig.SchemeTLS, frameMsg},
+		{"tls-bin", daskconfig.SchemeTLS, binMsg},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client, server := commPair(b, bc.scheme, ListenOptions{})
@@ -86,7 +89,7 @@ func benchBareTLS(b *testing.B, payload []byte, keep bool) {
 	}
 }
 
-func benchComm(b *testing.B, client, server *Comm, msg any) {
+func benchComm(b *testing.B, client, server *wire.Comm, msg any) {
 	ctx := context.Background()
 	b.SetBytes(benchSize)
 	b.ResetTimer()
@@ -145,11 +148,11 @@ func tlsPipe(b *testing.B) (client, server *tls.Conn) {
 func BenchmarkConnect(b *testing.B) {
 	pki := mustTestPKI(b)
 	b.Run("dask-tls", func(b *testing.B) {
-		l := mustServe(b, SchemeTLS, pki.server, &Server{}, ListenOptions{})
+		l := mustServe(b, daskconfig.SchemeTLS, pki.server, &wire.Server{}, ListenOptions{})
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
-			c, err := Connect(ctx, l.Addr(), pki.client, CommOptions{})
+			c, err := Connect(ctx, l.Addr(), pki.client, wire.CommOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -157,11 +160,11 @@ func BenchmarkConnect(b *testing.B) {
 		}
 	})
 	b.Run("dask-tcp", func(b *testing.B) {
-		l := mustServe(b, SchemeTCP, nil, &Server{}, ListenOptions{})
+		l := mustServe(b, daskconfig.SchemeTCP, nil, &wire.Server{}, ListenOptions{})
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
-			c, err := Connect(ctx, l.Addr(), nil, CommOptions{})
+			c, err := Connect(ctx, l.Addr(), nil, wire.CommOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/daskca/daskca/internal/testca"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // daskTLS returns a client or server tls.Config that verifies the peer's
@@ -74,7 +75,7 @@ func TestCommDaskSchedulerInterop(t *testing.T) {
 func checkDaskScheduler(t *testing.T, addr string, cfg *tls.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := transport.Connect(ctx, addr, cfg, transport.CommOptions{})
+	c, err := transport.Connect(ctx, addr, cfg, wire.CommOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func checkDaskScheduler(t *testing.T, addr string, cfg *tls.Config) {
 	if hs := c.PeerHandshake(); hs.PickleProtocol < 4 || len(hs.Python) != 3 || hs.Python[0] != 3 {
 		t.Fatalf("scheduler handshake %+v", hs)
 	}
-	got, err := transport.Call(ctx, c, "identity", nil)
+	got, err := wire.Call(ctx, c, "identity", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,19 +96,19 @@ func checkDaskScheduler(t *testing.T, addr string, cfg *tls.Config) {
 		t.Fatalf("started = %#v, want a float epoch", id["started"])
 	}
 	// An op Dask does not know: it replies None and keeps the comm.
-	if got, err := transport.Call(ctx, c, "no-such-op", nil); err != nil || got != nil {
+	if got, err := wire.Call(ctx, c, "no-such-op", nil); err != nil || got != nil {
 		t.Fatalf("unknown op: %#v, %v", got, err)
 	}
 	// A handler that raises: Dask sends the pickled exception out of band.
-	_, err = transport.Call(ctx, c, "identity", map[string]any{"bogus": int64(1)})
-	var rerr *transport.RemoteError
+	_, err = wire.Call(ctx, c, "identity", map[string]any{"bogus": int64(1)})
+	var rerr *wire.RemoteError
 	if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "bogus") {
 		t.Fatalf("error reply: %v", err)
 	}
-	if _, ok := rerr.Exception.(*transport.Serialized); !ok {
+	if _, ok := rerr.Exception.(*wire.Serialized); !ok {
 		t.Fatalf("exception %#v, want the serialized Python exception", rerr.Exception)
 	}
-	if err := transport.CloseRPC(ctx, c); err != nil {
+	if err := wire.CloseRPC(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -140,12 +141,12 @@ asyncio.run(main())
 // TestCommDaskClientInterop serves Go handlers to Dask's own rpc client.
 func TestCommDaskClientInterop(t *testing.T) {
 	ca := testca.New(t)
-	srv := &transport.Server{Handlers: map[string]transport.HandlerFunc{
-		"identity": func(context.Context, *transport.Comm, map[string]any) (any, error) {
+	srv := &wire.Server{Handlers: map[string]wire.HandlerFunc{
+		"identity": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 			return map[string]any{"type": "GoTest", "id": "GoTest-1"}, nil
 		},
-		"echo": func(_ context.Context, _ *transport.Comm, args map[string]any) (any, error) { return args, nil },
-		"fail": func(context.Context, *transport.Comm, map[string]any) (any, error) {
+		"echo": func(_ context.Context, _ *wire.Comm, args map[string]any) (any, error) { return args, nil },
+		"fail": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 			return nil, errors.New("go handler failed")
 		},
 	}}
@@ -203,9 +204,9 @@ func (r *recorder) Read(p []byte) (int, error) {
 
 // TestCommDaskIdentityRequestBytes records the bytes Dask's rpc writes for
 // identity() and compares them with the golden request: both generations
-// send exactly the bytes in testdata/wire.
+// send exactly the bytes in wire/testdata/wire.
 func TestCommDaskIdentityRequestBytes(t *testing.T) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "wire", "identity-request-2022.12.hex"))
+	golden, err := os.ReadFile(filepath.Join("wire", "testdata", "wire", "identity-request-2022.12.hex"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,20 +226,20 @@ func TestCommDaskIdentityRequestBytes(t *testing.T) {
 					return
 				}
 				defer conn.Close()
-				hs, _ := transport.EncodeMsg(map[string]any{"compression": nil, "python": []any{3, 11, 2}, "pickle-protocol": 5})
-				if _, err := transport.WriteFrames(conn, hs); err != nil {
+				hs, _ := wire.EncodeMsg(map[string]any{"compression": nil, "python": []any{3, 11, 2}, "pickle-protocol": 5})
+				if _, err := wire.WriteFrames(conn, hs); err != nil {
 					return
 				}
-				if _, err := transport.ReadFrames(conn, transport.Limits{}); err != nil { // the client's handshake
+				if _, err := wire.ReadFrames(conn, wire.Limits{}); err != nil { // the client's handshake
 					return
 				}
 				rec := &recorder{r: conn}
-				if _, err := transport.ReadFrames(rec, transport.Limits{}); err != nil {
+				if _, err := wire.ReadFrames(rec, wire.Limits{}); err != nil {
 					return
 				}
 				recorded <- rec.buf.Bytes()
-				reply, _ := transport.EncodeMsg(map[string]any{"type": "Raw"})
-				_, _ = transport.WriteFrames(conn, reply)
+				reply, _ := wire.EncodeMsg(map[string]any{"type": "Raw"})
+				_, _ = wire.WriteFrames(conn, reply)
 			}()
 			script := "import asyncio, os\nfrom distributed.core import rpc\n" +
 				"async def main():\n    async with rpc(os.environ['ADDR']) as r:\n        print(await r.identity())\n" +
@@ -253,7 +254,7 @@ func TestCommDaskIdentityRequestBytes(t *testing.T) {
 	}
 }
 
-// hexBytes decodes a testdata/wire hex file ('#' starts a comment).
+// hexBytes decodes a wire/testdata/wire hex file ('#' starts a comment).
 func hexBytes(t *testing.T, s string) []byte {
 	t.Helper()
 	var digits strings.Builder

@@ -12,6 +12,9 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // testPKI is a throw-away CA with one leaf for both ends, made per test run.
@@ -76,7 +79,7 @@ func mustKey(t testing.TB) *ecdsa.PrivateKey {
 }
 
 // mustServe starts s on a free loopback port of the given scheme.
-func mustServe(t testing.TB, scheme string, tlsCfg *tls.Config, s *Server, opts ListenOptions) *Listener {
+func mustServe(t testing.TB, scheme string, tlsCfg *tls.Config, s *wire.Server, opts ListenOptions) *Listener {
 	t.Helper()
 	l, err := Serve(context.Background(), scheme+"://127.0.0.1:0", tlsCfg, s, opts)
 	if err != nil {
@@ -87,9 +90,9 @@ func mustServe(t testing.TB, scheme string, tlsCfg *tls.Config, s *Server, opts 
 }
 
 // mustConnect dials addr and closes the comm when the test ends.
-func mustConnect(t testing.TB, addr string, tlsCfg *tls.Config) *Comm {
+func mustConnect(t testing.TB, addr string, tlsCfg *tls.Config) *wire.Comm {
 	t.Helper()
-	c, err := Connect(context.Background(), addr, tlsCfg, CommOptions{})
+	c, err := Connect(context.Background(), addr, tlsCfg, wire.CommOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,15 +100,39 @@ func mustConnect(t testing.TB, addr string, tlsCfg *tls.Config) *Comm {
 	return c
 }
 
+// mustConnectTLS connects to a tls:// address like Connect and returns the
+// comm with its TLS connection, on which a test writes raw bytes.
+func mustConnectTLS(t testing.TB, addr string, tlsCfg *tls.Config) (*wire.Comm, *tls.Conn) {
+	t.Helper()
+	a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tlsCfg.Clone()
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		cfg.ServerName = a.Host
+	}
+	tc, err := tls.Dial("tcp", a.HostPort(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wire.NewComm(tc, wire.CommOptions{})
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, tc
+}
+
 // echoServer answers "echo" with its arguments, "fail" with an error and
 // "identity" with a fixed map.
-func echoServer() *Server {
-	return &Server{Handlers: map[string]HandlerFunc{
-		"echo": func(_ context.Context, _ *Comm, args map[string]any) (any, error) { return args, nil },
-		"fail": func(context.Context, *Comm, map[string]any) (any, error) {
+func echoServer() *wire.Server {
+	return &wire.Server{Handlers: map[string]wire.HandlerFunc{
+		"echo": func(_ context.Context, _ *wire.Comm, args map[string]any) (any, error) { return args, nil },
+		"fail": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 			return nil, errTest
 		},
-		"identity": func(context.Context, *Comm, map[string]any) (any, error) {
+		"identity": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 			return map[string]any{"type": "Test", "id": "Test-1"}, nil
 		},
 	}}

@@ -10,20 +10,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // commPair returns a connected client and server comm of the given scheme;
 // the server comm is the one the listener handed to its handler.
-func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *Comm) {
+func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *wire.Comm) {
 	t.Helper()
 	var srvTLS, cliTLS *tls.Config
-	if scheme == SchemeTLS {
+	if scheme == daskconfig.SchemeTLS {
 		pki := mustTestPKI(t)
 		srvTLS, cliTLS = pki.server, pki.client
 	}
-	got := make(chan *Comm, 1)
+	got := make(chan *wire.Comm, 1)
 	release := make(chan struct{})
-	l, err := Listen(context.Background(), scheme+"://127.0.0.1:0", srvTLS, func(c *Comm) {
+	l, err := Listen(context.Background(), scheme+"://127.0.0.1:0", srvTLS, func(c *wire.Comm) {
 		got <- c
 		<-release
 	}, opts)
@@ -38,7 +41,7 @@ func commPair(t testing.TB, scheme string, opts ListenOptions) (client, server *
 
 func TestCommRoundTrip(t *testing.T) {
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			client, server := commPair(t, scheme, ListenOptions{})
 			ctx := context.Background()
@@ -46,7 +49,7 @@ func TestCommRoundTrip(t *testing.T) {
 				map[string]any{"op": "put", "data": payload, "n": int64(7)},
 				[]any{"a", nil, true},
 				"OK",
-				map[string]any{"x": &Serialized{Kind: KindPickled,
+				map[string]any{"x": &wire.Serialized{Kind: wire.KindPickled,
 					Header: map[string]any{"pickled-obj": []byte("p")}, Frames: [][]byte{payload}}},
 			}
 			for i, want := range msgs {
@@ -59,11 +62,11 @@ func TestCommRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("message %d: %v", i, err)
 				}
-				back, err := EncodeMsg(m.Value)
+				back, err := wire.EncodeMsg(m.Value)
 				if err != nil {
 					t.Fatal(err)
 				}
-				orig, _ := EncodeMsg(want)
+				orig, _ := wire.EncodeMsg(want)
 				if len(back) != len(orig) || !bytes.Equal(back[0], orig[0]) {
 					t.Fatalf("message %d changed in transit: %#v", i, m.Value)
 				}
@@ -73,7 +76,7 @@ func TestCommRoundTrip(t *testing.T) {
 }
 
 func TestCommAddressesAndTLSState(t *testing.T) {
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			client, server := commPair(t, scheme, ListenOptions{})
 			if client.RemoteAddr() != server.LocalAddr() || client.LocalAddr() != server.RemoteAddr() {
@@ -84,7 +87,7 @@ func TestCommAddressesAndTLSState(t *testing.T) {
 				t.Fatalf("remote address %q", client.RemoteAddr())
 			}
 			st := client.TLSState()
-			if (st != nil) != (scheme == SchemeTLS) {
+			if (st != nil) != (scheme == daskconfig.SchemeTLS) {
 				t.Fatalf("TLSState = %v for %s", st, scheme)
 			}
 			if st != nil && (!st.HandshakeComplete || len(st.PeerCertificates) == 0) {
@@ -98,7 +101,7 @@ func TestCommAddressesAndTLSState(t *testing.T) {
 }
 
 func TestCommContextCancel(t *testing.T) {
-	client, _ := commPair(t, SchemeTCP, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTCP, ListenOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -112,13 +115,13 @@ func TestCommContextCancel(t *testing.T) {
 	if !client.Closed() {
 		t.Fatal("comm still open after an interrupted read")
 	}
-	if _, err := client.Read(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := client.Read(context.Background()); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("read after failure: %v, want ErrClosed", err)
 	}
 }
 
 func TestCommContextDeadline(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := client.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -127,29 +130,29 @@ func TestCommContextDeadline(t *testing.T) {
 }
 
 func TestCommIdleTimeout(t *testing.T) {
-	opts := ListenOptions{Comm: CommOptions{IdleTimeout: 50 * time.Millisecond}}
-	client, server := commPair(t, SchemeTCP, opts)
-	if _, err := server.Read(context.Background()); !errors.Is(err, ErrIdleTimeout) {
+	opts := ListenOptions{Comm: wire.CommOptions{IdleTimeout: 50 * time.Millisecond}}
+	client, server := commPair(t, daskconfig.SchemeTCP, opts)
+	if _, err := server.Read(context.Background()); !errors.Is(err, wire.ErrIdleTimeout) {
 		t.Fatalf("err = %v, want ErrIdleTimeout", err)
 	}
 	// The idle server closed its end; the client sees the comm end.
-	if _, err := client.Read(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := client.Read(context.Background()); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("client read: %v, want ErrClosed", err)
 	}
 }
 
 func TestCommCloseUnblocksRead(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := client.Read(context.Background())
 		errc <- err
 	}()
 	_ = client.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
+	if err := <-errc; !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
-	if err := client.Write(context.Background(), "late"); !errors.Is(err, ErrClosed) {
+	if err := client.Write(context.Background(), "late"); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
 	if err := client.Close(); err != nil {
@@ -158,7 +161,7 @@ func TestCommCloseUnblocksRead(t *testing.T) {
 }
 
 func TestCommConcurrentWriters(t *testing.T) {
-	client, server := commPair(t, SchemeTLS, ListenOptions{})
+	client, server := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	const writers, each = 4, 50
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -194,18 +197,18 @@ func TestConnectBadAddresses(t *testing.T) {
 		wantErr error
 	}{
 		{"tls without config", "tls://127.0.0.1:1", nil, ErrTLSRequired},
-		{"no port", "tcp://127.0.0.1", nil, ErrBadAddress},
-		{"unknown scheme", "ucx://127.0.0.1:1", pki.client, ErrBadAddress},
+		{"no port", "tcp://127.0.0.1", nil, daskconfig.ErrBadAddress},
+		{"unknown scheme", "ucx://127.0.0.1:1", pki.client, daskconfig.ErrBadAddress},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Connect(context.Background(), tt.addr, tt.tlsCfg, CommOptions{})
+			_, err := Connect(context.Background(), tt.addr, tt.tlsCfg, wire.CommOptions{})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 		})
 	}
-	if _, err := Listen(context.Background(), "tls://127.0.0.1:0", nil, func(*Comm) {}, ListenOptions{}); !errors.Is(err, ErrTLSRequired) {
+	if _, err := Listen(context.Background(), "tls://127.0.0.1:0", nil, func(*wire.Comm) {}, ListenOptions{}); !errors.Is(err, ErrTLSRequired) {
 		t.Fatalf("Listen tls without config: %v", err)
 	}
 }
@@ -216,10 +219,10 @@ func TestConnectTLSRejected(t *testing.T) {
 	var reported sync.WaitGroup
 	reported.Add(1)
 	var once sync.Once
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{OnError: func(err error) {
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{OnError: func(err error) {
 		once.Do(reported.Done)
 	}})
-	c, err := Connect(context.Background(), l.Addr(), other.client, CommOptions{})
+	c, err := Connect(context.Background(), l.Addr(), other.client, wire.CommOptions{})
 	if err == nil {
 		_ = c.Close()
 		t.Fatal("connected with a certificate from another CA")
@@ -233,9 +236,9 @@ func TestConnectTLSRejected(t *testing.T) {
 func TestListenSilentDialersDoNotStarve(t *testing.T) {
 	pki := mustTestPKI(t)
 	errs := make(chan error, 4)
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 1,
-		Comm:          CommOptions{HandshakeTimeout: 100 * time.Millisecond},
+		Comm:          wire.CommOptions{HandshakeTimeout: 100 * time.Millisecond},
 		OnError:       func(err error) { errs <- err },
 	})
 	silent, err := net.Dial("tcp", strings.TrimPrefix(l.Addr(), "tls://"))
@@ -244,7 +247,7 @@ func TestListenSilentDialersDoNotStarve(t *testing.T) {
 	}
 	defer silent.Close()
 	c := mustConnect(t, l.Addr(), pki.client)
-	if _, err := Call(context.Background(), c, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), c, "identity", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-errs; !strings.Contains(err.Error(), "tls handshake") {
@@ -254,7 +257,7 @@ func TestListenSilentDialersDoNotStarve(t *testing.T) {
 
 func TestListenCloseEndsHandlers(t *testing.T) {
 	entered := make(chan struct{})
-	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(c *Comm) {
+	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(c *wire.Comm) {
 		close(entered)
 		_, _ = c.Read(context.Background()) // blocks until Close reaches the comm
 	}, ListenOptions{})
@@ -266,29 +269,29 @@ func TestListenCloseEndsHandlers(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Read(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := c.Read(context.Background()); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("client read after listener close: %v", err)
 	}
-	if _, err := Connect(context.Background(), l.Addr(), nil, CommOptions{HandshakeTimeout: time.Second}); err == nil {
+	if _, err := Connect(context.Background(), l.Addr(), nil, wire.CommOptions{HandshakeTimeout: time.Second}); err == nil {
 		t.Fatal("connected to a closed listener")
 	}
 }
 
 func TestListenContextStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Listen(ctx, "tcp://127.0.0.1:0", nil, func(*Comm) {}, ListenOptions{})
+	l, err := Listen(ctx, "tcp://127.0.0.1:0", nil, func(*wire.Comm) {}, ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	_ = l.Close() // waits for the shutdown the cancel started
-	if _, err := Connect(context.Background(), l.Addr(), nil, CommOptions{HandshakeTimeout: time.Second}); err == nil {
+	if _, err := Connect(context.Background(), l.Addr(), nil, wire.CommOptions{HandshakeTimeout: time.Second}); err == nil {
 		t.Fatal("connected after the listen context ended")
 	}
 }
 
 func TestCommWriteCancelled(t *testing.T) {
-	client, _ := commPair(t, SchemeTLS, ListenOptions{})
+	client, _ := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// 64 MiB cannot fit in socket buffers, and the peer never reads: only
@@ -314,7 +317,7 @@ func TestConnectCancelledDuringHandshake(t *testing.T) {
 		if err != nil {
 			return
 		}
-		if _, err := ReadFrames(c, Limits{}); err != nil {
+		if _, err := wire.ReadFrames(c, wire.Limits{}); err != nil {
 			t.Error(err)
 		}
 		accepted <- c
@@ -322,13 +325,58 @@ func TestConnectCancelledDuringHandshake(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := Connect(ctx, "tcp://"+ln.Addr().String(), nil, CommOptions{HandshakeTimeout: time.Hour})
+		_, err := Connect(ctx, "tcp://"+ln.Addr().String(), nil, wire.CommOptions{HandshakeTimeout: time.Hour})
 		errc <- err
 	}()
 	c := <-accepted
 	defer c.Close()
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrHandshake) {
+	if err := <-errc; !errors.Is(err, context.Canceled) || !errors.Is(err, wire.ErrHandshake) {
 		t.Fatalf("err = %v, want a cancelled handshake", err)
 	}
+}
+
+// TestCommLargeMessagesBothWays: over TLS, both ends write messages around
+// and above the batching threshold at the same time, and every byte
+// arrives.
+func TestCommLargeMessagesBothWays(t *testing.T) {
+	client, server := commPair(t, daskconfig.SchemeTLS, ListenOptions{})
+	// 64 KiB is where the comm starts batching TLS records, 256 KiB a batch.
+	sizes := []int{1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 256<<10 + 3, 3*256<<10 + 5, 5 << 20}
+	payload := func(n, seed int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*7 + seed)
+		}
+		return p
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for side, c := range []*wire.Comm{client, server} {
+		wg.Go(func() {
+			for i, n := range sizes {
+				msg := &wire.Serialized{Kind: wire.KindSerialized, Header: map[string]any{"i": int64(i)}, Frames: [][]byte{payload(n, side)}}
+				if err := c.Write(ctx, map[string]any{"op": "data", "payload": msg}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for side, c := range []*wire.Comm{server, client} {
+		for i, n := range sizes {
+			m, err := c.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames, err := wire.EncodeMsg(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := frames[len(frames)-1]; !bytes.Equal(last, payload(n, side)) {
+				t.Fatalf("side %d message %d: %d bytes arrived, not the %d sent", side, i, len(last), n)
+			}
+		}
+	}
+	wg.Wait()
 }

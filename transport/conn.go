@@ -5,6 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Connect dials a Dask endpoint and performs the TLS handshake (for tls://)
@@ -20,12 +24,12 @@ import (
 // Like Dask 2023.8 and later, Connect writes its handshake at once and then
 // reads the server's; that is deadlock-free against every Dask server
 // generation, all of which also write theirs at once.
-func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOptions) (*Comm, error) {
+func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts wire.CommOptions) (*wire.Comm, error) {
 	a, err := commAddr(addr, tlsCfg)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.handshakeTimeout())
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout(opts))
 	defer cancel()
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", a.HostPort())
@@ -36,22 +40,20 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
 	conn := raw
-	var batch *recordBatcher
-	if a.Scheme == SchemeTLS {
+	if a.Scheme == daskconfig.SchemeTLS {
 		cfg := tlsCfg.Clone()
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = a.Host
 		}
-		batch = &recordBatcher{Conn: raw}
-		tc := tls.Client(batch, cfg)
+		tc := tls.Client(wire.BatchWrites(raw), cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, fmt.Errorf("connecting to %s: tls handshake: %w", a, err)
 		}
 		conn = tc
 	}
-	c := newComm(conn, batch, a.Scheme, opts)
-	if err := c.exchangeHandshake(ctx, opts.handshake()); err != nil {
+	c := wire.NewComm(conn, opts)
+	if err := c.Handshake(ctx); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", a, err)
 	}
@@ -60,17 +62,25 @@ func Connect(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOpti
 
 // commAddr parses addr for Connect and Listen: a bare host:port takes tls
 // when a tls.Config is given, and tls always requires one.
-func commAddr(addr string, tlsCfg *tls.Config) (Addr, error) {
-	def := SchemeTCP
+func commAddr(addr string, tlsCfg *tls.Config) (daskconfig.Addr, error) {
+	def := daskconfig.SchemeTCP
 	if tlsCfg != nil {
-		def = SchemeTLS
+		def = daskconfig.SchemeTLS
 	}
-	a, err := ParseAddr(addr, def)
+	a, err := daskconfig.ParseAddr(addr, def)
 	if err != nil {
-		return Addr{}, err
+		return daskconfig.Addr{}, err
 	}
-	if a.Scheme == SchemeTLS && tlsCfg == nil {
-		return Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
+	if a.Scheme == daskconfig.SchemeTLS && tlsCfg == nil {
+		return daskconfig.Addr{}, fmt.Errorf("address %q: %w", addr, ErrTLSRequired)
 	}
 	return a, nil
+}
+
+// handshakeTimeout is opts.HandshakeTimeout or wire.DefaultHandshakeTimeout.
+func handshakeTimeout(opts wire.CommOptions) time.Duration {
+	if opts.HandshakeTimeout > 0 {
+		return opts.HandshakeTimeout
+	}
+	return wire.DefaultHandshakeTimeout
 }

@@ -2,40 +2,24 @@
 // configured the way Dask is configured, so that a Go program can join,
 // probe or serve a Dask cluster secured by daskca certificates.
 //
-// It imports no other package of this module except the leaf
-// transport/identity, so any Go program can use it.
-//
-// # Configuration
-//
-// Config is the part of Dask's configuration that concerns comms and TLS
-// (distributed.comm.require-encryption, default-scheme, tls.*, and the
-// top-level scheduler-address), plus daskca's own keys under a top-level
-// daskca key that Dask ignores. The same type is rendered by `daskca config`
-// (Config.YAML, Config.Env, Config.EnvShell) and loaded here (LoadConfig), so
-// what is emitted and what is run cannot drift apart.
-//
-// LoadConfig follows dask/config.py: YAML files from /etc/dask (or
-// $DASK_ROOT_CONFIG), ~/.config/dask and $DASK_CONFIG, merged in that order
-// key by key, then DASK_* environment variables on top. YAML is read with
-// PyYAML's YAML 1.1 rules and environment values as Python literals, so a
-// value means here what it means to Dask; types are checked as strictly as
-// Dask checks them (min-version: "1.2" is an error that says to drop the
-// quotes).
-//
-// # Addresses
-//
-// ParseAddr reads tls://host:port, tcp://host:port, bare host:port (taking
-// the default scheme) and [v6]:port, with Dask's errors for a missing port,
-// an unbracketed IPv6 address and an unknown scheme.
+// It is built on two packages that each do one job and do not import it:
+// transport/daskconfig, the Dask configuration model (YAML and DASK_*
+// variables read as Dask reads them, rendering, addresses, cipher strings),
+// and transport/wire, the wire protocol on one connection (framing,
+// msgpack, the Dask handshake, Comm and RPC). transport adds what needs
+// certificates and sockets: Security, Listen and Connect, Probe, the role
+// policy, reloading, and a Go scheduler and worker. Beside these two it
+// imports nothing of this module but the leaf transport/identity, so any Go
+// program can use it.
 //
 // # Security
 //
-// Security turns a Config and a role into tls.Configs: ServerConfig for the
-// listeners of schedulers and workers, ClientConfig for dialing. TLS is
-// always mutual, at least TLS 1.2, TLS 1.2 suites are AEAD with forward
-// secrecy (ParseCiphers maps an OpenSSL cipher string), and, beyond what Dask
-// checks, each side authorizes the other by the role in its certificate's
-// daskca identity (see transport/identity):
+// Security turns a daskconfig.Config and a role into tls.Configs:
+// ServerConfig for the listeners of schedulers and workers, ClientConfig for
+// dialing. TLS is always mutual, at least TLS 1.2, TLS 1.2 suites are AEAD
+// with forward secrecy (daskconfig.ParseCiphers maps an OpenSSL cipher
+// string), and, beyond what Dask checks, each side authorizes the other by
+// the role in its certificate's daskca identity (see transport/identity):
 //
 //	listener    accepts dialers with role
 //	scheduler   worker, client
@@ -63,17 +47,14 @@
 // and a CRL older than the loaded one is refused. TLS 1.3 sessions are
 // resumed only within one material: a reload ends them.
 //
-// # Wire protocol
+// # Listening and dialing
 //
-// On a connection, Dask messages are framed (a little-endian length prelude
-// and frames), frame 0 is msgpack, and both sides first exchange a handshake
-// message. Comm, Connect and Listen carry messages; the RPC layer sends
-// {"op": ..., "reply": true} requests and reads replies. Frames are read
-// within Limits: nothing is allocated for what an untrusted header claims
-// before the bytes arrive, and msgpack is decoded only when a walk over it
-// (allocating nothing) finds its decoded form within a budget proportional
-// to its size (Limits.DecodeFactor). Listeners bound handshakes and connections
-// (ListenOptions) so slow or silent dialers cannot starve real peers.
+// Connect dials a Dask address and Listen accepts on one, performing the TLS
+// handshake and the Dask handshake, and hand over a wire.Comm; Serve runs a
+// wire.Server on each accepted comm. Listeners bound handshakes and
+// connections (ListenOptions) so slow or silent dialers cannot starve real
+// peers, and a tls:// listener drops a dialer whose first bytes are not a
+// TLS handshake.
 //
 // # Scheduler, worker and probe
 //

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // hostileWait bounds every wait of the hostile-peer tests. It is reached
@@ -118,9 +122,9 @@ func hostileOpeners(hello []byte) map[string][]byte {
 func TestHostileDialersDoNotHoldHandshakeSlots(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 2,
-		Comm:          CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
+		Comm:          wire.CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 		OnError:       errs.add,
 	})
 	hello := mustClientHello(t, pki.client)
@@ -134,12 +138,12 @@ func TestHostileDialersDoNotHoldHandshakeSlots(t *testing.T) {
 			held++
 		}
 	}
-	c, err := Connect(context.Background(), l.Addr(), pki.client, CommOptions{HandshakeTimeout: hostileWait})
+	c, err := Connect(context.Background(), l.Addr(), pki.client, wire.CommOptions{HandshakeTimeout: hostileWait})
 	if err != nil {
 		t.Fatalf("real client behind %d stalled dialers: %v", held, err)
 	}
 	defer c.Close()
-	if _, err := Call(context.Background(), c, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), c, "identity", nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := errs.count(nil); n != 0 {
@@ -153,9 +157,9 @@ func TestHostileDialersDoNotHoldHandshakeSlots(t *testing.T) {
 func TestHostileHandshakeTimeout(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxHandshakes: 4,
-		Comm:          CommOptions{HandshakeTimeout: 200 * time.Millisecond},
+		Comm:          wire.CommOptions{HandshakeTimeout: 200 * time.Millisecond},
 		OnError:       errs.add,
 	})
 	hello := mustClientHello(t, pki.client)
@@ -183,16 +187,16 @@ func TestHostileHandshakeTimeout(t *testing.T) {
 func TestHostilePlaintextToTLSPort(t *testing.T) {
 	pki := mustTestPKI(t)
 	var errs errCounter
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
-		Comm:    CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
+		Comm:    wire.CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 		OnError: errs.add,
 	})
-	daskHello, err := EncodeMsg(DefaultHandshake.value())
+	daskHello, err := wire.EncodeMsg(daskHandshake())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var daskBytes strings.Builder
-	if _, err := WriteFrames(&daskBytes, daskHello); err != nil {
+	if _, err := wire.WriteFrames(&daskBytes, daskHello); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -229,29 +233,28 @@ func TestHostileIdleTimeout(t *testing.T) {
 	pki := mustTestPKI(t)
 	var ended atomic.Int32
 	srv := echoServer()
-	l, err := Listen(context.Background(), "tls://127.0.0.1:0", pki.server, func(c *Comm) {
+	l, err := Listen(context.Background(), "tls://127.0.0.1:0", pki.server, func(c *wire.Comm) {
 		srv.ServeComm(context.Background(), c)
 		ended.Add(1)
-	}, ListenOptions{Comm: CommOptions{IdleTimeout: 200 * time.Millisecond}})
+	}, ListenOptions{Comm: wire.CommOptions{IdleTimeout: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	silent := mustConnect(t, l.Addr(), pki.client)
-	if _, err := Call(context.Background(), silent, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), silent, "identity", nil); err != nil {
 		t.Fatal(err)
 	}
-	partial := mustConnect(t, l.Addr(), pki.client)
-	tc := partial.conn.(*tls.Conn)
-	if _, err := tc.Write(AppendPrelude(nil, [][]byte{make([]byte, 100)})[:12]); err != nil {
+	partial, tc := mustConnectTLS(t, l.Addr(), pki.client)
+	if _, err := tc.Write(wire.AppendPrelude(nil, [][]byte{make([]byte, 100)})[:12]); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*Comm{silent, partial} {
+	for _, c := range []*wire.Comm{silent, partial} {
 		ctx, cancel := context.WithTimeout(context.Background(), hostileWait)
 		_, err := c.Read(ctx)
 		expired := ctx.Err() != nil
 		cancel()
-		if expired || !errors.Is(err, ErrClosed) {
+		if expired || !errors.Is(err, wire.ErrClosed) {
 			t.Fatalf("read on an idle comm: %v; want the server to close it", err)
 		}
 	}
@@ -262,9 +265,9 @@ func TestHostileIdleTimeout(t *testing.T) {
 // silent dialers: a real client is not accepted until one of them leaves.
 func TestHostileMaxConns(t *testing.T) {
 	pki := mustTestPKI(t)
-	l := mustServe(t, SchemeTLS, pki.server, echoServer(), ListenOptions{
+	l := mustServe(t, daskconfig.SchemeTLS, pki.server, echoServer(), ListenOptions{
 		MaxConns: 3,
-		Comm:     CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
+		Comm:     wire.CommOptions{HandshakeTimeout: hostileHandshakeTimeout},
 	})
 	var silent []net.Conn
 	for range 3 {
@@ -272,17 +275,74 @@ func TestHostileMaxConns(t *testing.T) {
 	}
 	// The kernel completes the TCP handshake; the listener, at its cap,
 	// never accepts the connection, so the TLS handshake cannot finish.
-	if c, err := Connect(context.Background(), l.Addr(), pki.client, CommOptions{HandshakeTimeout: 300 * time.Millisecond}); err == nil {
+	if c, err := Connect(context.Background(), l.Addr(), pki.client, wire.CommOptions{HandshakeTimeout: 300 * time.Millisecond}); err == nil {
 		_ = c.Close()
 		t.Fatal("a fourth connection was served with MaxConns 3")
 	}
 	_ = silent[0].Close()
-	c, err := Connect(context.Background(), l.Addr(), pki.client, CommOptions{HandshakeTimeout: hostileWait})
+	c, err := Connect(context.Background(), l.Addr(), pki.client, wire.CommOptions{HandshakeTimeout: hostileWait})
 	if err != nil {
 		t.Fatalf("once a slot freed: %v", err)
 	}
 	defer c.Close()
-	if _, err := Call(context.Background(), c, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), c, "identity", nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHandshakeReadWithinItsLimits sends a listener, in place of the Dask
+// handshake, a message within the comm's limits but far beyond any
+// handshake: it is refused from its header, before its bytes are read.
+func TestHandshakeReadWithinItsLimits(t *testing.T) {
+	errc := make(chan error, 1)
+	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(*wire.Comm) {}, ListenOptions{OnError: func(err error) { errc <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(l.Addr(), "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(framesHeader(16+1<<20, 1, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, wire.ErrHandshake) || !errors.Is(err, wire.ErrFrameLimit) {
+		t.Fatalf("listener error = %v, want a handshake over its limits", err)
+	}
+}
+
+// TestHostileHeaderOnAComm sends, after a proper Dask handshake over TLS,
+// a header that claims a 512 MiB frame (within the default limits) to a
+// listener configured with tiny limits: the listener refuses it, closes the
+// comm, and the whole process allocates a small fraction of the claim.
+func TestHostileHeaderOnAComm(t *testing.T) {
+	pki := mustTestPKI(t)
+	errc := make(chan error, 1)
+	l, err := Listen(context.Background(), "tls://127.0.0.1:0", pki.server, func(c *wire.Comm) {
+		_, err := c.Read(context.Background())
+		errc <- err
+	}, ListenOptions{Comm: wire.CommOptions{Limits: tinyCommLimits}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, tc := mustConnectTLS(t, l.Addr(), pki.client)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := tc.Write(framesHeader(16+512<<20, 1, 512<<20)); err != nil {
+		t.Fatal(err)
+	}
+	err = <-errc
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, wire.ErrFrameLimit) {
+		t.Fatalf("listener read: %v, want ErrFrameLimit", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("allocated %d bytes for a header claiming 512 MiB under limits of %d", grew, tinyCommLimits.MaxMessageSize)
+	}
+	if _, err := c.Read(context.Background()); !errors.Is(err, wire.ErrClosed) {
+		t.Fatalf("client read after the refusal: %v, want the comm closed", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/internal/testca"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -47,10 +48,10 @@ func mustPKI(t *testing.T, rt dasktest.Runtime, ca *testca.CA) *pki {
 }
 
 // config is the transport configuration of role on the host.
-func (p *pki) config(r identity.Role) transport.Config {
-	var c transport.Config
+func (p *pki) config(r identity.Role) daskconfig.Config {
+	var c daskconfig.Config
 	c.TLS.CAFile = p.caPEM
-	c.TLS.SetFiles(r, transport.RoleFiles{Cert: p.files[r][0], Key: p.files[r][1]})
+	c.TLS.SetFiles(r, daskconfig.RoleFiles{Cert: p.files[r][0], Key: p.files[r][1]})
 	return c
 }
 

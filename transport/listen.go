@@ -9,6 +9,9 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Defaults for ListenOptions.
@@ -29,7 +32,7 @@ const (
 type ListenOptions struct {
 	// Comm applies to every accepted comm; its HandshakeTimeout bounds the
 	// TLS plus Dask handshake of each connection.
-	Comm CommOptions
+	Comm wire.CommOptions
 	// MaxHandshakes bounds TLS handshakes in progress at once, counted
 	// from the arrival of a dialer's whole first record (its ClientHello)
 	// to the end of its TLS handshake; zero means DefaultMaxHandshakes.
@@ -55,7 +58,7 @@ type Listener struct {
 	ln      net.Listener
 	scheme  string
 	tlsCfg  *tls.Config
-	handler func(*Comm)
+	handler func(*wire.Comm)
 	opts    ListenOptions
 
 	ctx        context.Context // cancelled by Close
@@ -77,7 +80,7 @@ type Listener struct {
 // comm is closed when handler returns.
 //
 // The listener stops when ctx is done or Close is called.
-func Listen(ctx context.Context, addr string, tlsCfg *tls.Config, handler func(*Comm), opts ListenOptions) (*Listener, error) {
+func Listen(ctx context.Context, addr string, tlsCfg *tls.Config, handler func(*wire.Comm), opts ListenOptions) (*Listener, error) {
 	a, err := commAddr(addr, tlsCfg)
 	if err != nil {
 		return nil, err
@@ -202,50 +205,53 @@ func (l *Listener) serveConn(raw net.Conn) {
 // handshake runs the TLS and Dask handshakes under the handshake timeout.
 // A TLS connection takes a handshake slot only once its first record (the
 // ClientHello) has arrived, and gives it back when the TLS handshake ends.
-func (l *Listener) handshake(raw net.Conn) (*Comm, error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.opts.Comm.handshakeTimeout())
+func (l *Listener) handshake(raw net.Conn) (*wire.Comm, error) {
+	ctx, cancel := context.WithTimeout(l.ctx, handshakeTimeout(l.opts.Comm))
 	defer cancel()
 	conn := raw
-	var batch *recordBatcher
-	if l.scheme == SchemeTLS {
-		tc, b, err := l.tlsHandshake(ctx, raw)
+	if l.scheme == daskconfig.SchemeTLS {
+		tc, err := l.tlsHandshake(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
-		conn, batch = tc, b
+		conn = tc
 	}
-	c := newComm(conn, batch, l.scheme, l.opts.Comm)
-	if err := c.exchangeHandshake(ctx, l.opts.Comm.handshake()); err != nil {
+	c := wire.NewComm(conn, l.opts.Comm)
+	if err := c.Handshake(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, *recordBatcher, error) {
+func (l *Listener) tlsHandshake(ctx context.Context, raw net.Conn) (*tls.Conn, error) {
 	deadline, _ := ctx.Deadline()
 	first, err := readFirstRecord(raw, deadline)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", l.opts.Comm.handshakeTimeout(), context.DeadlineExceeded)
+			return nil, fmt.Errorf("tls handshake: no ClientHello within %v: %w", handshakeTimeout(l.opts.Comm), context.DeadlineExceeded)
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	select {
 	case l.handshakes <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("tls handshake: waiting for a handshake slot: %w", context.Cause(ctx))
 	}
 	defer func() { <-l.handshakes }()
-	batch := &recordBatcher{Conn: &replayConn{Conn: raw, pending: first}}
-	tc := tls.Server(batch, l.tlsCfg)
+	tc := tls.Server(wire.BatchWrites(&replayConn{Conn: raw, pending: first}), l.tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	return tc, batch, nil
+	return tc, nil
 }
 
 func (l *Listener) report(err error) {
 	if l.opts.OnError != nil {
 		l.opts.OnError(err)
 	}
+}
+
+// Serve listens on addr like Listen and runs s.ServeComm on each comm.
+func Serve(ctx context.Context, addr string, tlsCfg *tls.Config, s *wire.Server, opts ListenOptions) (*Listener, error) {
+	return Listen(ctx, addr, tlsCfg, func(c *wire.Comm) { s.ServeComm(ctx, c) }, opts)
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"slices"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -91,11 +92,12 @@ func Peers(local identity.Role, op Operation) []identity.Role {
 	return slices.Clone(r.Peers)
 }
 
-// Allowed reports whether, under policy (PolicyStrict or PolicyDask), a
-// peer of role peer may do op on an endpoint of role local. An operation
-// the table does not list is refused under the strict policy.
+// Allowed reports whether, under policy (daskconfig.PolicyStrict or
+// daskconfig.PolicyDask), a peer of role peer may do op on an endpoint of
+// role local. An operation the table does not list is refused under the
+// strict policy.
 func Allowed(policy string, local identity.Role, op Operation, peer identity.Role) bool {
-	if policy == PolicyDask {
+	if policy == daskconfig.PolicyDask {
 		return true
 	}
 	r, ok := rule(local, op)

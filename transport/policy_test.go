@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // TestPolicyTableConsistent: every operation on a listener is allowed only
@@ -35,7 +37,7 @@ func TestPolicyTableConsistent(t *testing.T) {
 type policyEnv struct {
 	policy string
 	s      *secSetup
-	cfg    Config
+	cfg    daskconfig.Config
 	sched  *Scheduler
 	worker *Worker
 	n      int // for unique worker addresses
@@ -56,7 +58,7 @@ func newPolicyEnv(t *testing.T, policy string) *policyEnv {
 
 // dial connects to addr with peer's certificate, the dialer accepting any
 // role, so that only the listener decides.
-func (e *policyEnv) dial(t *testing.T, peer identity.Role, addr string) (*Comm, error) {
+func (e *policyEnv) dial(t *testing.T, peer identity.Role, addr string) (*wire.Comm, error) {
 	return dialAs(t, e.cfg, peer, addr, identity.Roles...)
 }
 
@@ -69,21 +71,23 @@ func (e *policyEnv) uniqueAddr() string {
 // heartbeat_worker and identity with peer's certificate, accepting any
 // dialer, so that only the dialer decides.
 func (e *policyEnv) listenAs(t *testing.T, peer identity.Role) string {
-	srv := &Server{Handlers: map[string]HandlerFunc{
-		"identity": func(context.Context, *Comm, map[string]any) (any, error) {
+	srv := &wire.Server{Handlers: map[string]wire.HandlerFunc{
+		"identity": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 			return map[string]any{"type": "Scheduler"}, nil
 		},
-		"register-worker": func(ctx context.Context, c *Comm, _ map[string]any) (any, error) {
+		"register-worker": func(ctx context.Context, c *wire.Comm, _ map[string]any) (any, error) {
 			_ = c.Write(ctx, map[string]any{"status": "OK", "heartbeat-interval": 10.0})
 			for {
 				if _, err := c.Read(ctx); err != nil {
-					return NoReply, nil
+					return wire.NoReply, nil
 				}
 			}
 		},
-		"heartbeat_worker": func(context.Context, *Comm, map[string]any) (any, error) { return map[string]any{"status": "OK"}, nil },
+		"heartbeat_worker": func(context.Context, *wire.Comm, map[string]any) (any, error) {
+			return map[string]any{"status": "OK"}, nil
+		},
 	}}
-	return mustServe(t, SchemeTLS, mustSecurity(t, e.cfg, peer).ServerConfig(identity.Roles...), srv, ListenOptions{}).Addr()
+	return mustServe(t, daskconfig.SchemeTLS, mustSecurity(t, e.cfg, peer).ServerConfig(identity.Roles...), srv, ListenOptions{}).Addr()
 }
 
 // registered registers a worker with worker-1's certificate (allowed under
@@ -141,7 +145,7 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 		defer cancel()
-		if err := Send(ctx, c, "register-client", map[string]any{"client": "Client-1"}); err != nil {
+		if err := wire.Send(ctx, c, "register-client", map[string]any{"client": "Client-1"}); err != nil {
 			t.Fatal(err)
 		}
 		m, err := c.Read(ctx)
@@ -161,8 +165,8 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 			_, err = e.sched.CallWorker(context.Background(), addr, "identity", nil)
 		} else {
 			sec := mustSecurity(t, e.cfg, local)
-			var c *Comm
-			if c, err = Connect(context.Background(), addr, sec.ClientConfig(), CommOptions{}); err == nil {
+			var c *wire.Comm
+			if c, err = Connect(context.Background(), addr, sec.ClientConfig(), wire.CommOptions{}); err == nil {
 				_ = c.Close()
 			}
 		}
@@ -178,12 +182,12 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 			}
 			return st.Registered, true
 		}
-		a, err := ParseAddr(addr, SchemeTLS)
+		a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sec := mustSecurity(t, e.cfg, local)
-		c, err := Connect(context.Background(), addr, sec.ClientConfigFor(a, Peers(local, OpDialScheduler)...), CommOptions{})
+		c, err := Connect(context.Background(), addr, sec.ClientConfigFor(a, Peers(local, OpDialScheduler)...), wire.CommOptions{})
 		if err == nil {
 			_ = c.Close()
 		}
@@ -197,7 +201,7 @@ func (e *policyEnv) try(t *testing.T, local identity.Role, op Operation, peer id
 // every role, under both role policies, against a real Go scheduler and
 // worker over loopback TLS: what happens is what Allowed says.
 func TestPolicyTableLive(t *testing.T) {
-	for _, policy := range []string{PolicyStrict, PolicyDask} {
+	for _, policy := range []string{daskconfig.PolicyStrict, daskconfig.PolicyDask} {
 		e := newPolicyEnv(t, policy)
 		for _, r := range PolicyTable() {
 			for _, peer := range identity.Roles {
@@ -219,7 +223,7 @@ func TestPolicyTableLive(t *testing.T) {
 // for a worker from another worker certificate is refused, though the
 // table lets workers do both.
 func TestPolicySameWorker(t *testing.T) {
-	e := newPolicyEnv(t, PolicyStrict)
+	e := newPolicyEnv(t, daskconfig.PolicyStrict)
 	other := e.cfg
 	other.TLS.SetFiles(identity.Worker, writeLeaf(t, e.s, e.s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
 	for _, op := range []Operation{OpHeartbeatWorker, OpUnregister} {
@@ -229,7 +233,7 @@ func TestPolicySameWorker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rerr *RemoteError
+			var rerr *wire.RemoteError
 			if _, err := call(t, c, string(op), map[string]any{"address": addr}); !errors.As(err, &rerr) {
 				t.Fatalf("%s from another worker: %v, want refused", op, err)
 			}

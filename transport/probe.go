@@ -10,7 +10,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // DefaultProbeTimeout bounds a whole probe when ProbeOptions.Timeout is
@@ -20,7 +22,7 @@ const DefaultProbeTimeout = 10 * time.Second
 // probeLimits bound what a probe reads from the endpoint it checks, which
 // it has no reason to trust: the identity reply of a scheduler with ten
 // thousand workers is about 10 MiB.
-var probeLimits = Limits{MaxFrames: 1 << 10, MaxFrameSize: 64 << 20, MaxMessageSize: 64 << 20}
+var probeLimits = wire.Limits{MaxFrames: 1 << 10, MaxFrameSize: 64 << 20, MaxMessageSize: 64 << 20}
 
 // ProbeOptions configures Probe. The zero value probes tcp:// only.
 type ProbeOptions struct {
@@ -117,7 +119,7 @@ func Probe(ctx context.Context, addr string, opts ProbeOptions) (ProbeResult, er
 
 func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult) error {
 	ep := newEndpointBase(opts.Security, nil, nil)
-	a, err := ParseAddr(addr, ep.defaultScheme())
+	a, err := daskconfig.ParseAddr(addr, ep.defaultScheme())
 	if err != nil {
 		return err
 	}
@@ -153,16 +155,16 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 		conn, version = tc, tc.ConnectionState().Version
 	}
 	res.Stage = StageHandshake
-	c := newComm(conn, nil, a.Scheme, CommOptions{Limits: probeLimits})
+	c := wire.NewComm(conn, wire.CommOptions{Limits: probeLimits})
 	defer c.Close()
-	if err := c.exchangeHandshake(ctx, DefaultHandshake); err != nil {
+	if err := c.Handshake(ctx); err != nil {
 		return explain(err, tlsCfg != nil, version)
 	}
 	h := c.PeerHandshake()
 	res.Handshake = &HandshakeInfo{Python: h.Python, PickleProtocol: h.PickleProtocol, Compression: h.Compression}
 	res.Stage = StageIdentity
-	v, err := Call(ctx, c, "identity", nil)
-	if errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+	v, err := wire.Call(ctx, c, "identity", nil)
+	if errors.Is(err, wire.ErrFrameLimit) || errors.Is(err, wire.ErrMalformed) {
 		return fmt.Errorf("%w: its answer to identity was refused: %w", ErrNotDask, err)
 	}
 	if err != nil {
@@ -174,7 +176,7 @@ func probe(ctx context.Context, addr string, opts ProbeOptions, res *ProbeResult
 	if err := checkIdentityRole(opts.Security, res.Identity.Type, c.TLSState()); err != nil {
 		return err
 	}
-	_ = CloseRPC(ctx, c)
+	_ = wire.CloseRPC(ctx, c)
 	return nil
 }
 
@@ -189,14 +191,14 @@ var identityRoles = map[string]identity.Role{
 // answer to identity claims a type its certificate's role cannot have: a
 // worker key answering as a Scheduler would otherwise pass for one.
 func checkIdentityRole(sec *Security, typ string, st *tls.ConnectionState) error {
-	if sec == nil || st == nil || sec.Config().Daskca.Policy() == PolicyDask {
+	if sec == nil || st == nil || sec.Config().Daskca.Policy() == daskconfig.PolicyDask {
 		return nil
 	}
 	want, ok := identityRoles[typ]
 	if !ok {
 		return fmt.Errorf("%w: it answers identity as a %q, not a Dask Scheduler, Worker or Nanny", ErrNotDask, typ)
 	}
-	id, leaf, err := PeerIdentity(*st)
+	id, leaf, err := peerIdentity(*st)
 	if err != nil {
 		return fmt.Errorf("we refused the peer: %w: %w", ErrPeerRefused, err)
 	}
@@ -264,7 +266,7 @@ func identityInfo(v any) (*IdentityInfo, error) {
 	switch w := d["workers"].(type) {
 	case map[string]any:
 		info.Workers = len(w)
-	case Map:
+	case wire.Map:
 		info.Workers = len(w)
 	}
 	if n, ok := asInt(d["n_workers"]); ok && info.Workers == 0 {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Errors a probe (or a worker dialing its scheduler) reports when a
@@ -100,7 +102,7 @@ func explainVerify(err error) error {
 // connectExplained is Connect with its errors explained (see explain). It
 // notes the TLS version negotiated through VerifyConnection, so that a
 // connection closed right after a TLS 1.3 handshake is read correctly.
-func connectExplained(ctx context.Context, addr string, tlsCfg *tls.Config, opts CommOptions) (*Comm, error) {
+func connectExplained(ctx context.Context, addr string, tlsCfg *tls.Config, opts wire.CommOptions) (*wire.Comm, error) {
 	var version atomic.Uint32
 	verified := atomic.Bool{}
 	if tlsCfg != nil {

@@ -8,14 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // hostileEndpoint listens with cert's role (a scheduler's, unless said
 // otherwise) and answers every request with reply, already encoded.
 func hostileEndpoint(t *testing.T, sec *Security, reply [][]byte) string {
 	t.Helper()
-	l, err := Listen(context.Background(), "tls://127.0.0.1:0", sec.ServerConfig(), func(c *Comm) {
+	l, err := Listen(context.Background(), "tls://127.0.0.1:0", sec.ServerConfig(), func(c *wire.Comm) {
 		for {
 			if _, err := c.Read(context.Background()); err != nil {
 				return
@@ -39,16 +41,16 @@ func hostileEndpoint(t *testing.T, sec *Security, reply [][]byte) string {
 // why, and the bomb costs it about what was sent, not what it claims.
 func TestProbeRefusesHostileAnswers(t *testing.T) {
 	s := mustSecSetup(t, "example.org")
-	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombBytes-5)...)
 	tests := []struct {
 		name     string
 		reply    [][]byte
 		wantText string
 		maxAlloc uint64
 	}{
-		{"8 MiB of empty maps", [][]byte{bomb}, "refused before decoding", 4 * bombSize},
-		{"a list", [][]byte{mustMarshal(t, []any{1, 2})}, "is a []interface {}, not a map", 1 << 20},
-		{"a map without type", [][]byte{mustMarshal(t, map[string]any{"id": "x"})}, "has no type", 1 << 20},
+		{"8 MiB of empty maps", [][]byte{bomb}, "refused before decoding", 4 * bombBytes},
+		{"a list", [][]byte{msgpackOf(t, []any{1, 2})}, "is a []interface {}, not a map", 1 << 20},
+		{"a map without type", [][]byte{msgpackOf(t, map[string]any{"id": "x"})}, "has no type", 1 << 20},
 		{"frame 0 over the probe's limits", [][]byte{bytes.Repeat([]byte{0xc0}, 65<<20)}, "message exceeds limits", 0},
 	}
 	client := mustSecurity(t, s.cfg, identity.Client)
@@ -82,10 +84,10 @@ func TestProbeRefusesHostileAnswers(t *testing.T) {
 func TestProbeIdentityMatchesCertificate(t *testing.T) {
 	s := mustSecSetup(t, "example.org")
 	loose := s.cfg
-	loose.Daskca.RolePolicy = PolicyDask
+	loose.Daskca.RolePolicy = daskconfig.PolicyDask
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     daskconfig.Config
 		cert    identity.Role
 		typ     string
 		wantErr error
@@ -101,7 +103,7 @@ func TestProbeIdentityMatchesCertificate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reply := [][]byte{mustMarshal(t, map[string]any{"type": tt.typ, "id": tt.typ + "-1", "workers": map[string]any{}})}
+			reply := [][]byte{msgpackOf(t, map[string]any{"type": tt.typ, "id": tt.typ + "-1", "workers": map[string]any{}})}
 			addr := hostileEndpoint(t, mustSecurity(t, tt.cfg, tt.cert), reply)
 			res, err := Probe(context.Background(), addr, ProbeOptions{Security: mustSecurity(t, tt.cfg, identity.Client)})
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
@@ -128,7 +130,7 @@ func TestSchedulerRefusesDecodingBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombBytes-5)...)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -137,12 +139,12 @@ func TestSchedulerRefusesDecodingBomb(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	if _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Read(ctx); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("after the bomb: read %v, want the scheduler to close the comm", err)
 	}
 	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*bombSize {
-		t.Errorf("sending and refusing %d bytes allocated %d", bombSize, grew)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*bombBytes {
+		t.Errorf("sending and refusing %d bytes allocated %d", bombBytes, grew)
 	}
 	waitFor(t, "the scheduler to log the refused message", func() bool {
 		return log.has("request failed", "message refused, comm closed", "refused before decoding")
@@ -161,7 +163,7 @@ func TestSchedulerDropsStreamOnBomb(t *testing.T) {
 	if r := register(t, c, "tls://127.0.0.1:7", "w"); r["status"] != "OK" {
 		t.Fatal(r)
 	}
-	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombSize-5)...)
+	bomb := append([]byte{0xdd, 0x00, 0x7f, 0xff, 0xfb}, bytes.Repeat([]byte{0x80}, bombBytes-5)...)
 	if err := c.WriteFrames(context.Background(), [][]byte{bomb}); err != nil {
 		t.Fatal(err)
 	}

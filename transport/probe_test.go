@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestProbeReportsEverything(t *testing.T) {
@@ -34,7 +36,7 @@ func TestProbeReportsEverything(t *testing.T) {
 		!leaf.NotAfter.Equal(want.NotAfter) || !slices.Contains(leaf.IPs, "::1") {
 		t.Errorf("peer certificate = %+v", leaf)
 	}
-	if res.Handshake == nil || !slices.Equal(res.Handshake.Python, DefaultHandshake.Python) || res.Handshake.PickleProtocol != 5 {
+	if res.Handshake == nil || !slices.Equal(res.Handshake.Python, wire.DefaultHandshake.Python) || res.Handshake.PickleProtocol != 5 {
 		t.Errorf("dask handshake = %+v", res.Handshake)
 	}
 	if id := res.Identity; id == nil || id.Type != "Scheduler" || id.ID != sched.ID() || id.Workers != 1 {
@@ -66,7 +68,7 @@ func TestProbeFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		addr   string
-		cfg    Config
+		cfg    daskconfig.Config
 		expect []identity.Role
 		want   error
 		stage  string

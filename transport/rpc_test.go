@@ -7,13 +7,16 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestRPCRoundTrip(t *testing.T) {
-	for _, scheme := range []string{SchemeTCP, SchemeTLS} {
+	for _, scheme := range []string{daskconfig.SchemeTCP, daskconfig.SchemeTLS} {
 		t.Run(scheme, func(t *testing.T) {
 			var srvTLS, cliTLS *tls.Config
-			if scheme == SchemeTLS {
+			if scheme == daskconfig.SchemeTLS {
 				pki := mustTestPKI(t)
 				srvTLS, cliTLS = pki.server, pki.client
 			}
@@ -21,7 +24,7 @@ func TestRPCRoundTrip(t *testing.T) {
 			c := mustConnect(t, l.Addr(), cliTLS)
 			ctx := context.Background()
 
-			got, err := Call(ctx, c, "identity", nil)
+			got, err := wire.Call(ctx, c, "identity", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -29,7 +32,7 @@ func TestRPCRoundTrip(t *testing.T) {
 				t.Fatalf("identity = %#v", got)
 			}
 			args := map[string]any{"a": int64(1), "b": []byte("x"), "op": "ignored"}
-			got, err = Call(ctx, c, "echo", args)
+			got, err = wire.Call(ctx, c, "echo", args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,14 +47,14 @@ func TestRPCRoundTrip(t *testing.T) {
 }
 
 func TestRPCUnknownOpRepliesNone(t *testing.T) {
-	l := mustServe(t, SchemeTCP, nil, echoServer(), ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, echoServer(), ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
-	got, err := Call(context.Background(), c, "no-such-op", map[string]any{"x": 1})
+	got, err := wire.Call(context.Background(), c, "no-such-op", map[string]any{"x": 1})
 	if err != nil || got != nil {
 		t.Fatalf("got %#v, %v; want nil, nil", got, err)
 	}
 	// The comm stays usable afterwards, as in Dask.
-	if _, err := Call(context.Background(), c, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), c, "identity", nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -65,50 +68,23 @@ func TestRPCErrorReply(t *testing.T) {
 		reported = append(reported, op)
 		mu.Unlock()
 	}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
-	_, err := Call(context.Background(), c, "fail", nil)
-	var rerr *RemoteError
+	_, err := wire.Call(context.Background(), c, "fail", nil)
+	var rerr *wire.RemoteError
 	if !errors.As(err, &rerr) {
 		t.Fatalf("err = %v, want *RemoteError", err)
 	}
 	if rerr.Op != "fail" || rerr.ExceptionText != string(errTest) || rerr.Exception != string(errTest) {
 		t.Fatalf("remote error %+v", rerr)
 	}
-	if _, err := Call(context.Background(), c, "identity", nil); err != nil {
+	if _, err := wire.Call(context.Background(), c, "identity", nil); err != nil {
 		t.Fatalf("comm unusable after an error reply: %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if !reflect.DeepEqual(reported, []string{"fail"}) {
 		t.Fatalf("reported %v", reported)
-	}
-}
-
-// TestRPCPythonErrorShape decodes the reply a Python server sends: a
-// pickled exception out of band and the texts in frame 0.
-func TestRPCPythonErrorShape(t *testing.T) {
-	frames := [][]byte{
-		mustMarshal(t, map[string]any{
-			"status": "uncaught-error", "exception": map[string]any{"__Serialized__": 1},
-			"traceback": nil, "exception_text": "KeyError('x')", "traceback_text": "  File ...",
-		}),
-		mustMarshal(t, map[string]any{"serializer": "pickle", "num-sub-frames": 1}),
-		[]byte("\x80\x05pickled KeyError"),
-	}
-	m, err := DecodeMsg(frames, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rerr := asRemoteError("get_data", m.Value)
-	if rerr == nil || rerr.ExceptionText != "KeyError('x')" || rerr.TracebackText != "  File ..." {
-		t.Fatalf("remote error %+v", rerr)
-	}
-	if s, ok := rerr.Exception.(*Serialized); !ok || string(s.Frames[0]) != "\x80\x05pickled KeyError" {
-		t.Fatalf("exception %#v", rerr.Exception)
-	}
-	if rerr.Error() != "remote get_data failed: KeyError('x')" {
-		t.Fatalf("Error() = %q", rerr.Error())
 	}
 }
 
@@ -125,7 +101,7 @@ func TestRPCClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := mustServe(t, SchemeTCP, nil, echoServer(), ListenOptions{})
+			l := mustServe(t, daskconfig.SchemeTCP, nil, echoServer(), ListenOptions{})
 			c := mustConnect(t, l.Addr(), nil)
 			ctx := context.Background()
 			if err := c.Write(ctx, tt.send); err != nil {
@@ -141,7 +117,7 @@ func TestRPCClose(t *testing.T) {
 				}
 			}
 			// The server ends the comm: the next read sees it closed.
-			if _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
+			if _, err := c.Read(ctx); !errors.Is(err, wire.ErrClosed) {
 				t.Fatalf("after close: %v, want ErrClosed", err)
 			}
 		})
@@ -151,7 +127,7 @@ func TestRPCClose(t *testing.T) {
 func TestRPCCloseRPC(t *testing.T) {
 	ended := make(chan struct{})
 	srv := echoServer()
-	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(c *Comm) {
+	l, err := Listen(context.Background(), "tcp://127.0.0.1:0", nil, func(c *wire.Comm) {
 		srv.ServeComm(context.Background(), c)
 		close(ended) // the dispatcher returned on its own after the close op
 	}, ListenOptions{})
@@ -160,7 +136,7 @@ func TestRPCCloseRPC(t *testing.T) {
 	}
 	defer l.Close()
 	c := mustConnect(t, l.Addr(), nil)
-	if err := CloseRPC(context.Background(), c); err != nil {
+	if err := wire.CloseRPC(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	<-ended
@@ -172,17 +148,17 @@ func TestRPCCloseRPC(t *testing.T) {
 func TestRPCBadRequestEndsComm(t *testing.T) {
 	var reported error
 	done := make(chan struct{})
-	srv := &Server{OnError: func(_ string, err error) { reported = err; close(done) }}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	srv := &wire.Server{OnError: func(_ string, err error) { reported = err; close(done) }}
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	if err := c.Write(context.Background(), []any{"not", "a", "map"}); err != nil {
 		t.Fatal(err)
 	}
 	<-done
-	if !errors.Is(reported, ErrBadRequest) {
+	if !errors.Is(reported, wire.ErrBadRequest) {
 		t.Fatalf("reported %v", reported)
 	}
-	if _, err := c.Read(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := c.Read(context.Background()); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("after a bad request: %v, want ErrClosed", err)
 	}
 }
@@ -196,7 +172,7 @@ func TestRPCStreamHandler(t *testing.T) {
 		got []any
 	)
 	srv := echoServer()
-	srv.Handlers["register-worker"] = func(ctx context.Context, c *Comm, args map[string]any) (any, error) {
+	srv.Handlers["register-worker"] = func(ctx context.Context, c *wire.Comm, args map[string]any) (any, error) {
 		if err := c.Write(ctx, map[string]any{"status": "OK"}); err != nil {
 			return nil, err
 		}
@@ -208,7 +184,7 @@ func TestRPCStreamHandler(t *testing.T) {
 			batch, _ := m.Value.([]any)
 			for _, e := range batch {
 				if d, _ := e.(map[string]any); d["op"] == "stream-end" {
-					return NoReply, nil
+					return wire.NoReply, nil
 				}
 				mu.Lock()
 				got = append(got, e)
@@ -216,10 +192,10 @@ func TestRPCStreamHandler(t *testing.T) {
 			}
 		}
 	}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
 	ctx := context.Background()
-	reply, err := Call(ctx, c, "register-worker", map[string]any{"address": "tcp://w:1"})
+	reply, err := wire.Call(ctx, c, "register-worker", map[string]any{"address": "tcp://w:1"})
 	if err != nil || !reflect.DeepEqual(reply, map[string]any{"status": "OK"}) {
 		t.Fatalf("register-worker: %#v, %v", reply, err)
 	}
@@ -232,7 +208,7 @@ func TestRPCStreamHandler(t *testing.T) {
 		}
 	}
 	// Back in the dispatcher: ordinary calls work again.
-	if _, err := Call(ctx, c, "identity", nil); err != nil {
+	if _, err := wire.Call(ctx, c, "identity", nil); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -244,23 +220,23 @@ func TestRPCStreamHandler(t *testing.T) {
 
 func TestRPCSendNoReply(t *testing.T) {
 	seen := make(chan map[string]any, 1)
-	srv := &Server{Handlers: map[string]HandlerFunc{
-		"note": func(_ context.Context, _ *Comm, args map[string]any) (any, error) {
+	srv := &wire.Server{Handlers: map[string]wire.HandlerFunc{
+		"note": func(_ context.Context, _ *wire.Comm, args map[string]any) (any, error) {
 			seen <- args
 			return "ignored", nil
 		},
 		"identity": echoServer().Handlers["identity"],
 	}}
-	l := mustServe(t, SchemeTCP, nil, srv, ListenOptions{})
+	l := mustServe(t, daskconfig.SchemeTCP, nil, srv, ListenOptions{})
 	c := mustConnect(t, l.Addr(), nil)
-	if err := Send(context.Background(), c, "note", map[string]any{"k": "v"}); err != nil {
+	if err := wire.Send(context.Background(), c, "note", map[string]any{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
 	if args := <-seen; !reflect.DeepEqual(args, map[string]any{"k": "v"}) {
 		t.Fatalf("handler args %#v", args)
 	}
 	// The next reply on the comm is identity's, so "note" sent nothing.
-	got, err := Call(context.Background(), c, "identity", nil)
+	got, err := wire.Call(context.Background(), c, "identity", nil)
 	if err != nil || got.(map[string]any)["type"] != "Test" {
 		t.Fatalf("identity after Send: %#v, %v", got, err)
 	}

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // DefaultWorkerTTL is how long the scheduler keeps a worker that sends no
@@ -82,7 +84,7 @@ func ListenScheduler(ctx context.Context, sec *Security, opts SchedulerOptions) 
 	if listen == "" {
 		listen = fmt.Sprintf("%s://0.0.0.0:%d", s.defaultScheme(), DefaultSchedulerPort)
 	}
-	a, err := ParseAddr(listen, s.defaultScheme())
+	a, err := daskconfig.ParseAddr(listen, s.defaultScheme())
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -122,10 +124,10 @@ func (e *endpointBase) describeOwn() string {
 	return fmt.Sprintf("%q serial %s", c.Subject.String(), c.SerialNumber.Text(16))
 }
 
-func (s *Scheduler) server() *Server {
-	return &Server{
-		Handlers: map[string]HandlerFunc{
-			"identity":         func(context.Context, *Comm, map[string]any) (any, error) { return s.Identity(), nil },
+func (s *Scheduler) server() *wire.Server {
+	return &wire.Server{
+		Handlers: map[string]wire.HandlerFunc{
+			"identity":         func(context.Context, *wire.Comm, map[string]any) (any, error) { return s.Identity(), nil },
 			"register-worker":  s.handleRegister,
 			"heartbeat_worker": s.handleHeartbeat,
 			"unregister":       s.handleUnregister,
@@ -140,7 +142,7 @@ func (s *Scheduler) server() *Server {
 // client's (gather, scatter, ncores and the rest of a Client's calls) gets
 // ErrNoTasks, which Dask raises at once; anyone else gets None, as from
 // Dask for an unknown op, so that real Dask workers carry on.
-func (s *Scheduler) handleUnserved(_ context.Context, c *Comm, args map[string]any) (any, error) {
+func (s *Scheduler) handleUnserved(_ context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	if PeerOf(c).ID.Role == identity.Client {
 		return nil, fmt.Errorf("%v: %w", args["op"], ErrNoTasks)
 	}
@@ -157,7 +159,7 @@ var ErrNoTasks = errors.New("daskca's Go scheduler runs no tasks (it serves iden
 // Client raises it at once (as ImportError, Dask's way of refusing a
 // client) instead of waiting for its connect timeout. A peer whose role
 // the policy table does not allow to register as a client is told that.
-func (s *Scheduler) handleRegisterClient(ctx context.Context, c *Comm, _ map[string]any) (any, error) {
+func (s *Scheduler) handleRegisterClient(ctx context.Context, c *wire.Comm, _ map[string]any) (any, error) {
 	peer := PeerOf(c)
 	msg := ErrNoTasks.Error()
 	if err := authorizeOp(s.sec, identity.Scheduler, OpRegisterClient, peer); err != nil {
@@ -167,7 +169,7 @@ func (s *Scheduler) handleRegisterClient(ctx context.Context, c *Comm, _ map[str
 		s.log.Warn("client refused: this scheduler runs no tasks", peer.LogAttrs()...)
 	}
 	_ = c.Write(ctx, []any{map[string]any{"op": "stream-start", "error": msg}})
-	return NoReply, nil
+	return wire.NoReply, nil
 }
 
 // Addr returns the address the scheduler listens on, with the port chosen
@@ -207,7 +209,7 @@ func (s *Scheduler) Identity() map[string]any {
 // CallWorker dials the worker at addr as the scheduler (expecting a worker
 // certificate), calls op and returns its reply.
 func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[string]any) (any, error) {
-	a, err := ParseAddr(addr, s.defaultScheme())
+	a, err := daskconfig.ParseAddr(addr, s.defaultScheme())
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +217,8 @@ func (s *Scheduler) CallWorker(ctx context.Context, addr, op string, args map[st
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = CloseRPC(context.WithoutCancel(ctx), c) }()
-	return Call(ctx, c, op, args)
+	defer func() { _ = wire.CloseRPC(context.WithoutCancel(ctx), c) }()
+	return wire.Call(ctx, c, op, args)
 }
 
 // Close stops listening, closes every comm (workers see their stream end

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // TestRegistrationTiedToCertificate: under the strict policy a worker
@@ -18,7 +20,7 @@ func TestRegistrationTiedToCertificate(t *testing.T) {
 	sched, _ := mustScheduler(t, s, SchedulerOptions{})
 	w2 := s.cfg
 	w2.TLS.SetFiles(identity.Worker, writeLeaf(t, s, s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
-	dial := func(cfg Config) *Comm {
+	dial := func(cfg daskconfig.Config) *wire.Comm {
 		t.Helper()
 		c, err := dialAs(t, cfg, identity.Worker, sched.Addr(), identity.Scheduler)
 		if err != nil {
@@ -41,7 +43,7 @@ func TestRegistrationTiedToCertificate(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     daskconfig.Config
 		addr    string
 		wname   string
 		wantOK  bool
@@ -69,7 +71,7 @@ func TestRegistrationTiedToCertificate(t *testing.T) {
 	// The replaced registration's stream was closed.
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	if _, err := first.Read(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := first.Read(ctx); !errors.Is(err, wire.ErrClosed) {
 		t.Errorf("the replaced stream: read %v, want it closed", err)
 	}
 }
@@ -108,7 +110,7 @@ func TestSchedulerRefusesClientOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rerr *RemoteError
+	var rerr *wire.RemoteError
 	if _, err := call(t, client, "gather", map[string]any{"keys": []any{"x"}}); !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "runs no tasks") {
 		t.Errorf("gather from a client: %v, want an error saying the scheduler runs no tasks", err)
 	}
@@ -121,7 +123,7 @@ func TestSchedulerRefusesClientOps(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	if err := Send(ctx, client, "register-client", map[string]any{"client": "Client-1"}); err != nil {
+	if err := wire.Send(ctx, client, "register-client", map[string]any{"client": "Client-1"}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := client.Read(ctx)

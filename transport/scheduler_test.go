@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestSchedulerIdentityShape(t *testing.T) {
@@ -93,7 +94,7 @@ func TestSchedulerForgetsSilentWorker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	if _, err := c.Read(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Read(ctx); !errors.Is(err, wire.ErrClosed) {
 		t.Errorf("the forgotten worker's stream: read = %v, want it closed", err)
 	}
 	if !log.has("worker forgotten", "no heartbeat for 1m1s") {

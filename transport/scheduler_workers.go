@@ -7,7 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // WorkerInfo is what the scheduler knows of a registered worker.
@@ -30,14 +32,14 @@ type WorkerInfo struct {
 // workerEntry is a registered worker and its stream comm.
 type workerEntry struct {
 	info   WorkerInfo
-	stream *Comm
+	stream *wire.Comm
 }
 
 // identity is the worker's entry in the scheduler's identity reply, in the
 // shape of Dask's WorkerState.identity().
 func (w *workerEntry) identity() map[string]any {
 	host := w.info.Address
-	if a, err := ParseAddr(w.info.Address, SchemeTCP); err == nil {
+	if a, err := daskconfig.ParseAddr(w.info.Address, daskconfig.SchemeTCP); err == nil {
 		host = a.Host
 	}
 	return map[string]any{
@@ -89,7 +91,7 @@ func (s *Scheduler) heartbeatInterval(n int) time.Duration {
 // handleRegister is "register-worker": the worker sends it with reply
 // False, reads the answer, and the comm becomes its stream, kept until
 // either side closes it. The worker is forgotten when the stream ends.
-func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string]any) (any, error) {
+func (s *Scheduler) handleRegister(ctx context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	peer := PeerOf(c)
 	info, err := s.admit(peer, args)
 	if err == nil {
@@ -99,7 +101,7 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 		s.refusedOps.warn("worker registration refused", append(peer.LogAttrs(), "err", err)...)
 		_ = c.Write(ctx, map[string]any{"status": "error", "message": err.Error(), "time": epoch(s.now())})
 		_ = c.Close()
-		return NoReply, nil
+		return wire.NoReply, nil
 	}
 	reply := map[string]any{
 		"status": "OK", "time": epoch(s.now()), "worker-plugins": map[string]any{},
@@ -107,16 +109,16 @@ func (s *Scheduler) handleRegister(ctx context.Context, c *Comm, args map[string
 	}
 	if err := c.Write(ctx, reply); err != nil {
 		s.remove(info.Address, c, "registration reply failed: "+err.Error())
-		return NoReply, nil
+		return wire.NoReply, nil
 	}
 	s.log.Info("worker registered", append(peer.LogAttrs(), "address", info.Address, "worker_name", info.Name, "nthreads", info.NThreads)...)
 	why := "stream closed"
-	if err := s.readStream(ctx, c); errors.Is(err, ErrFrameLimit) || errors.Is(err, ErrMalformed) {
+	if err := s.readStream(ctx, c); errors.Is(err, wire.ErrFrameLimit) || errors.Is(err, wire.ErrMalformed) {
 		why = "stream closed: " + err.Error()
 	}
 	_ = c.Close()
 	s.remove(info.Address, c, why)
-	return NoReply, nil
+	return wire.NoReply, nil
 }
 
 // admit checks who registers and reads the registration.
@@ -125,7 +127,7 @@ func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
 		return WorkerInfo{}, err
 	}
 	addr := asString(args["address"])
-	if _, err := ParseAddr(addr, s.defaultScheme()); err != nil {
+	if _, err := daskconfig.ParseAddr(addr, s.defaultScheme()); err != nil {
 		return WorkerInfo{}, fmt.Errorf("registering worker: %w", err)
 	}
 	name := asString(args["name"])
@@ -151,7 +153,7 @@ func (s *Scheduler) admit(peer Peer, args map[string]any) (WorkerInfo, error) {
 // Under the "dask" policy, or on tcp:// where peers have no certificate,
 // it follows Dask: a registration at a known address replaces it, and a
 // name taken at another address is refused.
-func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
+func (s *Scheduler) add(info WorkerInfo, stream *wire.Comm) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -193,13 +195,13 @@ func (s *Scheduler) add(info WorkerInfo, stream *Comm) error {
 // bindsIdentity reports whether registrations of peer are tied to its
 // certificate identity: under the strict policy, for a peer with one.
 func (s *Scheduler) bindsIdentity(peer Peer) bool {
-	return s.sec != nil && s.sec.Config().Daskca.Policy() != PolicyDask && peer.Authenticated() && peer.ID.Role != ""
+	return s.sec != nil && s.sec.Config().Daskca.Policy() != daskconfig.PolicyDask && peer.Authenticated() && peer.ID.Role != ""
 }
 
 // readStream reads the worker's batched stream (lists of ops) until it
 // ends, and returns why. Task-related ops mean nothing here;
 // "close-stream" ends it.
-func (s *Scheduler) readStream(ctx context.Context, c *Comm) error {
+func (s *Scheduler) readStream(ctx context.Context, c *wire.Comm) error {
 	for {
 		m, err := c.Read(ctx)
 		if err != nil {
@@ -210,7 +212,7 @@ func (s *Scheduler) readStream(ctx context.Context, c *Comm) error {
 			msgs = []any{m.Value}
 		}
 		for _, msg := range msgs {
-			if op := (Msg{Value: msg}).Op(); op == "close-stream" || op == "close" {
+			if op := (wire.Msg{Value: msg}).Op(); op == "close-stream" || op == "close" {
 				return nil
 			}
 		}
@@ -219,7 +221,7 @@ func (s *Scheduler) readStream(ctx context.Context, c *Comm) error {
 
 // remove forgets the worker at addr if its stream is still stream (a newer
 // registration may have replaced it), and closes the stream.
-func (s *Scheduler) remove(addr string, stream *Comm, why string) {
+func (s *Scheduler) remove(addr string, stream *wire.Comm, why string) {
 	s.mu.Lock()
 	w, ok := s.workers[addr]
 	if ok && (stream == nil || w.stream == stream) {
@@ -242,7 +244,7 @@ func (s *Scheduler) checkSameWorker(peer Peer, w WorkerInfo, op Operation) error
 	if err := authorizeOp(s.sec, identity.Scheduler, op, peer); err != nil {
 		return err
 	}
-	if s.sec == nil || s.sec.Config().Daskca.Policy() == PolicyDask || !peer.Authenticated() {
+	if s.sec == nil || s.sec.Config().Daskca.Policy() == daskconfig.PolicyDask || !peer.Authenticated() {
 		return nil
 	}
 	if r, _ := rule(identity.Scheduler, op); r.SameWorker && peer.ID != w.Peer.ID {
@@ -264,7 +266,7 @@ func (s *Scheduler) lookup(addr string) (WorkerInfo, bool) {
 
 // handleHeartbeat is "heartbeat_worker": it answers {"status": "missing"}
 // for an unknown worker (which then registers again), as Dask does.
-func (s *Scheduler) handleHeartbeat(_ context.Context, c *Comm, args map[string]any) (any, error) {
+func (s *Scheduler) handleHeartbeat(_ context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	addr := asString(args["address"])
 	peer := PeerOf(c)
 	w, ok := s.lookup(addr)
@@ -288,7 +290,7 @@ func (s *Scheduler) handleHeartbeat(_ context.Context, c *Comm, args map[string]
 }
 
 // handleUnregister is "unregister": a worker leaving on purpose.
-func (s *Scheduler) handleUnregister(_ context.Context, c *Comm, args map[string]any) (any, error) {
+func (s *Scheduler) handleUnregister(_ context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	addr := asString(args["address"])
 	w, ok := s.lookup(addr)
 	if !ok {

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // SecurityOptions tunes NewSecurity. The zero value logs nothing and uses
@@ -28,12 +30,12 @@ type SecurityOptions struct {
 	OnReload func(error)
 }
 
-// Security builds the tls.Configs of one endpoint from a Config and the
-// endpoint's role, and keeps its certificate, key, CA bundle and CRL current
-// (see Reload and Run). It is safe for concurrent use; the tls.Configs it
+// Security builds the tls.Configs of one endpoint from a daskconfig.Config
+// and the endpoint's role, and keeps its certificate, key, CA bundle and CRL
+// current (see Reload and Run). It is safe for concurrent use; the tls.Configs it
 // returns stay valid across reloads and may be used for many connections.
 type Security struct {
-	cfg    Config
+	cfg    daskconfig.Config
 	role   identity.Role
 	log    *slog.Logger
 	now    func() time.Time
@@ -50,28 +52,17 @@ type Security struct {
 	stop     sync.Once
 
 	liveMu sync.Mutex
-	live   map[*Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
+	live   map[*wire.Comm]*slog.Logger // established comms (and whom to tell), closed when a reload revokes their peer
 }
-
-// AllowedPeers returns the roles a listener of role r accepts by default,
-// the policy table's accept row: scheduler ← worker, client; worker ←
-// scheduler, worker, client; none for a client, which never listens.
-func AllowedPeers(r identity.Role) []identity.Role { return Peers(r, OpAccept) }
-
-// ExpectedPeers returns the roles a dialer of role r accepts by default,
-// the policy table's dial row: scheduler → worker; worker → scheduler,
-// worker; client → scheduler, worker. Dialing the scheduler address takes
-// the stricter OpDialScheduler row.
-func ExpectedPeers(r identity.Role) []identity.Role { return Peers(r, OpDial) }
 
 // NewSecurity loads the material of role from cfg: the role's certificate
 // and key, the CA bundle and the optional CRL, and checks that they fit: the
 // key matches, the certificate chains to the bundle now with the extended key
 // usages the role needs and, under the strict role policy, carries a daskca
-// identity of this role. Errors wrap ErrBadMaterial or ErrBadConfig.
+// identity of this role. Errors wrap ErrBadMaterial or daskconfig.ErrBadConfig.
 //
 // Nothing watches the files until Run is called.
-func NewSecurity(cfg Config, role identity.Role, opts SecurityOptions) (*Security, error) {
+func NewSecurity(cfg daskconfig.Config, role identity.Role, opts SecurityOptions) (*Security, error) {
 	if _, err := identity.ParseRole(string(role)); err != nil {
 		return nil, fmt.Errorf("security: %w", err)
 	}
@@ -87,11 +78,11 @@ func NewSecurity(cfg Config, role identity.Role, opts SecurityOptions) (*Securit
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.suites = DefaultCipherSuites()
+	s.suites = daskconfig.DefaultCipherSuites()
 	if cfg.TLS.Ciphers != "" {
-		ids, skipped, err := parseCiphers(cfg.TLS.Ciphers)
+		ids, skipped, err := daskconfig.ParseCiphers(cfg.TLS.Ciphers)
 		if err != nil {
-			return nil, fmt.Errorf("security: %s: %w", keyCiphers, err)
+			return nil, fmt.Errorf("security: %s: %w", daskconfig.KeyCiphers, err)
 		}
 		if len(skipped) > 0 {
 			s.log.Info("cipher names Go does not implement select nothing", "ciphers", skipped)
@@ -121,7 +112,7 @@ func tlsVersion(v float64, unset uint16) uint16 {
 func (s *Security) Role() identity.Role { return s.role }
 
 // Config returns the configuration the Security was built from.
-func (s *Security) Config() Config { return s.cfg }
+func (s *Security) Config() daskconfig.Config { return s.cfg }
 
 // Certificate returns the leaf certificate currently presented. It must not
 // be modified.
@@ -133,10 +124,10 @@ func (s *Security) RequireEncryption() bool { return s.cfg.EncryptionRequired() 
 
 // CheckScheme refuses a tcp:// address when encryption is required. Call it
 // before listening on or dialing a.
-func (s *Security) CheckScheme(a Addr) error { return s.cfg.CheckScheme(a) }
+func (s *Security) CheckScheme(a daskconfig.Addr) error { return s.cfg.CheckScheme(a) }
 
 // ServerConfig returns the tls.Config of a listener that accepts peers of
-// the allow roles (AllowedPeers of our role when none are given). Every
+// the allow roles (Peers(role, OpAccept) when none are given). Every
 // handshake takes the current material through GetConfigForClient: our
 // certificate, the CA bundle for client certificates (always required and
 // verified), TLS versions and suites, then the peer's role, trust domain and
@@ -148,7 +139,7 @@ func (s *Security) CheckScheme(a Addr) error { return s.cfg.CheckScheme(a) }
 // ErrNotListener.
 func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 	if len(allow) == 0 {
-		allow = AllowedPeers(s.role)
+		allow = Peers(s.role, OpAccept)
 	}
 	allow = slices.Clone(allow)
 	return &tls.Config{
@@ -193,7 +184,7 @@ func (s *Security) ServerConfig(allow ...identity.Role) *tls.Config {
 }
 
 // ClientConfig returns the tls.Config of a dialer that accepts listeners of
-// the expect roles (ExpectedPeers of our role when none are given). It
+// the expect roles (Peers(role, OpDial) when none are given). It
 // presents our current certificate and verifies the server's chain against
 // the current CA bundle itself (the bundle can change between handshakes,
 // and tls.Config.RootCAs cannot), then role, trust domain and revocation.
@@ -208,7 +199,7 @@ func (s *Security) ClientConfig(expect ...identity.Role) *tls.Config {
 // ClientConfigFor is ClientConfig for dialing a: it sets ServerName to a's
 // host and, with daskca.verify-hostname, checks the server certificate
 // against that host (a DNS name or an IP address).
-func (s *Security) ClientConfigFor(a Addr, expect ...identity.Role) *tls.Config {
+func (s *Security) ClientConfigFor(a daskconfig.Addr, expect ...identity.Role) *tls.Config {
 	c := s.clientConfig(a.Host, expect)
 	c.ServerName = a.Host
 	return c
@@ -216,7 +207,7 @@ func (s *Security) ClientConfigFor(a Addr, expect ...identity.Role) *tls.Config 
 
 func (s *Security) clientConfig(host string, expect []identity.Role) *tls.Config {
 	if len(expect) == 0 {
-		expect = ExpectedPeers(s.role)
+		expect = Peers(s.role, OpDial)
 	}
 	expect = slices.Clone(expect)
 	return &tls.Config{

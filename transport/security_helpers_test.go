@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -183,7 +184,7 @@ type secSetup struct {
 	dir    string
 	ca     *secCA
 	leaves map[identity.Role]*secLeaf
-	cfg    Config
+	cfg    daskconfig.Config
 }
 
 func mustSecSetup(t testing.TB, td string) *secSetup {
@@ -201,7 +202,7 @@ func mustSecSetup(t testing.TB, td string) *secSetup {
 func (s *secSetup) put(t testing.TB, r identity.Role, l *secLeaf) {
 	t.Helper()
 	s.leaves[r] = l
-	s.cfg.TLS.SetFiles(r, RoleFiles{
+	s.cfg.TLS.SetFiles(r, daskconfig.RoleFiles{
 		Cert: mustWrite(t, s.dir, string(r)+".crt", l.certPEM),
 		Key:  mustWrite(t, s.dir, string(r)+".key", l.keyPEM),
 	})
@@ -211,7 +212,7 @@ func secOpts() SecurityOptions {
 	return SecurityOptions{Now: func() time.Time { return secNow }}
 }
 
-func mustSecurity(t testing.TB, cfg Config, r identity.Role) *Security {
+func mustSecurity(t testing.TB, cfg daskconfig.Config, r identity.Role) *Security {
 	t.Helper()
 	s, err := NewSecurity(cfg, r, secOpts())
 	if err != nil {
@@ -280,8 +281,8 @@ func mustTLSPair(t testing.TB, network, addr string, server, client *tls.Config)
 
 // writeLeaf writes l's certificate and key under new names in s's
 // directory, without changing s's configuration, and returns the files.
-func writeLeaf(t testing.TB, s *secSetup, l *secLeaf) RoleFiles {
+func writeLeaf(t testing.TB, s *secSetup, l *secLeaf) daskconfig.RoleFiles {
 	t.Helper()
 	base := fmt.Sprintf("leaf-%s", l.cert.SerialNumber.Text(16))
-	return RoleFiles{Cert: mustWrite(t, s.dir, base+".crt", l.certPEM), Key: mustWrite(t, s.dir, base+".key", l.keyPEM)}
+	return daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, base+".crt", l.certPEM), Key: mustWrite(t, s.dir, base+".key", l.keyPEM)}
 }

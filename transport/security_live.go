@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"maps"
+
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Live revocation. A CRL reload changes who may connect from then on; a
@@ -16,17 +18,17 @@ import (
 // certificate (or an intermediate the peer sent) closes it, logging that
 // to log (the endpoint's logger). tcp:// comms have no certificate and are
 // not tracked.
-func (s *Security) track(c *Comm, log *slog.Logger) {
+func (s *Security) track(c *wire.Comm, log *slog.Logger) {
 	if s == nil || c.TLSState() == nil {
 		return
 	}
 	s.liveMu.Lock()
 	if s.live == nil {
-		s.live = map[*Comm]*slog.Logger{}
+		s.live = map[*wire.Comm]*slog.Logger{}
 	}
 	s.live[c] = log
 	s.liveMu.Unlock()
-	c.addCloseHook(func() {
+	c.OnClose(func() {
 		s.liveMu.Lock()
 		delete(s.live, c)
 		s.liveMu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -59,10 +60,10 @@ func (s *Security) load() (*material, stamps, error) {
 	st := takeStamps(s.watched())
 	files := s.cfg.TLS.Files(s.role)
 	if files.Cert == "" {
-		return nil, st, fmt.Errorf("%w: no certificate for role %s: set %s.%s.cert", ErrBadMaterial, s.role, keyTLS, s.role)
+		return nil, st, fmt.Errorf("%w: no certificate for role %s: set %s.%s.cert", ErrBadMaterial, s.role, daskconfig.KeyTLS, s.role)
 	}
 	if s.cfg.TLS.CAFile == "" {
-		return nil, st, fmt.Errorf("%w: no CA bundle: set %s", ErrBadMaterial, keyCAFile)
+		return nil, st, fmt.Errorf("%w: no CA bundle: set %s", ErrBadMaterial, daskconfig.KeyCAFile)
 	}
 	cert, err := s.loadKeyPair(files)
 	if err != nil {
@@ -92,7 +93,7 @@ func (s *Security) load() (*material, stamps, error) {
 	return m, st, nil
 }
 
-func (s *Security) loadKeyPair(f RoleFiles) (*tls.Certificate, error) {
+func (s *Security) loadKeyPair(f daskconfig.RoleFiles) (*tls.Certificate, error) {
 	certPEM, err := readSource("certificate", f.Cert)
 	if err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func (s *Security) checkOwn(m *material) error {
 		}
 	}
 	id, err := identity.FromCertificate(leaf)
-	if s.cfg.Daskca.Policy() == PolicyDask {
+	if s.cfg.Daskca.Policy() == daskconfig.PolicyDask {
 		if err == nil {
 			m.self = id
 		}

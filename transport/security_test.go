@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -86,11 +87,11 @@ func TestSecurityDefaultMatrix(t *testing.T) {
 			}
 		})
 	}
-	if got := AllowedPeers(identity.Client); len(got) != 0 {
-		t.Errorf("AllowedPeers(client) = %v, want none", got)
+	if got := Peers(identity.Client, OpAccept); len(got) != 0 {
+		t.Errorf("Peers(client, OpAccept) = %v, want none", got)
 	}
-	if got := ExpectedPeers(identity.Client); !slices.Equal(got, []identity.Role{identity.Scheduler, identity.Worker}) {
-		t.Errorf("ExpectedPeers(client) = %v", got)
+	if got := Peers(identity.Client, OpDial); !slices.Equal(got, []identity.Role{identity.Scheduler, identity.Worker}) {
+		t.Errorf("Peers(client, OpDial) = %v", got)
 	}
 }
 
@@ -101,13 +102,13 @@ func TestSecurityPeerIdentity(t *testing.T) {
 	if !res.ok() {
 		t.Fatalf("server %v, client %v", res.server, res.client)
 	}
-	id, cert, err := PeerIdentity(res.state)
+	id, cert, err := peerIdentity(res.state)
 	want := identity.ID{TrustDomain: "td.example", Role: identity.Scheduler, Name: "scheduler-1"}
 	if err != nil || id != want || cert.SerialNumber.Cmp(s.leaves[identity.Scheduler].cert.SerialNumber) != 0 {
-		t.Fatalf("PeerIdentity = %v, %v, %v; want %v", id, cert.SerialNumber, err, want)
+		t.Fatalf("peerIdentity = %v, %v, %v; want %v", id, cert.SerialNumber, err, want)
 	}
-	if _, _, err := PeerIdentity(tls.ConnectionState{}); err == nil {
-		t.Error("PeerIdentity of no certificate: want an error")
+	if _, _, err := peerIdentity(tls.ConnectionState{}); err == nil {
+		t.Error("peerIdentity of no certificate: want an error")
 	}
 }
 
@@ -155,9 +156,9 @@ func TestSecurityPolicy(t *testing.T) {
 		wantErr error
 	}{
 		{"no identity, strict", leafSpec{role: identity.Worker, noID: true}, "", identity.ErrNoIdentity},
-		{"other trust domain, strict", leafSpec{role: identity.Worker, td: "other.example"}, PolicyStrict, ErrPeerRefused},
-		{"no identity, dask", leafSpec{role: identity.Worker, noID: true}, PolicyDask, nil},
-		{"client cert on listener, dask", leafSpec{role: identity.Client}, PolicyDask, nil},
+		{"other trust domain, strict", leafSpec{role: identity.Worker, td: "other.example"}, daskconfig.PolicyStrict, ErrPeerRefused},
+		{"no identity, dask", leafSpec{role: identity.Worker, noID: true}, daskconfig.PolicyDask, nil},
+		{"client cert on listener, dask", leafSpec{role: identity.Client}, daskconfig.PolicyDask, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,9 +166,9 @@ func TestSecurityPolicy(t *testing.T) {
 			s.cfg.Daskca.RolePolicy = tt.policy
 			dialerCfg := s.cfg
 			peer := s.ca.issue(t, tt.spec)
-			dialerCfg.TLS.SetFiles(tt.spec.role, RoleFiles{Cert: mustWrite(t, s.dir, "peer.pem", append(peer.certPEM, peer.keyPEM...))})
+			dialerCfg.TLS.SetFiles(tt.spec.role, daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "peer.pem", append(peer.certPEM, peer.keyPEM...))})
 			var client *tls.Config
-			if tt.policy == PolicyDask {
+			if tt.policy == daskconfig.PolicyDask {
 				client = mustSecurity(t, dialerCfg, tt.spec.role).ClientConfig()
 			} else {
 				// Our own Security refuses to load such a certificate, so the

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -55,7 +56,7 @@ func TestSecurityVersions(t *testing.T) {
 			if tt.wantSuite != 0 && res.state.CipherSuite != tt.wantSuite {
 				t.Errorf("suite = %s, want %s", tls.CipherSuiteName(res.state.CipherSuite), tls.CipherSuiteName(tt.wantSuite))
 			}
-			if tt.wantVersion == tls.VersionTLS12 && !contains16(DefaultCipherSuites(), res.state.CipherSuite) {
+			if tt.wantVersion == tls.VersionTLS12 && !contains16(daskconfig.DefaultCipherSuites(), res.state.CipherSuite) {
 				t.Errorf("TLS 1.2 suite %s is not one of the defaults", tls.CipherSuiteName(res.state.CipherSuite))
 			}
 		})
@@ -74,11 +75,11 @@ func contains16(list []uint16, v uint16) bool {
 func TestSecurityCheckScheme(t *testing.T) {
 	s := mustSecSetup(t, "td.example")
 	yes, no := true, false
-	tcp, tlsA := Addr{SchemeTCP, "127.0.0.1", 8786}, Addr{SchemeTLS, "127.0.0.1", 8786}
+	tcp, tlsA := daskconfig.Addr{Scheme: daskconfig.SchemeTCP, Host: "127.0.0.1", Port: 8786}, daskconfig.Addr{Scheme: daskconfig.SchemeTLS, Host: "127.0.0.1", Port: 8786}
 	tests := []struct {
 		name    string
 		require *bool
-		addr    Addr
+		addr    daskconfig.Addr
 		wantErr bool
 	}{
 		{"required, tcp", &yes, tcp, true},
@@ -95,7 +96,7 @@ func TestSecurityCheckScheme(t *testing.T) {
 				t.Errorf("RequireEncryption() = %v", sec.RequireEncryption())
 			}
 			err := sec.CheckScheme(tt.addr)
-			if got := errors.Is(err, ErrEncryptionRequired); got != tt.wantErr {
+			if got := errors.Is(err, daskconfig.ErrEncryptionRequired); got != tt.wantErr {
 				t.Fatalf("CheckScheme(%s) = %v, want refusal %v", tt.addr, err, tt.wantErr)
 			}
 			if tt.wantErr && !strings.Contains(err.Error(), "tcp://127.0.0.1:8786") {
@@ -146,7 +147,7 @@ func TestSecurityHostname(t *testing.T) {
 	on.Daskca.VerifyHostname = true
 	tests := []struct {
 		name   string
-		cfg    Config
+		cfg    daskconfig.Config
 		host   string
 		useFor bool
 		ok     bool
@@ -162,7 +163,7 @@ func TestSecurityHostname(t *testing.T) {
 			sec := mustSecurity(t, tt.cfg, identity.Client)
 			client := sec.ClientConfig()
 			if tt.useFor {
-				client = sec.ClientConfigFor(Addr{SchemeTLS, tt.host, 8786})
+				client = sec.ClientConfigFor(daskconfig.Addr{Scheme: daskconfig.SchemeTLS, Host: tt.host, Port: 8786})
 			}
 			res := mustTLSPair(t, "tcp", "127.0.0.1:0", server, client)
 			if res.ok() != tt.ok {
@@ -180,7 +181,7 @@ func TestSecurityHostname(t *testing.T) {
 func TestSecurityIPv6(t *testing.T) {
 	s := mustSecSetup(t, "td.example")
 	s.cfg.Daskca.VerifyHostname = true
-	a, err := ParseAddr("tls://[::1]:0", "")
+	a, err := daskconfig.ParseAddr("tls://[::1]:0", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,32 +199,32 @@ func TestNewSecurityRefuses(t *testing.T) {
 	tests := []struct {
 		name string
 		role identity.Role
-		edit func(c *Config)
+		edit func(c *daskconfig.Config)
 		want string
 	}{
-		{"no certificate", identity.Worker, func(c *Config) { c.TLS.Worker = RoleFiles{} }, "distributed.comm.tls.worker.cert"},
-		{"no CA", identity.Worker, func(c *Config) { c.TLS.CAFile = "" }, "distributed.comm.tls.ca-file"},
-		{"missing file", identity.Worker, func(c *Config) { c.TLS.Worker.Cert = s.dir + "/nope.pem" }, "no such file"},
-		{"client certificate for a worker", identity.Worker, func(c *Config) { c.TLS.Worker = c.TLS.Client }, "not valid for a worker"},
-		{"wrong role identity", identity.Client, func(c *Config) { c.TLS.Client = c.TLS.Worker }, "not a client certificate"},
-		{"key of another certificate", identity.Worker, func(c *Config) { c.TLS.Worker.Key = c.TLS.Client.Key }, "private key does not match"},
-		{"other CA", identity.Worker, func(c *Config) {
+		{"no certificate", identity.Worker, func(c *daskconfig.Config) { c.TLS.Worker = daskconfig.RoleFiles{} }, "distributed.comm.tls.worker.cert"},
+		{"no CA", identity.Worker, func(c *daskconfig.Config) { c.TLS.CAFile = "" }, "distributed.comm.tls.ca-file"},
+		{"missing file", identity.Worker, func(c *daskconfig.Config) { c.TLS.Worker.Cert = s.dir + "/nope.pem" }, "no such file"},
+		{"client certificate for a worker", identity.Worker, func(c *daskconfig.Config) { c.TLS.Worker = c.TLS.Client }, "not valid for a worker"},
+		{"wrong role identity", identity.Client, func(c *daskconfig.Config) { c.TLS.Client = c.TLS.Worker }, "not a client certificate"},
+		{"key of another certificate", identity.Worker, func(c *daskconfig.Config) { c.TLS.Worker.Key = c.TLS.Client.Key }, "private key does not match"},
+		{"other CA", identity.Worker, func(c *daskconfig.Config) {
 			l := other.issue(t, leafSpec{role: identity.Worker})
-			c.TLS.Worker = RoleFiles{Cert: mustWrite(t, s.dir, "o.pem", append(l.certPEM, l.keyPEM...))}
+			c.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "o.pem", append(l.certPEM, l.keyPEM...))}
 		}, "unknown authority"},
-		{"serverAuth only worker", identity.Worker, func(c *Config) {
+		{"serverAuth only worker", identity.Worker, func(c *daskconfig.Config) {
 			l := s.ca.issue(t, leafSpec{role: identity.Worker, ekus: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-			c.TLS.Worker = RoleFiles{Cert: mustWrite(t, s.dir, "sa.pem", append(l.certPEM, l.keyPEM...))}
+			c.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "sa.pem", append(l.certPEM, l.keyPEM...))}
 		}, "incompatible key usage"},
-		{"expired", identity.Worker, func(c *Config) {
+		{"expired", identity.Worker, func(c *daskconfig.Config) {
 			l := s.ca.issue(t, leafSpec{role: identity.Worker, notBefore: secNow.Add(-48 * time.Hour), notAfter: secNow.Add(-time.Hour)})
-			c.TLS.Worker = RoleFiles{Cert: mustWrite(t, s.dir, "old.pem", append(l.certPEM, l.keyPEM...))}
+			c.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "old.pem", append(l.certPEM, l.keyPEM...))}
 		}, "expired"},
-		{"encrypted key", identity.Worker, func(c *Config) {
+		{"encrypted key", identity.Worker, func(c *daskconfig.Config) {
 			c.TLS.Worker.Key = mustWrite(t, s.dir, "enc.key", []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"))
 		}, "encrypted"},
-		{"empty CA bundle", identity.Worker, func(c *Config) { c.TLS.CAFile = mustWrite(t, s.dir, "empty.pem", nil) }, "no PEM certificate"},
-		{"bad ciphers", identity.Worker, func(c *Config) { c.TLS.Ciphers = "RC4-SHA" }, "RC4"},
+		{"empty CA bundle", identity.Worker, func(c *daskconfig.Config) { c.TLS.CAFile = mustWrite(t, s.dir, "empty.pem", nil) }, "no PEM certificate"},
+		{"bad ciphers", identity.Worker, func(c *daskconfig.Config) { c.TLS.Ciphers = "RC4-SHA" }, "RC4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,11 +244,11 @@ func TestSecurityCombinedAndInline(t *testing.T) {
 	s := mustSecSetup(t, "td.example")
 	l := s.leaves[identity.Worker]
 	combined := s.cfg
-	combined.TLS.Worker = RoleFiles{Cert: mustWrite(t, s.dir, "both.pem", append(append([]byte{}, l.keyPEM...), l.certPEM...))}
+	combined.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, s.dir, "both.pem", append(append([]byte{}, l.keyPEM...), l.certPEM...))}
 	inline := s.cfg
 	inline.TLS.CAFile = string(s.ca.pem)
-	inline.TLS.Worker = RoleFiles{Cert: string(l.certPEM), Key: string(l.keyPEM)}
-	for name, cfg := range map[string]Config{"combined": combined, "inline": inline} {
+	inline.TLS.Worker = daskconfig.RoleFiles{Cert: string(l.certPEM), Key: string(l.keyPEM)}
+	for name, cfg := range map[string]daskconfig.Config{"combined": combined, "inline": inline} {
 		t.Run(name, func(t *testing.T) {
 			sec := mustSecurity(t, cfg, identity.Worker)
 			if sec.Certificate().SerialNumber.Cmp(l.cert.SerialNumber) != 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -39,7 +40,7 @@ func (s *Security) authorize(m *material, leaf *x509.Certificate, chains [][]*x5
 	if err := m.checkRevoked(leaf, chains); err != nil {
 		return err
 	}
-	if s.cfg.Daskca.Policy() == PolicyDask {
+	if s.cfg.Daskca.Policy() == daskconfig.PolicyDask {
 		return nil
 	}
 	id, err := identity.FromCertificate(leaf)
@@ -90,11 +91,11 @@ func describeCert(c *x509.Certificate) string {
 	return s
 }
 
-// PeerIdentity returns the daskca identity and leaf certificate of the peer
+// peerIdentity returns the daskca identity and leaf certificate of the peer
 // of a completed handshake, for logging who connected. The certificate is
 // returned even when it carries no identity (err wraps
 // identity.ErrNoIdentity then, as under the "dask" role policy).
-func PeerIdentity(state tls.ConnectionState) (identity.ID, *x509.Certificate, error) {
+func peerIdentity(state tls.ConnectionState) (identity.ID, *x509.Certificate, error) {
 	if len(state.PeerCertificates) == 0 {
 		return identity.ID{}, nil, errors.New("peer identity: no peer certificate")
 	}

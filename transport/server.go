@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Peer is who is at the other end of a comm, as its certificate says. On a
@@ -46,13 +48,13 @@ func (p Peer) LogAttrs() []any {
 }
 
 // PeerOf returns who is at the other end of c.
-func PeerOf(c *Comm) Peer {
+func PeerOf(c *wire.Comm) Peer {
 	p := Peer{Addr: c.RemoteAddr()}
 	st := c.TLSState()
 	if st == nil {
 		return p
 	}
-	id, leaf, _ := PeerIdentity(*st)
+	id, leaf, _ := peerIdentity(*st)
 	if leaf != nil {
 		p.Serial, p.Subject = leaf.SerialNumber.Text(16), leaf.Subject.String()
 	}
@@ -71,7 +73,7 @@ func authorizeOp(sec *Security, local identity.Role, op Operation, p Peer) error
 		return nil
 	}
 	policy := sec.Config().Daskca.Policy()
-	if policy == PolicyDask {
+	if policy == daskconfig.PolicyDask {
 		return nil
 	}
 	if p.ID.Role == "" {
@@ -137,7 +139,7 @@ func newEndpointBase(sec *Security, log *slog.Logger, now func() time.Time) endp
 
 // serverTLS returns the listener tls.Config for addr, or nil for tcp://,
 // after checking require-encryption.
-func (e *endpointBase) serverTLS(a Addr) (*tls.Config, error) {
+func (e *endpointBase) serverTLS(a daskconfig.Addr) (*tls.Config, error) {
 	if e.sec == nil {
 		if a.Encrypted() {
 			return nil, fmt.Errorf("listening on %s: %w", a, ErrTLSRequired)
@@ -155,7 +157,7 @@ func (e *endpointBase) serverTLS(a Addr) (*tls.Config, error) {
 
 // connect dials a, accepting the peers the policy table allows for op,
 // with its errors explained, and tracks the comm for live revocation.
-func (e *endpointBase) connect(ctx context.Context, a Addr, op Operation, opts CommOptions) (*Comm, error) {
+func (e *endpointBase) connect(ctx context.Context, a daskconfig.Addr, op Operation, opts wire.CommOptions) (*wire.Comm, error) {
 	tlsCfg, err := e.dialTLS(a, op)
 	if err != nil {
 		return nil, err
@@ -170,7 +172,7 @@ func (e *endpointBase) connect(ctx context.Context, a Addr, op Operation, opts C
 
 // dialTLS returns the dialer tls.Config for a that accepts the peers the
 // policy table lets an endpoint of our role accept for op.
-func (e *endpointBase) dialTLS(a Addr, op Operation) (*tls.Config, error) {
+func (e *endpointBase) dialTLS(a daskconfig.Addr, op Operation) (*tls.Config, error) {
 	if e.sec == nil {
 		return e.clientTLS(a)
 	}
@@ -179,7 +181,7 @@ func (e *endpointBase) dialTLS(a Addr, op Operation) (*tls.Config, error) {
 
 // clientTLS returns the dialer tls.Config for a, accepting peers of the
 // expect roles, or nil for tcp://, after checking require-encryption.
-func (e *endpointBase) clientTLS(a Addr, expect ...identity.Role) (*tls.Config, error) {
+func (e *endpointBase) clientTLS(a daskconfig.Addr, expect ...identity.Role) (*tls.Config, error) {
 	if e.sec == nil {
 		if a.Encrypted() {
 			return nil, fmt.Errorf("connecting to %s: %w", a, ErrTLSRequired)
@@ -198,14 +200,14 @@ func (e *endpointBase) clientTLS(a Addr, expect ...identity.Role) (*tls.Config, 
 // defaultScheme is the scheme of bare addresses for this endpoint.
 func (e *endpointBase) defaultScheme() string {
 	if e.sec == nil {
-		return SchemeTCP
+		return daskconfig.SchemeTCP
 	}
 	return e.sec.Config().Scheme()
 }
 
 // serve listens on a with srv, logging every accepted peer with its
 // certificate and every connection refused before reaching srv.
-func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts ListenOptions) error {
+func (e *endpointBase) serve(ctx context.Context, a daskconfig.Addr, srv *wire.Server, opts ListenOptions) error {
 	tlsCfg, err := e.serverTLS(a)
 	if err != nil {
 		return err
@@ -217,7 +219,7 @@ func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts List
 			onErr(err)
 		}
 	}
-	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *Comm) {
+	ln, err := Listen(ctx, a.String(), tlsCfg, func(c *wire.Comm) {
 		e.log.Info("connection", PeerOf(c).LogAttrs()...)
 		e.sec.track(c, e.log)
 		srv.ServeComm(ctx, c)
@@ -233,7 +235,7 @@ func (e *endpointBase) serve(ctx context.Context, a Addr, srv *Server, opts List
 // address, with an unspecified host (0.0.0.0, ::) replaced by hostHint
 // when one is known.
 func contactAddr(bound string, hostHint string) string {
-	a, err := ParseAddr(bound, SchemeTCP)
+	a, err := daskconfig.ParseAddr(bound, daskconfig.SchemeTCP)
 	if err != nil || hostHint == "" || (a.Host != "0.0.0.0" && a.Host != "::" && a.Host != "") {
 		return bound
 	}
@@ -272,5 +274,5 @@ func asString(v any) string {
 
 // isClosedErr reports whether err is the ordinary end of a comm.
 func isClosedErr(err error) bool {
-	return errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled)
+	return errors.Is(err, wire.ErrClosed) || errors.Is(err, context.Canceled)
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // waitBound bounds every wait for something the scheduler or worker does
@@ -131,14 +133,14 @@ func waitRegistered(t testing.TB, w *Worker, n int) WorkerStatus {
 
 // dialAs opens a comm to addr with the certificate of role, expecting a
 // peer of the expect roles.
-func dialAs(t testing.TB, cfg Config, role identity.Role, addr string, expect ...identity.Role) (*Comm, error) {
+func dialAs(t testing.TB, cfg daskconfig.Config, role identity.Role, addr string, expect ...identity.Role) (*wire.Comm, error) {
 	t.Helper()
 	sec := mustSecurity(t, cfg, role)
-	a, err := ParseAddr(addr, SchemeTLS)
+	a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := connectExplained(context.Background(), addr, sec.ClientConfigFor(a, expect...), CommOptions{HandshakeTimeout: waitBound})
+	c, err := connectExplained(context.Background(), addr, sec.ClientConfigFor(a, expect...), wire.CommOptions{HandshakeTimeout: waitBound})
 	if err == nil {
 		t.Cleanup(func() { _ = c.Close() })
 	}
@@ -147,11 +149,11 @@ func dialAs(t testing.TB, cfg Config, role identity.Role, addr string, expect ..
 
 // register sends register-worker on c as a Dask worker does and returns
 // the scheduler's answer.
-func register(t testing.TB, c *Comm, addr, name string) map[string]any {
+func register(t testing.TB, c *wire.Comm, addr, name string) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	if err := Send(ctx, c, "register-worker", map[string]any{"address": addr, "name": name, "nthreads": int64(2), "memory_limit": int64(1 << 30)}); err != nil {
+	if err := wire.Send(ctx, c, "register-worker", map[string]any{"address": addr, "name": name, "nthreads": int64(2), "memory_limit": int64(1 << 30)}); err != nil {
 		t.Fatalf("sending register-worker: %v", err)
 	}
 	m, err := c.Read(ctx)
@@ -166,9 +168,9 @@ func register(t testing.TB, c *Comm, addr, name string) map[string]any {
 }
 
 // call calls op on c within waitBound.
-func call(t testing.TB, c *Comm, op string, args map[string]any) (any, error) {
+func call(t testing.TB, c *wire.Comm, op string, args map[string]any) (any, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	return Call(ctx, c, op, args)
+	return wire.Call(ctx, c, op, args)
 }

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // Reconnection backoff of a worker whose scheduler is unreachable or
@@ -74,7 +76,7 @@ type Worker struct {
 	endpointBase
 	opts   WorkerOptions
 	id     string
-	sched  Addr
+	sched  daskconfig.Addr
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -98,14 +100,14 @@ func ListenWorker(ctx context.Context, sec *Security, opts WorkerOptions) (*Work
 	w.opts.ReconnectMin = cmp0(w.opts.ReconnectMin, DefaultReconnectMin)
 	w.opts.ReconnectMax = max(cmp0(w.opts.ReconnectMax, DefaultReconnectMax), w.opts.ReconnectMin)
 	var err error
-	if w.sched, err = ParseAddr(opts.Scheduler, w.defaultScheme()); err != nil {
+	if w.sched, err = daskconfig.ParseAddr(opts.Scheduler, w.defaultScheme()); err != nil {
 		return nil, fmt.Errorf("worker: scheduler %w", err)
 	}
 	listen := opts.Listen
 	if listen == "" {
 		listen = w.sched.Scheme + "://0.0.0.0:0"
 	}
-	la, err := ParseAddr(listen, w.defaultScheme())
+	la, err := daskconfig.ParseAddr(listen, w.defaultScheme())
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen %w", err)
 	}
@@ -131,10 +133,10 @@ func cmp0(v, def time.Duration) time.Duration {
 	return v
 }
 
-func (w *Worker) server() *Server {
-	return &Server{
-		Handlers: map[string]HandlerFunc{
-			"identity": func(context.Context, *Comm, map[string]any) (any, error) {
+func (w *Worker) server() *wire.Server {
+	return &wire.Server{
+		Handlers: map[string]wire.HandlerFunc{
+			"identity": func(context.Context, *wire.Comm, map[string]any) (any, error) {
 				return map[string]any{"type": "Worker", "id": w.id, "scheduler": w.sched.String(),
 					"nthreads": int64(w.opts.NThreads), "memory_limit": w.opts.MemoryLimit, "name": w.Status().Name}, nil
 			},

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/daskca/daskca/transport/daskconfig"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // errMissing means the scheduler no longer knows the worker (it forgot it
@@ -53,9 +56,9 @@ func (w *Worker) session(ctx context.Context) (registered bool, err error) {
 
 // register sends register-worker and reads the answer, returning the
 // address and name registered and the heartbeat interval asked for.
-func (w *Worker) register(ctx context.Context, c *Comm) (contact, name string, interval time.Duration, err error) {
+func (w *Worker) register(ctx context.Context, c *wire.Comm) (contact, name string, interval time.Duration, err error) {
 	host := ""
-	if a, perr := ParseAddr(c.LocalAddr(), SchemeTCP); perr == nil {
+	if a, perr := daskconfig.ParseAddr(c.LocalAddr(), daskconfig.SchemeTCP); perr == nil {
 		host = a.Host
 	}
 	contact = contactAddr(w.ln.Addr(), host)
@@ -97,7 +100,7 @@ func secondsOr(v any, def time.Duration) time.Duration {
 
 // readStream reads what the scheduler sends on the stream until it ends;
 // a "close" op ends it too.
-func (w *Worker) readStream(ctx context.Context, c *Comm) error {
+func (w *Worker) readStream(ctx context.Context, c *wire.Comm) error {
 	for {
 		m, err := c.Read(ctx)
 		if err != nil {
@@ -108,8 +111,8 @@ func (w *Worker) readStream(ctx context.Context, c *Comm) error {
 			msgs = []any{m.Value}
 		}
 		for _, msg := range msgs {
-			if (Msg{Value: msg}).Op() == "close" {
-				return fmt.Errorf("the scheduler closed the stream: %w", ErrClosed)
+			if (wire.Msg{Value: msg}).Op() == "close" {
+				return fmt.Errorf("the scheduler closed the stream: %w", wire.ErrClosed)
 			}
 		}
 	}
@@ -120,11 +123,11 @@ func (w *Worker) readStream(ctx context.Context, c *Comm) error {
 // refuses us. A heartbeat that fails for a network reason is retried on a
 // new comm at the next tick; the stream tells whether the scheduler is gone.
 func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.Duration) error {
-	var c *Comm
+	var c *wire.Comm
 	defer func() {
 		if c != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = CloseRPC(cctx, c)
+			_ = wire.CloseRPC(cctx, c)
 			cancel()
 		}
 	}()
@@ -137,7 +140,7 @@ func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.D
 		case <-t.C:
 		}
 		reply, err := w.heartbeat(ctx, &c, contact)
-		var rerr *RemoteError
+		var rerr *wire.RemoteError
 		switch {
 		case errors.As(err, &rerr):
 			return fmt.Errorf("%w: the scheduler refused a heartbeat: %s", ErrPeerRefused, rerr.ExceptionText)
@@ -154,7 +157,7 @@ func (w *Worker) heartbeats(ctx context.Context, contact string, interval time.D
 
 // heartbeat sends one heartbeat, connecting *c first when needed and
 // dropping it when it fails.
-func (w *Worker) heartbeat(ctx context.Context, c **Comm, contact string) (map[string]any, error) {
+func (w *Worker) heartbeat(ctx context.Context, c **wire.Comm, contact string) (map[string]any, error) {
 	if *c == nil {
 		var err error
 		if *c, err = w.connect(ctx, w.sched, OpDialScheduler, w.opts.Comm.Comm); err != nil {
@@ -163,9 +166,9 @@ func (w *Worker) heartbeat(ctx context.Context, c **Comm, contact string) (map[s
 	}
 	hctx, cancel := context.WithTimeout(ctx, registerTimeout)
 	defer cancel()
-	v, err := Call(hctx, *c, "heartbeat_worker", map[string]any{"address": contact, "now": epoch(w.now()), "metrics": map[string]any{}})
+	v, err := wire.Call(hctx, *c, "heartbeat_worker", map[string]any{"address": contact, "now": epoch(w.now()), "metrics": map[string]any{}})
 	if err != nil {
-		var rerr *RemoteError
+		var rerr *wire.RemoteError
 		if !errors.As(err, &rerr) {
 			_ = (*c).Close()
 			*c = nil

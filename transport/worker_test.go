@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 func TestWorkerReconnectsToRestartedScheduler(t *testing.T) {
@@ -86,7 +88,7 @@ func TestRoleMatrix(t *testing.T) {
 	// Any certificate may dial: the dask policy on the dialing side, so
 	// that only the listener's checks are tested.
 	loose := s.cfg
-	loose.Daskca.RolePolicy = PolicyDask
+	loose.Daskca.RolePolicy = daskconfig.PolicyDask
 	tests := []struct {
 		role        identity.Role
 		connectSch  bool // TLS to the scheduler accepted
@@ -133,13 +135,13 @@ func TestRoleMatrix(t *testing.T) {
 	t.Run("heartbeat for another worker", func(t *testing.T) {
 		impostor := s.ca.issue(t, leafSpec{role: identity.Worker, name: "impostor"})
 		cfg := loose
-		cfg.TLS.Worker = RoleFiles{Cert: mustWrite(t, t.TempDir(), "i.crt", impostor.certPEM), Key: mustWrite(t, t.TempDir(), "i.key", impostor.keyPEM)}
+		cfg.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, t.TempDir(), "i.crt", impostor.certPEM), Key: mustWrite(t, t.TempDir(), "i.key", impostor.keyPEM)}
 		c, err := dialAs(t, cfg, identity.Worker, sched.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = call(t, c, "heartbeat_worker", map[string]any{"address": w.Status().Address})
-		var rerr *RemoteError
+		var rerr *wire.RemoteError
 		if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "registered by") {
 			t.Errorf("heartbeat for another worker: %v, want a refusal", err)
 		}
@@ -179,7 +181,7 @@ func TestRequireEncryption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.run(); !errors.Is(err, ErrEncryptionRequired) {
+			if err := tt.run(); !errors.Is(err, daskconfig.ErrEncryptionRequired) {
 				t.Errorf("err = %v, want ErrEncryptionRequired", err)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/daskca/daskca/internal/dasktest"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -96,7 +97,7 @@ func TestConfigCRL(t *testing.T) {
 // uses crl as its CRL.
 func mustSecurity(t *testing.T, cfgFile, crl string) {
 	t.Helper()
-	cfg, err := transport.LoadFile(cfgFile)
+	cfg, err := daskconfig.LoadFile(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

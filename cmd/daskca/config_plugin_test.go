@@ -14,14 +14,14 @@ import (
 
 	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // preloads loads a YAML snippet with the transport and returns its preload
 // lists.
-func preloads(t *testing.T, y string) transport.Preloads {
+func preloads(t *testing.T, y string) daskconfig.Preloads {
 	t.Helper()
-	c, err := transport.ParseYAML([]byte(y))
+	c, err := daskconfig.ParseYAML([]byte(y))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, y)
 	}
@@ -43,11 +43,13 @@ func TestConfigPlugin(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		want func(p string) transport.Preloads
+		want func(p string) daskconfig.Preloads
 	}{
-		{"s1", func(p string) transport.Preloads { return transport.Preloads{Scheduler: []string{p}} }},
-		{"w1", func(p string) transport.Preloads { return transport.Preloads{Worker: []string{p}, Nanny: []string{p}} }},
-		{"c1", func(p string) transport.Preloads { return transport.Preloads{Client: []string{p}} }},
+		{"s1", func(p string) daskconfig.Preloads { return daskconfig.Preloads{Scheduler: []string{p}} }},
+		{"w1", func(p string) daskconfig.Preloads {
+			return daskconfig.Preloads{Worker: []string{p}, Nanny: []string{p}}
+		}},
+		{"c1", func(p string) daskconfig.Preloads { return daskconfig.Preloads{Client: []string{p}} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_ = os.Remove(homePlugin)

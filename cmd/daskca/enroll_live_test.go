@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // TestEnrolledWorkerRenewsLive: a worker enrolled with a token, on
@@ -36,7 +36,7 @@ func TestEnrolledWorkerRenewsLive(t *testing.T) {
 	wdir := filepath.Join(dir, "w1")
 	mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", "w1", "--ip", "127.0.0.1", "--dir", wdir)
 	// The worker polls its files often, so it picks a renewal up at once.
-	cfg, err := transport.LoadFile(filepath.Join(wdir, "dask.yaml"))
+	cfg, err := daskconfig.LoadFile(filepath.Join(wdir, "dask.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

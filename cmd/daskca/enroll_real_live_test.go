@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // TestRealDaskEnrolledWorkerRenewsLive: a worker enrolled with a token, on
@@ -65,7 +65,7 @@ func testEnrolledWorkerRenewsLive(t *testing.T, rt dasktest.Runtime) {
 	mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", "w1", "--ip", "127.0.0.1", "--dir", wdir)
 	wconf := filepath.Join(wdir, "dask.yaml")
 	// The plugin polls the files often, so it picks a renewal up at once.
-	cfg, err := transport.LoadFile(wconf)
+	cfg, err := daskconfig.LoadFile(wconf)
 	if err != nil {
 		t.Fatal(err)
 	}

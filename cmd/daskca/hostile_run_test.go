@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // slowlorisConns is how many stalled dialers the slowloris tests hold
@@ -273,12 +275,12 @@ func TestRunPlaintextToTLSPort(t *testing.T) {
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--handshake-timeout", farTimeout)
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
-	frames, err := transport.EncodeMsg(map[string]any{"compression": nil, "python": []any{3, 11, 2}, "pickle-protocol": 5})
+	frames, err := wire.EncodeMsg(map[string]any{"compression": nil, "python": []any{3, 11, 2}, "pickle-protocol": 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dask strings.Builder
-	if _, err := transport.WriteFrames(&dask, frames); err != nil {
+	if _, err := wire.WriteFrames(&dask, frames); err != nil {
 		t.Fatal(err)
 	}
 	var hostile hostileConns
@@ -329,7 +331,7 @@ func TestRunIdleTimeout(t *testing.T) {
 	sched := startRun(t, h.bin, "scheduler", "run", "scheduler", "--go-native", "--config", h.config("sched"),
 		"--listen", "tls://127.0.0.1:0", "--idle-timeout", "500ms")
 	addr := logValue(t, sched.waitLine(t, "scheduler listening"), "address")
-	cfg, err := transport.LoadFile(h.config("alice"))
+	cfg, err := daskconfig.LoadFile(h.config("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,18 +340,18 @@ func TestRunIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sec.Close()
-	a, err := transport.ParseAddr(addr, transport.SchemeTLS)
+	a, err := daskconfig.ParseAddr(addr, daskconfig.SchemeTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := transport.Connect(context.Background(), addr, sec.ClientConfigFor(a), transport.CommOptions{})
+	c, err := transport.Connect(context.Background(), addr, sec.ClientConfigFor(a), wire.CommOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), runWait)
 	defer cancel()
-	if _, err := c.Read(ctx); ctx.Err() != nil || !errors.Is(err, transport.ErrClosed) {
+	if _, err := c.Read(ctx); ctx.Err() != nil || !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("read on an idle comm: %v; want the scheduler to close it", err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // The helpers of lifecycle_live_test.go: a cluster of daskca run processes
@@ -67,7 +69,7 @@ func newLiveCluster(t *testing.T) *liveCluster {
 // prints, which must name the home's CRL, with the short reload interval.
 func (c *liveCluster) writeConfig(t *testing.T, name string) {
 	t.Helper()
-	cfg, err := transport.ParseYAML([]byte(mustCLI(t, c.home, "config", name, "--format", "yaml")))
+	cfg, err := daskconfig.ParseYAML([]byte(mustCLI(t, c.home, "config", name, "--format", "yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func (c *liveCluster) writeConfig(t *testing.T, name string) {
 	writeYAML(t, c.config(name), cfg)
 }
 
-func writeYAML(t *testing.T, path string, cfg transport.Config) {
+func writeYAML(t *testing.T, path string, cfg daskconfig.Config) {
 	t.Helper()
 	y, err := cfg.YAML()
 	if err != nil {
@@ -217,7 +219,7 @@ type registration struct {
 // are registered, by name, with the certificate each registered with.
 func (c *liveCluster) registered(t *testing.T) map[string]registration {
 	t.Helper()
-	cfg, err := transport.LoadFile(c.config("alice"))
+	cfg, err := daskconfig.LoadFile(c.config("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,18 +228,18 @@ func (c *liveCluster) registered(t *testing.T) map[string]registration {
 		t.Fatal(err)
 	}
 	defer sec.Close()
-	a, err := transport.ParseAddr(c.addr, "tls")
+	a, err := daskconfig.ParseAddr(c.addr, "tls")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runWait)
 	defer cancel()
-	comm, err := transport.Connect(ctx, c.addr, sec.ClientConfigFor(a, identity.Scheduler), transport.CommOptions{})
+	comm, err := transport.Connect(ctx, c.addr, sec.ClientConfigFor(a, identity.Scheduler), wire.CommOptions{})
 	if err != nil {
 		t.Fatalf("connecting to the scheduler as alice: %v", err)
 	}
-	defer func() { _ = transport.CloseRPC(ctx, comm) }()
-	v, err := transport.Call(ctx, comm, "identity", nil)
+	defer func() { _ = wire.CloseRPC(ctx, comm) }()
+	v, err := wire.Call(ctx, comm, "identity", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/internal/testtier"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // TestLiveLifecycle runs a scheduler and three workers as daskca run
@@ -168,7 +168,7 @@ func (c *liveCluster) frozenClient(t *testing.T, name string) string {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := transport.LoadFile(c.config(name))
+	cfg, err := daskconfig.LoadFile(c.config(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func (c *liveCluster) frozenClient(t *testing.T, name string) string {
 	copyTo(t, files.Cert, filepath.Join(dir, "cert.pem"))
 	copyTo(t, files.Key, filepath.Join(dir, "key.pem"))
 	copyTo(t, cfg.TLS.CAFile, filepath.Join(dir, "ca.pem"))
-	cfg.TLS.Client = transport.RoleFiles{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+	cfg.TLS.Client = daskconfig.RoleFiles{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
 	cfg.TLS.CAFile = filepath.Join(dir, "ca.pem")
 	path := filepath.Join(dir, name+".yaml")
 	writeYAML(t, path, cfg)

@@ -8,14 +8,16 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // hostileListener listens with the certificate of the home's endpoint name
 // (of role) and answers every request with frames.
 func hostileListener(t *testing.T, h runHome, name string, role identity.Role, frames [][]byte) string {
 	t.Helper()
-	cfg, err := transport.LoadFile(h.config(name))
+	cfg, err := daskconfig.LoadFile(h.config(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +25,7 @@ func hostileListener(t *testing.T, h runHome, name string, role identity.Role, f
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := transport.Listen(context.Background(), "tls://127.0.0.1:0", sec.ServerConfig(), func(c *transport.Comm) {
+	l, err := transport.Listen(context.Background(), "tls://127.0.0.1:0", sec.ServerConfig(), func(c *wire.Comm) {
 		for {
 			if _, err := c.Read(context.Background()); err != nil {
 				return
@@ -63,7 +65,7 @@ func TestProbeHostileEndpoint(t *testing.T) {
 // (exit 2) and says that a worker key is posing as the scheduler.
 func TestProbeWorkerPosingAsScheduler(t *testing.T) {
 	h := newRunHome(t, t.TempDir(), "Probe Posing CA")
-	reply, err := transport.EncodeMsg(map[string]any{"type": "Scheduler", "id": "Scheduler-1", "workers": map[string]any{}})
+	reply, err := wire.EncodeMsg(map[string]any{"type": "Scheduler", "id": "Scheduler-1", "workers": map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}

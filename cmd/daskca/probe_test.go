@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -15,7 +16,7 @@ import (
 // scheduler certificate and returns its address.
 func startGoScheduler(t *testing.T, h runHome) string {
 	t.Helper()
-	cfg, err := transport.LoadFile(h.config("sched"))
+	cfg, err := daskconfig.LoadFile(h.config("sched"))
 	if err != nil {
 		t.Fatal(err)
 	}

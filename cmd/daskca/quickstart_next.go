@@ -14,7 +14,7 @@ import (
 	"github.com/daskca/daskca/internal/snippet"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // The demo's files in the home, next to the certificates they use.
@@ -47,7 +47,7 @@ func writeDemoFiles(s *store.Store, l home.Layout, sched string, now time.Time) 
 			return err
 		}
 		if name == "client" {
-			py := snippet.Python(ep, so) + fmt.Sprintf(demoClientCode, transport.PyQuote(sched))
+			py := snippet.Python(ep, so) + fmt.Sprintf(demoClientCode, daskconfig.PyQuote(sched))
 			if err := fsutil.WriteFile(filepath.Join(l.Dir, demoClientScript), []byte(py), 0o644); err != nil {
 				return err
 			}
@@ -146,7 +146,7 @@ func demoPython(g *globalOpts) (string, bool) {
 func shellArg(s string) string {
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-:=@+,", c)) {
-			return transport.ShellQuote(s)
+			return daskconfig.ShellQuote(s)
 		}
 	}
 	return s

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // runOpts are the flags of run scheduler and run worker.
@@ -87,7 +89,7 @@ func (l *connLimits) bind(cmd *cobra.Command) {
 		"most connections open at once, handshaking or not; more wait in the kernel's backlog (--go-native)")
 	f.IntVar(&l.maxHandshakes, "max-handshakes", transport.DefaultMaxHandshakes,
 		"most TLS handshakes computed at once (peers that have not yet sent a whole ClientHello do not count) (--go-native)")
-	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", transport.DefaultHandshakeTimeout,
+	f.DurationVar(&l.handshakeTimeout, "handshake-timeout", wire.DefaultHandshakeTimeout,
 		"bound on the TLS and Dask handshakes of each connection, accepted or dialed; a peer that takes longer is disconnected (--go-native)")
 	f.DurationVar(&l.idleTimeout, "idle-timeout", 0,
 		"disconnect a peer that sends no whole message for this long (0: never); worker streams are silent between tasks, "+
@@ -108,7 +110,7 @@ func (l connLimits) options() (transport.ListenOptions, error) {
 	}
 	return transport.ListenOptions{
 		MaxConns: l.maxConns, MaxHandshakes: l.maxHandshakes,
-		Comm: transport.CommOptions{HandshakeTimeout: l.handshakeTimeout, IdleTimeout: l.idleTimeout},
+		Comm: wire.CommOptions{HandshakeTimeout: l.handshakeTimeout, IdleTimeout: l.idleTimeout},
 	}, nil
 }
 
@@ -250,14 +252,14 @@ func startReload(ctx context.Context, sec *transport.Security) {
 
 // loadConfig reads --config alone, or else Dask's search path and DASK_*
 // variables.
-func loadConfig(g *globalOpts, file string, log *slog.Logger) (transport.Config, error) {
-	opts := transport.LoadOptions{Logger: log}
+func loadConfig(g *globalOpts, file string, log *slog.Logger) (daskconfig.Config, error) {
+	opts := daskconfig.LoadOptions{Logger: log}
 	if file != "" {
 		opts.Dirs, opts.Files = []string{}, []string{file}
 	} else {
 		opts.Environ, opts.Home = os.Environ(), g.getenv("HOME")
 	}
-	cfg, err := transport.LoadConfig(opts)
+	cfg, err := daskconfig.LoadConfig(opts)
 	if err != nil {
 		return cfg, withHint(err, "write the file with: daskca config NAME --format yaml > FILE")
 	}
@@ -281,9 +283,9 @@ func loadSecurity(g *globalOpts, file string, role identity.Role, log *slog.Logg
 // listenError adds the fix for the errors a listen address can cause.
 func listenError(err error) error {
 	switch {
-	case errors.Is(err, transport.ErrBadAddress):
+	case errors.Is(err, daskconfig.ErrBadAddress):
 		return usageError("%v", err)
-	case errors.Is(err, transport.ErrEncryptionRequired):
+	case errors.Is(err, daskconfig.ErrEncryptionRequired):
 		return withHint(err, "use a tls:// address")
 	}
 	return err

@@ -18,6 +18,7 @@ import (
 	"github.com/daskca/daskca/daskplugin"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -114,7 +115,7 @@ func asUsage(err error) error {
 
 // schedulerListen turns --listen into dask scheduler's --host and --port
 // (default: every interface, port 8786, TLS).
-func schedulerListen(cfg transport.Config, listen string) ([]string, error) {
+func schedulerListen(cfg daskconfig.Config, listen string) ([]string, error) {
 	if listen == "" {
 		listen = "tls://:8786"
 	}
@@ -133,7 +134,7 @@ func schedulerListen(cfg transport.Config, listen string) ([]string, error) {
 	return append([]string{"--host", a.Scheme + "://" + host}, port...), nil
 }
 
-func listenAddr(cfg transport.Config, s string) (transport.Addr, error) {
+func listenAddr(cfg daskconfig.Config, s string) (daskconfig.Addr, error) {
 	a, err := cfg.ParseAddr(s)
 	if err != nil {
 		return a, usageError("--listen %q: %v", s, err)
@@ -146,7 +147,7 @@ func listenAddr(cfg transport.Config, s string) (transport.Addr, error) {
 
 // workerFlags gives dask worker its scheduler, name, threads and listen
 // address.
-func workerFlags(cfg transport.Config, sec *transport.Security, o *runOpts, sched string) ([]string, error) {
+func workerFlags(cfg daskconfig.Config, sec *transport.Security, o *runOpts, sched string) ([]string, error) {
 	a, err := cfg.ParseAddr(sched)
 	if err != nil {
 		return nil, usageError("scheduler address %q: %v", sched, err)
@@ -230,7 +231,7 @@ func findPython(g *globalOpts, flag string) (py, version string, err error) {
 //   - nanny: --preload-nanny for each entry of distributed.nanny.preload (or
 //     the plugin), since dask worker never reads that key from the
 //     configuration.
-func pluginPreloads(cfg transport.Config, role identity.Role, tmp string) (flags, env []string, err error) {
+func pluginPreloads(cfg daskconfig.Config, role identity.Role, tmp string) (flags, env []string, err error) {
 	type proc struct {
 		key  string
 		list []string
@@ -266,7 +267,7 @@ func pluginPreloads(cfg transport.Config, role identity.Role, tmp string) (flags
 				flags = append(flags, "--preload-nanny", p)
 			}
 		} else if !found {
-			var c transport.Config
+			var c daskconfig.Config
 			if role == identity.Scheduler {
 				c.Preload.Scheduler = list
 			} else {
@@ -313,8 +314,8 @@ func childEnv(config, tmp string) ([]string, error) {
 		return nil, err
 	}
 	drop := map[string]bool{"DASK_CONFIG": true}
-	for _, k := range transport.ConfigKeys() {
-		drop[transport.EnvName(k)] = true
+	for _, k := range daskconfig.ConfigKeys() {
+		drop[daskconfig.EnvName(k)] = true
 	}
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/daskplugin"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -30,29 +30,29 @@ func TestRunPluginPreloads(t *testing.T) {
 	tests := []struct {
 		name      string
 		role      identity.Role
-		pre       transport.Preloads
+		pre       daskconfig.Preloads
 		setup     func(t *testing.T)
 		wantFlags func(tmp string) []string
 		wantEnv   func(tmp string) []string
 		err       string
 	}{
 		{name: "scheduler, plugin missing on disk", role: identity.Scheduler,
-			pre:       transport.Preloads{Scheduler: []string{named}},
+			pre:       daskconfig.Preloads{Scheduler: []string{named}},
 			setup:     func(t *testing.T) { _ = os.Remove(named) },
 			wantFlags: func(string) []string { return nil }, wantEnv: func(string) []string { return nil }},
 		{name: "scheduler, outdated plugin", role: identity.Scheduler,
-			pre:       transport.Preloads{Scheduler: []string{"other.module", named}},
+			pre:       daskconfig.Preloads{Scheduler: []string{"other.module", named}},
 			setup:     func(t *testing.T) { mustWritePlugin(t, named, "# old\n") },
 			wantFlags: func(string) []string { return nil }, wantEnv: func(string) []string { return nil }},
 		{name: "worker with the plugin configured", role: identity.Worker,
-			pre:   transport.Preloads{Worker: []string{named}, Nanny: []string{"m.nanny", named}},
+			pre:   daskconfig.Preloads{Worker: []string{named}, Nanny: []string{"m.nanny", named}},
 			setup: func(t *testing.T) { _ = os.Remove(named) },
 			wantFlags: func(string) []string {
 				return []string{"--preload-nanny", "m.nanny", "--preload-nanny", named}
 			},
 			wantEnv: func(string) []string { return nil }},
 		{name: "worker configured without the plugin", role: identity.Worker,
-			pre: transport.Preloads{Worker: []string{"m.w"}},
+			pre: daskconfig.Preloads{Worker: []string{"m.w"}},
 			wantFlags: func(tmp string) []string {
 				return []string{"--preload-nanny", filepath.Join(tmp, daskplugin.FileName)}
 			},
@@ -65,7 +65,7 @@ func TestRunPluginPreloads(t *testing.T) {
 				return []string{`DASK_DISTRIBUTED__SCHEDULER__PRELOAD=["` + filepath.Join(tmp, daskplugin.FileName) + `"]`}
 			}},
 		{name: "plugin path is a symlink", role: identity.Scheduler,
-			pre: transport.Preloads{Scheduler: []string{named}},
+			pre: daskconfig.Preloads{Scheduler: []string{named}},
 			setup: func(t *testing.T) {
 				_ = os.Remove(named)
 				if err := os.Symlink(filepath.Join(dir, "elsewhere.py"), named); err != nil {
@@ -80,7 +80,7 @@ func TestRunPluginPreloads(t *testing.T) {
 				tt.setup(t)
 			}
 			tmp := t.TempDir()
-			flags, env, err := pluginPreloads(transport.Config{Preload: tt.pre}, tt.role, tmp)
+			flags, env, err := pluginPreloads(daskconfig.Config{Preload: tt.pre}, tt.role, tmp)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -156,7 +156,7 @@ func TestRunChildEnv(t *testing.T) {
 // worker's --host and --worker-port (never --listen-address, with which
 // port 0 would be announced as the worker's contact port).
 func TestRunListenFlags(t *testing.T) {
-	cfg := transport.Config{DefaultScheme: "tls"}
+	cfg := daskconfig.Config{DefaultScheme: "tls"}
 	for _, tt := range []struct{ listen, want string }{
 		{"", "--protocol tls --port 8786"},
 		{"tls://:9000", "--protocol tls --port 9000"},

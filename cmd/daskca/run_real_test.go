@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // TestRunRealDask starts a cluster of real Dask with the daskca binary's
@@ -144,11 +144,11 @@ func (c *realCluster) testRevokeWorker(t *testing.T) {
 
 	// A worker without the plugin or the CRL (a host left unprotected):
 	// the scheduler refuses its certificate.
-	cfg, err := transport.LoadFile(frozen)
+	cfg, err := daskconfig.LoadFile(frozen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Preload, cfg.Daskca = transport.Preloads{}, transport.Extra{}
+	cfg.Preload, cfg.Daskca = daskconfig.Preloads{}, daskconfig.Extra{}
 	bare := filepath.Join(c.dir, "w2-bare-config")
 	if err := os.Mkdir(bare, 0o755); err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func (c *realCluster) freeze(t *testing.T, name, role string) string {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := transport.LoadFile(c.config(name))
+	cfg, err := daskconfig.LoadFile(c.config(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func (c *realCluster) freeze(t *testing.T, name, role string) string {
 	copyTo(t, files.Cert, filepath.Join(dir, "cert.pem"))
 	copyTo(t, files.Key, filepath.Join(dir, "key.pem"))
 	copyTo(t, cfg.TLS.CAFile, filepath.Join(dir, "ca.pem"))
-	files = transport.RoleFiles{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+	files = daskconfig.RoleFiles{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
 	if role == "client" {
 		cfg.TLS.Client = files
 	} else {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/fsutil"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -34,7 +34,7 @@ func TestBundle(t *testing.T) {
 			t.Errorf("%s: %v, %v; want mode %v", name, fi.Mode(), err, mode)
 		}
 	}
-	cfg, err := transport.LoadFile(filepath.Join(dir, "dask.yaml"))
+	cfg, err := daskconfig.LoadFile(filepath.Join(dir, "dask.yaml"))
 	if err != nil || cfg.TLS.Worker.Key != "/etc/dask/tls/tls.key" {
 		t.Errorf("bundle yaml loads as %+v, %v", cfg.TLS, err)
 	}
@@ -83,7 +83,7 @@ func TestBundleWithCRL(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "crl.pem")); err != nil || string(b) != "crl\n" {
 		t.Errorf("crl.pem = %q, %v", b, err)
 	}
-	cfg, err := transport.LoadFile(filepath.Join(dir, "dask.yaml"))
+	cfg, err := daskconfig.LoadFile(filepath.Join(dir, "dask.yaml"))
 	if err != nil || cfg.Daskca.CRLFile != "/etc/dask/tls/crl.pem" {
 		t.Errorf("dask.yaml: crl-file = %q, %v", cfg.Daskca.CRLFile, err)
 	}

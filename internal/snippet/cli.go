@@ -5,7 +5,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -34,7 +34,7 @@ func CLI(ep Endpoint, o Options) (string, error) {
 		note = "# dask worker ignores distributed.nanny.preload from config: --preload-nanny loads daskca's plugin into the nanny.\n"
 	}
 	for _, v := range append(envOnlyVars(ep, o), preloadVars(ep)...) {
-		words = append(words, v.Name+"="+transport.ShellQuote(v.Value))
+		words = append(words, v.Name+"="+daskconfig.ShellQuote(v.Value))
 	}
 	if ep.Role == identity.Scheduler {
 		words = append(words, "dask", "scheduler", "--host", quote("tls://"+bracket(host)), "--port", portString(port))
@@ -53,11 +53,11 @@ func CLI(ep Endpoint, o Options) (string, error) {
 
 // preloadVars are the variables that load daskca's plugin into the
 // scheduler or worker.
-func preloadVars(ep Endpoint) []transport.EnvVar {
+func preloadVars(ep Endpoint) []daskconfig.EnvVar {
 	if ep.Plugin == "" {
 		return nil
 	}
-	var c transport.Config
+	var c daskconfig.Config
 	if ep.Role == identity.Scheduler {
 		c.Preload.Scheduler = []string{ep.Plugin}
 	} else {
@@ -67,8 +67,8 @@ func preloadVars(ep Endpoint) []transport.EnvVar {
 }
 
 // envOnlyVars are the settings the dask command line cannot express.
-func envOnlyVars(ep Endpoint, o Options) []transport.EnvVar {
-	var c transport.Config
+func envOnlyVars(ep Endpoint, o Options) []daskconfig.EnvVar {
+	var c daskconfig.Config
 	c.TLS.Ciphers = o.Ciphers
 	if o.MinTLS != 0 && o.MinTLS != 1.2 {
 		c.TLS.MinVersion = o.MinTLS
@@ -81,7 +81,7 @@ func envOnlyVars(ep Endpoint, o Options) []transport.EnvVar {
 func quote(s string) string {
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-:=@+,", c)) {
-			return transport.ShellQuote(s)
+			return daskconfig.ShellQuote(s)
 		}
 	}
 	return s

@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -90,7 +90,7 @@ func K8sSecret(role identity.Role, name, prefix string, m Material, o Options) (
 	return b.String(), nil
 }
 
-func envList(vars []transport.EnvVar) []any {
+func envList(vars []daskconfig.EnvVar) []any {
 	var out []any
 	for _, v := range vars {
 		out = append(out, map[string]string{"name": v.Name, "value": v.Value})

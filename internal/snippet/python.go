@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 )
 
 // Python renders a runnable Python snippet that builds the endpoint's
@@ -32,23 +32,23 @@ func Python(ep Endpoint, o Options) string {
 			{"distributed.nanny.preload", pre.Nanny}, {"distributed.client.preload", pre.Client},
 		} {
 			if len(k.list) > 0 {
-				fmt.Fprintf(&b, "    %s: [%s],\n", transport.PyQuote(k.key), transport.PyQuote(ep.Plugin))
+				fmt.Fprintf(&b, "    %s: [%s],\n", daskconfig.PyQuote(k.key), daskconfig.PyQuote(ep.Plugin))
 			}
 		}
 		if ep.CRLFile != "" {
-			fmt.Fprintf(&b, "    'daskca.crl-file': %s,\n", transport.PyQuote(ep.CRLFile))
+			fmt.Fprintf(&b, "    'daskca.crl-file': %s,\n", daskconfig.PyQuote(ep.CRLFile))
 		}
 		b.WriteString("})\n\n")
 	}
 	b.WriteString("security = distributed.Security(\n")
 	arg := func(k, v string) { fmt.Fprintf(&b, "    %s=%s,\n", k, v) }
-	arg("tls_ca_file", transport.PyQuote(ep.CAFile))
-	arg("tls_"+string(ep.Role)+"_cert", transport.PyQuote(ep.CertFile))
+	arg("tls_ca_file", daskconfig.PyQuote(ep.CAFile))
+	arg("tls_"+string(ep.Role)+"_cert", daskconfig.PyQuote(ep.CertFile))
 	if ep.KeyFile != "" {
-		arg("tls_"+string(ep.Role)+"_key", transport.PyQuote(ep.KeyFile))
+		arg("tls_"+string(ep.Role)+"_key", daskconfig.PyQuote(ep.KeyFile))
 	}
 	if o.Ciphers != "" {
-		arg("tls_ciphers", transport.PyQuote(o.Ciphers))
+		arg("tls_ciphers", daskconfig.PyQuote(o.Ciphers))
 	}
 	minTLS := "TLSv1_2"
 	if o.MinTLS == 1.3 {
@@ -58,7 +58,7 @@ func Python(ep Endpoint, o Options) string {
 	arg("require_encryption", "True")
 	b.WriteString(")\n")
 	if ep.Role == "client" && o.Scheduler != "" {
-		fmt.Fprintf(&b, "\n# client = distributed.Client(%s, security=security)\n", transport.PyQuote(o.Scheduler))
+		fmt.Fprintf(&b, "\n# client = distributed.Client(%s, security=security)\n", daskconfig.PyQuote(o.Scheduler))
 	}
 	return b.String()
 }

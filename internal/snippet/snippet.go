@@ -1,7 +1,7 @@
 // Package snippet renders what Dask needs to use one endpoint's certificate:
 // a YAML config file, DASK_* environment variables, the `dask scheduler` or
 // `dask worker` command line, a Python Security object and a Kubernetes
-// Secret. Every form is built from one transport.Config, the same type the Go
+// Secret. Every form is built from one daskconfig.Config, the same type the Go
 // transport loads, so the snippets and the transport cannot disagree.
 package snippet
 
@@ -12,7 +12,7 @@ import (
 	"strconv"
 
 	"github.com/daskca/daskca/daskplugin"
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -93,12 +93,12 @@ func (o Options) Check() error {
 		return fmt.Errorf("%w: minimum TLS version %v (use 1.2 or 1.3)", ErrBadOption, o.MinTLS)
 	}
 	if o.Ciphers != "" {
-		if _, err := transport.ParseCiphers(o.Ciphers); err != nil {
+		if _, _, err := daskconfig.ParseCiphers(o.Ciphers); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadOption, err)
 		}
 	}
 	if o.Scheduler != "" {
-		a, err := transport.ParseAddr(o.Scheduler, "tls")
+		a, err := daskconfig.ParseAddr(o.Scheduler, "tls")
 		if err != nil {
 			return fmt.Errorf("%w: scheduler address: %w", ErrBadOption, err)
 		}
@@ -115,16 +115,16 @@ func (o Options) Check() error {
 // preload keys of the role's processes (a worker's nanny too) and, when the
 // endpoint has one, the CRL under the top-level daskca key (which Dask
 // itself ignores; the plugin and the Go transport read it).
-func Config(ep Endpoint, o Options) transport.Config {
+func Config(ep Endpoint, o Options) daskconfig.Config {
 	yes := true
-	c := transport.Config{RequireEncryption: &yes, DefaultScheme: "tls"}
+	c := daskconfig.Config{RequireEncryption: &yes, DefaultScheme: "tls"}
 	c.TLS.CAFile = ep.CAFile
 	c.TLS.Ciphers = o.Ciphers
 	c.TLS.MinVersion = o.MinTLS
 	if c.TLS.MinVersion == 0 {
 		c.TLS.MinVersion = 1.2
 	}
-	c.TLS.SetFiles(ep.Role, transport.RoleFiles{Cert: ep.CertFile, Key: ep.KeyFile})
+	c.TLS.SetFiles(ep.Role, daskconfig.RoleFiles{Cert: ep.CertFile, Key: ep.KeyFile})
 	c.Daskca.CRLFile = ep.CRLFile
 	if ep.Plugin != "" {
 		p := []string{ep.Plugin}
@@ -163,7 +163,7 @@ func schedulerHostPort(o Options) (host string, port int, err error) {
 	if o.Scheduler == "" {
 		return "", 0, fmt.Errorf("%w: the scheduler address is needed (pass --scheduler tls://HOST:%d)", ErrBadOption, DefaultPort)
 	}
-	a, err := transport.ParseAddr(o.Scheduler, "tls")
+	a, err := daskconfig.ParseAddr(o.Scheduler, "tls")
 	if err != nil {
 		return "", 0, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -138,7 +138,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := transport.ParseYAML(y)
+			got, err := daskconfig.ParseYAML(y)
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", role, err, y)
 			}
@@ -179,7 +179,7 @@ func TestK8sSecret(t *testing.T) {
 		}
 	}
 	var pod struct {
-		Env []transport.EnvVar `yaml:"env"`
+		Env []daskconfig.EnvVar `yaml:"env"`
 	}
 	if err := yaml.Unmarshal([]byte(frag.String()), &pod); err != nil {
 		t.Fatalf("pod fragment: %v\n%s", err, frag.String())

@@ -43,7 +43,9 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/transport"
+	"github.com/daskca/daskca/transport/daskconfig"
 	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/transport/wire"
 )
 
 // msgSize is the message size the throughput targets are set for.
@@ -145,7 +147,7 @@ func run(o options) error {
 }
 
 func security(file string, role identity.Role) (*transport.Security, error) {
-	cfg, err := transport.LoadConfig(transport.LoadOptions{Dirs: []string{}, Files: []string{file}})
+	cfg, err := daskconfig.LoadConfig(daskconfig.LoadOptions{Dirs: []string{}, Files: []string{file}})
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +188,7 @@ func oursThroughput(server, client *transport.Security, scheme string, payload [
 		srvCfg, cliCfg = server.ServerConfig(), client.ClientConfig(identity.Scheduler)
 	}
 	ctx := context.Background()
-	ln, err := transport.Listen(ctx, scheme+"://127.0.0.1:0", srvCfg, func(c *transport.Comm) {
+	ln, err := transport.Listen(ctx, scheme+"://127.0.0.1:0", srvCfg, func(c *wire.Comm) {
 		for range n {
 			if _, err := c.Read(ctx); err != nil {
 				return
@@ -198,13 +200,13 @@ func oursThroughput(server, client *transport.Security, scheme string, payload [
 		return 0, err
 	}
 	defer ln.Close()
-	c, err := transport.Connect(ctx, ln.Addr(), cliCfg, transport.CommOptions{})
+	c, err := transport.Connect(ctx, ln.Addr(), cliCfg, wire.CommOptions{})
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	msg := map[string]any{"op": "data", "payload": &transport.Serialized{
-		Kind: transport.KindSerialized, Header: map[string]any{"serializer": "raw"}, Frames: [][]byte{payload}}}
+	msg := map[string]any{"op": "data", "payload": &wire.Serialized{
+		Kind: wire.KindSerialized, Header: map[string]any{"serializer": "raw"}, Frames: [][]byte{payload}}}
 	start := time.Now()
 	for range n {
 		if err := c.Write(ctx, msg); err != nil {
@@ -316,7 +318,7 @@ func bareThroughput(server, client *transport.Security, payload []byte, n int, k
 // one.
 func oursDialer(server, client *transport.Security, resume bool) (func() error, func(), error) {
 	ctx := context.Background()
-	ln, err := transport.Listen(ctx, "tls://127.0.0.1:0", server.ServerConfig(), func(*transport.Comm) {}, transport.ListenOptions{})
+	ln, err := transport.Listen(ctx, "tls://127.0.0.1:0", server.ServerConfig(), func(*wire.Comm) {}, transport.ListenOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -325,7 +327,7 @@ func oursDialer(server, client *transport.Security, resume bool) (func() error, 
 		cfg.ClientSessionCache = nil
 	}
 	return func() error {
-		c, err := transport.Connect(ctx, ln.Addr(), cfg, transport.CommOptions{})
+		c, err := transport.Connect(ctx, ln.Addr(), cfg, wire.CommOptions{})
 		if err != nil {
 			return err
 		}
