@@ -308,7 +308,7 @@ func FuzzDecodeKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	plain, _ := encodeKey(key, nil)
+	plain, _ := encodeKey(key, nil, 0)
 	f.Add(plain)
 	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
