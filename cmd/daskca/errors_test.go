@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/store"
 )
 
@@ -42,10 +43,18 @@ func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args
 	return code, out.String(), errb.String()
 }
 
-// mustHome creates a home with a constrained CA and one active worker.
+// mustHome creates a home with a constrained CA and one active worker,
+// with quick CA keys in the quick tier (testtier.QuickKeys).
 func mustHome(t *testing.T) (home, pwFile string) {
 	t.Helper()
 	dir := t.TempDir()
+	testtier.QuickKeys(t, dir)
+	return mustHomeIn(t, dir)
+}
+
+// mustHomeIn creates mustHome's home under dir.
+func mustHomeIn(t *testing.T, dir string) (home, pwFile string) {
+	t.Helper()
 	home = filepath.Join(dir, "home")
 	pwFile = filepath.Join(dir, "pw")
 	if err := os.WriteFile(pwFile, []byte(testPassword+"\n"), 0o600); err != nil {
@@ -77,7 +86,7 @@ func homeState(t *testing.T, home string) []string {
 }
 
 func TestBadInput(t *testing.T) {
-	home, pw := mustHome(t)
+	home, pw := mustHomeIn(t, t.TempDir()) // the real key derivation: some cases are about the password
 	noPW := map[string]string{}
 	tests := []struct {
 		name   string

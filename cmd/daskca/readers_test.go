@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/store"
 )
 
@@ -16,6 +17,7 @@ import (
 // --wait with a visible message, then says what to do.
 func TestReadersDuringWriter(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
+	testtier.QuickKeys(t, home)
 	now := time.Now()
 	for _, args := range [][]string{{"init", "--name", "Readers CA"}, {"issue", "worker", "w1"}} {
 		if code, _, stderr := runCLIAt(t, home, now, args...); code != 0 {
@@ -51,6 +53,7 @@ func TestStatusCannotJudge(t *testing.T) {
 	now := time.Now()
 	mk := func(t *testing.T) string {
 		home := filepath.Join(t.TempDir(), "home")
+		testtier.QuickKeys(t, home)
 		if code, _, stderr := runCLIAt(t, home, now, "init", "--name", "Judge CA"); code != 0 {
 			t.Fatalf("init: %s", stderr)
 		}
