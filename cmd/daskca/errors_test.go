@@ -86,6 +86,7 @@ func homeState(t *testing.T, home string) []string {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	home, pw := mustHomeIn(t, t.TempDir()) // the real key derivation: some cases are about the password
 	noPW := map[string]string{}
 	tests := []struct {
@@ -163,6 +164,7 @@ func TestMissingHome(t *testing.T) {
 }
 
 func TestCorruptInventory(t *testing.T) {
+	t.Parallel()
 	home, _ := mustHome(t)
 	inv := filepath.Join(home, "inventory.db")
 	for name, mangle := range map[string]func([]byte) []byte{

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -42,7 +44,25 @@ type afterTests struct{ m *testing.M }
 
 func (a afterTests) Run() int {
 	defer removeBuilt()
+	flag.Parse()
+	quickTierParallel()
 	return a.m.Run()
+}
+
+// quickTierParallel lets more tests run at once in the quick tier, unless
+// -parallel was given: most tests here wait for daskca processes,
+// sockets and log lines rather than compute, and two at a time (the
+// default on two cores) leaves the machine idle while they wait. The full
+// suite keeps the default.
+func quickTierParallel() {
+	if !testing.Short() {
+		return
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
 }
 
 // TestScripts runs the CLI scenarios in testdata/script: each is a txtar
@@ -51,6 +71,7 @@ func (a afterTests) Run() int {
 // openssl cross-checks are marked [!short]: go test -short runs the rest,
 // with quick CA keys in the scripts that hold a quick-keys file.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("openssl"); err != nil && !testing.Short() {
 		t.Fatal("openssl is needed by the CLI scenarios: apt-get install -y openssl")
 	}

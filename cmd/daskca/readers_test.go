@@ -16,6 +16,7 @@ import (
 // for writing (a long bulk run), readers work at once; a second writer waits
 // --wait with a visible message, then says what to do.
 func TestReadersDuringWriter(t *testing.T) {
+	t.Parallel()
 	home := filepath.Join(t.TempDir(), "home")
 	testtier.QuickKeys(t, home)
 	now := time.Now()
