@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +36,15 @@ func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args
 		now:   now,
 		actor: "test",
 	}
+	// A process another test is starting holds copies of this process's
+	// open files, the flocks of a home's inventory among them, until it
+	// execs: a command that released a lock a moment ago could still find
+	// it held and say it waits. syscall.ForkLock is held while a process is
+	// being started, until it has exec'd, so waiting for it here makes what
+	// earlier commands released really free.
+	syscall.ForkLock.RLock()
+	//lint:ignore SA2001 the empty critical section is the point: it waits for forks in flight
+	syscall.ForkLock.RUnlock()
 	root := newRootCmd(e)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
