@@ -5,10 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/inventory"
-	"github.com/daskca/daskca/internal/lifecycle"
-	"github.com/daskca/daskca/store"
 )
 
 func newInventoryCmd(g *globalOpts) *cobra.Command {
@@ -85,15 +82,4 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 	}
 	return withHint(fmt.Errorf("%w: %d", inventory.ErrProblems, len(rep.Problems)+rep.Omitted),
 		"re-issue endpoints whose files are wrong (daskca issue --force); if records are damaged, restore the inventory from a backup (daskca restore FILE)")
-}
-
-// recoverPending finishes what an interrupted issue or renewal left: the
-// files of a recorded certificate still in its pending directory are put
-// in place, and pending directories of unrecorded serials are removed.
-// Writing commands run it first, holding the inventory's write lock.
-func recoverPending(g *globalOpts, l home.Layout, s *store.Store) error {
-	if _, err := (&lifecycle.Manager{Layout: l, Store: s, Logf: g.logf}).Recover(); err != nil {
-		return withHint(fmt.Errorf("finishing an interrupted run: %w", err), "check the permissions under %s", l.CertsDir())
-	}
-	return nil
 }

@@ -94,14 +94,11 @@ func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name str
 	if err != nil {
 		return err
 	}
-	s, err := g.openStore(l, false)
+	s, err := g.openWriter(l)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := recoverPending(g, l, s); err != nil {
-		return err
-	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
 	rec, err := is.Issue(cmd.Context(), req)
 	if err != nil {
