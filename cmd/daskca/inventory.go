@@ -19,8 +19,12 @@ func newInventoryCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
+type inventoryCheckOpts struct {
+	output string
+}
+
 func newInventoryCheckCmd(g *globalOpts) *cobra.Command {
-	var output string
+	o := &inventoryCheckOpts{}
 	cmd := &cobra.Command{
 		Use:   "check [-o json]",
 		Short: "Verify every record, index, the audit chain, CA signatures and the files in place",
@@ -38,18 +42,16 @@ when it finds a problem.`,
 		Example: `  daskca inventory check
   daskca inventory check -o json`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(output, "text", "json"); err != nil {
-				return err
-			}
-			return runInventoryCheck(cmd, g, output)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runInventoryCheck(cmd, g, o) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
+func runInventoryCheck(cmd *cobra.Command, g *globalOpts, o *inventoryCheckOpts) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
 	l, s, err := g.openHome(true)
 	if err != nil {
 		return err
@@ -60,7 +62,7 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 		return caError(err, l)
 	}
 	w := cmd.OutOrStdout()
-	if output == "json" {
+	if o.output == "json" {
 		if err := writeJSON(w, rep); err != nil {
 			return err
 		}
