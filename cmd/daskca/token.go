@@ -47,9 +47,7 @@ The token is shown once: keep it secret, as a password.`,
   daskca token create worker --name node07 --ip-range 10.0.1.0/24 --validity 12h
   TOKEN=$(daskca token create client --name alice)`,
 		Args: exactArgs(1, "ROLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTokenCreate(cmd, g, o, args[0])
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runTokenCreate(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.name, "name", "", "the one endpoint name the token allows")
