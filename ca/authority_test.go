@@ -13,6 +13,7 @@ import (
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func TestNewProfile(t *testing.T) {
+	t.Parallel()
 	for _, kt := range KeyTypes {
 		for _, inter := range []bool{false, true} {
 			name := string(kt) + map[bool]string{false: "/root-only", true: "/intermediate"}[inter]
@@ -71,6 +72,7 @@ func checkCA(t *testing.T, c, parent *x509.Certificate, pathLen int) {
 }
 
 func TestNewValidity(t *testing.T) {
+	t.Parallel()
 	const validity = 2 * 365 * 24 * time.Hour
 	a := mustNew(t, Options{Name: "Clock CA", Validity: validity, Intermediate: true, Now: func() time.Time { return testNow }})
 	if want := testNow.Add(-Backdate); !a.Root.NotBefore.Equal(want) || !a.Intermediate.NotBefore.Equal(want) {
@@ -96,6 +98,7 @@ func TestNewValidity(t *testing.T) {
 }
 
 func TestNewConstraints(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	for _, c := range []*x509.Certificate{a.Root, a.Intermediate} {
 		if got := c.PermittedDNSDomains; len(got) != 2 || got[0] != ".dask.internal" || got[1] != "localhost" {
@@ -119,6 +122,7 @@ func TestNewConstraints(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts Options
@@ -144,6 +148,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestBundlePEMAndFingerprint(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	block, rest := pem.Decode(a.BundlePEM())
 	if block == nil || block.Type != "CERTIFICATE" || len(rest) != 0 || !bytes.Equal(block.Bytes, a.Root.Raw) {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestCRL(t *testing.T) {
+	t.Parallel()
 	for _, kt := range []KeyType{ECP256, Ed25519, RSA2048} {
 		for _, inter := range []bool{false, true} {
 			t.Run(string(kt)+map[bool]string{false: "/root", true: "/intermediate"}[inter], func(t *testing.T) {
@@ -38,6 +39,7 @@ func TestCRL(t *testing.T) {
 }
 
 func TestCRLRefuses(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	now := time.Now()
 	if _, err := a.CRL(nil, nil, now, now.Add(time.Hour)); err == nil {

@@ -84,7 +84,7 @@ func (a *Authority) Save(dir string, password []byte) error {
 			return fmt.Errorf("saving CA to %s: %s exists: %w", dir, name, ErrExists)
 		}
 	}
-	files, err := a.encodeFiles(password)
+	files, err := a.encodeFiles(password, kdfIterations(dir))
 	if err != nil {
 		return fmt.Errorf("saving CA to %s: %w", dir, err)
 	}
@@ -121,19 +121,19 @@ type file struct {
 	mode fs.FileMode
 }
 
-// encodeFiles returns the CA's files, keys encrypted with password (if any),
-// in writing order: ca.json last.
-func (a *Authority) encodeFiles(password []byte) ([]file, error) {
+// encodeFiles returns the CA's files, keys encrypted with password (if any)
+// and iter PBKDF2 iterations, in writing order: ca.json last.
+func (a *Authority) encodeFiles(password []byte, iter int) ([]file, error) {
 	files := []file{{RootCertFile, certPEM(a.Root), 0o644}}
 	if a.RootKey != nil {
-		k, err := encodeKey(a.RootKey, password)
+		k, err := encodeKey(a.RootKey, password, iter)
 		if err != nil {
 			return nil, fmt.Errorf("root key: %w", err)
 		}
 		files = append(files, file{RootKeyFile, k, 0o600})
 	}
 	if a.Intermediate != nil {
-		k, err := encodeKey(a.IntermediateKey, password)
+		k, err := encodeKey(a.IntermediateKey, password, iter)
 		if err != nil {
 			return nil, fmt.Errorf("intermediate key: %w", err)
 		}

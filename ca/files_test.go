@@ -31,6 +31,7 @@ func mustLoad(t *testing.T, dir string, password []byte) *Authority {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, kt := range []KeyType{ECP256, Ed25519, RSA2048} {
 		for _, inter := range []bool{false, true} {
 			t.Run(string(kt)+map[bool]string{false: "/root", true: "/intermediate"}[inter], func(t *testing.T) {
@@ -97,6 +98,7 @@ func checkModes(t *testing.T, dir string) {
 }
 
 func TestSaveRefuses(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	dir := mustSave(t, a, testPassword)
 	before, _ := os.ReadFile(filepath.Join(dir, RootKeyFile))
@@ -133,6 +135,7 @@ func TestSaveRefuses(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	dir := mustSave(t, a, testPassword)
 	if _, err := Load(dir, []byte("wrong")); !errors.Is(err, ErrWrongPassword) {
@@ -187,6 +190,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestInsecure(t *testing.T) {
+	t.Parallel()
 	a := *fixtureCA(t, ECP384, true)
 	a.Insecure = true
 	dir := mustSave(t, &a, nil)
@@ -212,6 +216,7 @@ func TestInsecure(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	dir := mustSave(t, a, testPassword)
 	newPw := []byte("another password")
@@ -235,6 +240,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestForgetRootKey(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	dir := mustSave(t, a, testPassword)
 	exported, err := a.ExportRootKey([]byte("offline"))
@@ -308,7 +314,7 @@ func FuzzDecodeKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	plain, _ := encodeKey(key, nil)
+	plain, _ := encodeKey(key, nil, 0)
 	f.Add(plain)
 	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -25,13 +25,18 @@ const (
 
 // encodeKey returns key as PKCS#8 PEM, encrypted with password unless it is
 // empty. Encryption is pemutil's PBES2 with its own defaults (PBKDF2 with
-// HMAC-SHA256, AES-256-CBC), which OpenSSL reads.
-func encodeKey(key crypto.Signer, password []byte) ([]byte, error) {
+// HMAC-SHA256, 600,000 iterations, AES-256-CBC), which OpenSSL reads; iter
+// is the iteration count (kdfIterations), which differs from pemutil's only
+// in the quick test tier.
+func encodeKey(key crypto.Signer, password []byte, iter int) ([]byte, error) {
 	opts := []pemutil.Options{pemutil.WithPKCS8(true)}
-	if len(password) > 0 {
+	if len(password) > 0 && iter == pemutil.PBKDF2Iterations {
 		opts = append(opts, pemutil.WithPassword(password))
 	}
 	block, err := pemutil.Serialize(key, opts...)
+	if err == nil && len(password) > 0 && iter != pemutil.PBKDF2Iterations {
+		block, err = encryptPKCS8(block.Bytes, password, iter)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encoding key: %w", err)
 	}
@@ -100,7 +105,7 @@ func (a *Authority) ExportRootKey(password []byte) ([]byte, error) {
 	case len(password) == 0:
 		return nil, fmt.Errorf("exporting root key: %w", ErrNoPassword)
 	}
-	return encodeKey(a.RootKey, password)
+	return encodeKey(a.RootKey, password, pemutil.PBKDF2Iterations)
 }
 
 // ForgetRootKey deletes root.key from dir so that only the intermediate can
@@ -144,7 +149,7 @@ func ChangePassword(dir string, oldPw, newPw []byte) error {
 		return fmt.Errorf("changing CA password: %w", err)
 	}
 	a.Insecure = false
-	files, err := a.encodeFiles(newPw)
+	files, err := a.encodeFiles(newPw, kdfIterations(dir))
 	if err != nil {
 		return fmt.Errorf("changing CA password: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseKeyType(t *testing.T) {
+	t.Parallel()
 	for _, kt := range KeyTypes {
 		for _, in := range []string{string(kt), strings.ToUpper(string(kt)), " " + string(kt) + "\n"} {
 			if got, err := ParseKeyType(in); err != nil || got != kt {
@@ -32,6 +33,7 @@ func TestParseKeyType(t *testing.T) {
 }
 
 func TestGenerateKeyAndKeyTypeOf(t *testing.T) {
+	t.Parallel()
 	for _, kt := range append([]KeyType{""}, KeyTypes...) {
 		t.Run(string(kt), func(t *testing.T) {
 			key := mustKey(t, kt)

@@ -10,6 +10,7 @@ import (
 // characters (ub-common-name), since it becomes the subject CN of every
 // CA certificate and is echoed in messages.
 func TestNewRefusesBadNames(t *testing.T) {
+	t.Parallel()
 	for name, n := range map[string]string{
 		"NUL":           "Acme\x00CA",
 		"newline":       "Acme\nCA",

@@ -15,6 +15,7 @@ import (
 // These tests cross-check the package against /usr/bin/openssl.
 
 func TestOpenSSLKeyEncryption(t *testing.T) {
+	t.Parallel()
 	for _, kt := range []KeyType{ECP256, Ed25519, RSA2048} {
 		t.Run(string(kt), func(t *testing.T) {
 			a := fixtureCA(t, kt, false)
@@ -51,6 +52,7 @@ func TestOpenSSLKeyEncryption(t *testing.T) {
 }
 
 func TestOpenSSLVerify(t *testing.T) {
+	t.Parallel()
 	for _, kt := range KeyTypes {
 		for _, inter := range []bool{false, true} {
 			t.Run(string(kt)+map[bool]string{false: "/root", true: "/intermediate"}[inter], func(t *testing.T) {
@@ -87,6 +89,7 @@ func opensslVerify(t *testing.T, a *Authority, leaf *x509.Certificate, extra ...
 }
 
 func TestOpenSSLText(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	paths := writeCerts(t, a.Root, a.Intermediate)
 	for i, c := range []*x509.Certificate{a.Root, a.Intermediate} {
@@ -124,6 +127,7 @@ func TestOpenSSLText(t *testing.T) {
 // Sign signs, Go and OpenSSL must accept; what Sign refuses, at least one
 // of them must reject (both, except where their rules differ).
 func TestConstraintsAgreeWithVerifiers(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)
 	tests := []struct {
@@ -187,6 +191,7 @@ func forceSign(t *testing.T, a *Authority, tmpl *x509.Certificate, pub any) *x50
 }
 
 func TestOpenSSLCRL(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)
 	leaf := mustSign(t, a, leafTemplate(key.Public(), "w1", nil, []string{"10.0.0.1"}), key.Public())

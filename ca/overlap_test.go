@@ -9,6 +9,7 @@ import (
 )
 
 func TestOverlapBundle(t *testing.T) {
+	t.Parallel()
 	pw := []byte("pw")
 	a := mustNew(t, Options{Name: "Old CA", Intermediate: true})
 	b := mustNew(t, Options{Name: "New CA"})
@@ -46,6 +47,7 @@ func TestOverlapBundle(t *testing.T) {
 }
 
 func TestOverlapCorrupt(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, false)
 	dir := mustSave(t, a, []byte("pw"))
 	for name, data := range map[string][]byte{

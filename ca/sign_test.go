@@ -14,6 +14,7 @@ import (
 )
 
 func TestSignEveryKeyType(t *testing.T) {
+	t.Parallel()
 	for _, caKT := range KeyTypes {
 		for _, inter := range []bool{false, true} {
 			a := fixtureCA(t, caKT, inter)
@@ -39,6 +40,7 @@ func TestSignEveryKeyType(t *testing.T) {
 }
 
 func TestSignLeavesTemplateAlone(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)
 	tmpl := leafTemplate(key.Public(), "w1", []string{"w1.dask.internal"}, nil)
@@ -54,6 +56,7 @@ func TestSignLeavesTemplateAlone(t *testing.T) {
 }
 
 func TestSignSerials(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, false)
 	key := mustKey(t, ECP256)
 	tmpl := leafTemplate(key.Public(), "w1", nil, []string{"10.0.0.1"})
@@ -103,6 +106,7 @@ func derIntegerLen(t *testing.T, tbs []byte) int {
 }
 
 func TestSignRefuses(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)
 	iss := a.Issuer()
@@ -162,6 +166,7 @@ func TestSignRefuses(t *testing.T) {
 }
 
 func TestSignPermits(t *testing.T) {
+	t.Parallel()
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)
 	tests := []struct {
@@ -191,6 +196,7 @@ func TestSignPermits(t *testing.T) {
 }
 
 func TestSignWithoutKey(t *testing.T) {
+	t.Parallel()
 	full := fixtureCA(t, ECP256, true)
 	pub := &Authority{Root: full.Root, Intermediate: full.Intermediate, RootKey: full.RootKey}
 	key := mustKey(t, ECP256)
@@ -231,6 +237,7 @@ func BenchmarkSignP256(b *testing.B) {
 // validity in another time zone and with fractions of a second; and
 // SignDER refuses what Sign refuses.
 func TestSignDERMatchesParse(t *testing.T) {
+	t.Parallel()
 	paris := time.FixedZone("CET", 3600)
 	for _, caKT := range []KeyType{ECP256, Ed25519, RSA2048} {
 		for _, inter := range []bool{false, true} {

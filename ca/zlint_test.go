@@ -8,6 +8,7 @@ import (
 )
 
 func TestZlint(t *testing.T) {
+	t.Parallel()
 	x509lint.Require(t)
 	for _, kt := range []KeyType{ECP256, ECP384, Ed25519, RSA2048} {
 		t.Run(string(kt), func(t *testing.T) {
@@ -27,6 +28,7 @@ func TestZlint(t *testing.T) {
 // TestZlintCatches is the control: a leaf without a subject key identifier
 // (made bypassing Sign) must draw a warning, or the lint run is not real.
 func TestZlintCatches(t *testing.T) {
+	t.Parallel()
 	x509lint.Require(t)
 	a := fixtureCA(t, ECP256, true)
 	key := mustKey(t, ECP256)

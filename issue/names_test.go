@@ -7,6 +7,7 @@ import (
 )
 
 func TestValidateName(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in string
 		ok bool
@@ -27,6 +28,7 @@ func TestValidateName(t *testing.T) {
 }
 
 func TestNormalizeDNS(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		errPart  string
@@ -69,6 +71,7 @@ func TestNormalizeDNS(t *testing.T) {
 }
 
 func TestParseIP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want, errPart string
 	}{

@@ -34,6 +34,7 @@ endpoints:
 `
 
 func TestLoadSpec(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "cluster.yaml"), specExample)
 	mustWrite(t, filepath.Join(dir, "gpu.txt"), "# gpus\ngpu1 gpu1.dask.internal 10.0.2.1\n")
@@ -62,6 +63,7 @@ func TestLoadSpec(t *testing.T) {
 }
 
 func TestParseSpecRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, errPart string
 	}{
@@ -91,6 +93,7 @@ func TestParseSpecRejects(t *testing.T) {
 }
 
 func TestSpecRequestsRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		want     error

@@ -11,6 +11,7 @@ import (
 )
 
 func TestApplyBatch(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	old := rec("a1", "worker", "w1", t0.Add(time.Hour))
 	mustIssue(t, s, old, "")
@@ -44,6 +45,7 @@ func TestApplyBatch(t *testing.T) {
 }
 
 func TestApplyBatchAllOrNothing(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		items []store.Replacement

@@ -14,6 +14,7 @@ import (
 )
 
 func TestCheckFindsTampering(t *testing.T) {
+	t.Parallel()
 	events, meta, certs := []byte("events"), []byte("meta"), []byte("certs")
 	tests := []struct {
 		name  string
@@ -93,6 +94,7 @@ func TestCheckFindsTampering(t *testing.T) {
 }
 
 func TestAuditChain(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustIssue(t, s, rec("a", "worker", "w", t0), "")
 	mustIssue(t, s, rec("b", "worker", "w", t0), "a")
@@ -114,6 +116,7 @@ func TestAuditChain(t *testing.T) {
 }
 
 func TestBackupVerify(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustFill(t, s, 500, 2)
 	var buf bytes.Buffer
@@ -149,6 +152,7 @@ func TestBackupVerify(t *testing.T) {
 }
 
 func TestVerifyFileErrorNamesProblem(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	mustPut(t, s, rec("a", "worker", "w", t0.Add(time.Hour)))
 	s.Close()

@@ -47,6 +47,7 @@ func writeFile(t testing.TB, b []byte) string {
 }
 
 func TestOpenCorrupt(t *testing.T) {
+	t.Parallel()
 	good := sampleDB(t, 300)
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := make([]byte, 64<<10)
@@ -87,6 +88,7 @@ func TestOpenCorrupt(t *testing.T) {
 // checking must fail cleanly or find nothing wrong (a free page), never
 // panic or hang.
 func TestEveryPageDamaged(t *testing.T) {
+	t.Parallel()
 	good := sampleDB(t, 200)
 	const ps = 4096
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -26,6 +26,7 @@ func mustToken(t *testing.T, s *store.Store, id string, uses int, expires time.T
 // and refuses the others on their own, consuming exactly the uses a token
 // has, and logs every decision.
 func TestEnrolDecidesEachItem(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	mustToken(t, s, "00000000000000a1", 2, t0.Add(time.Hour))
 	mustToken(t, s, "00000000000000a2", 5, t0.Add(-time.Second)) // expired
@@ -86,6 +87,7 @@ func TestEnrolDecidesEachItem(t *testing.T) {
 }
 
 func TestRevokeTokenNeverEchoesInput(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	_, err := s.RevokeToken("daskca1.0123456789abcdef.c2VjcmV0.ff", "test")
 	if !errors.Is(err, store.ErrTokenUnknown) || strings.Contains(err.Error(), "c2VjcmV0") {

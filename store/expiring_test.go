@@ -9,6 +9,7 @@ import (
 )
 
 func TestExpiringBetween(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustFill(t, s, 3000, 7)
 	mustPut(t, s,

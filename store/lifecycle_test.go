@@ -10,6 +10,7 @@ import (
 )
 
 func TestApply(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustIssue(t, s, rec("a1", "worker", "w1", t0.Add(time.Hour)), "")
 	if err := s.SetMeta("gone", []byte("x")); err != nil {
@@ -48,6 +49,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyAllOrNothing(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		b    store.Batch

@@ -13,6 +13,7 @@ import (
 // directory they may write (without the sticky bit), is refused, read-only
 // or not; the owner's modes and a sticky directory are accepted.
 func TestOpenRefusesShared(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name             string
 		fileMode, dirMod os.FileMode
@@ -67,6 +68,7 @@ func mustChmod(t *testing.T, path string, mode os.FileMode) {
 // inventory is renamed over (as a restore does) opens the new file, not the
 // one it started waiting on.
 func TestOpenFollowsReplacedFile(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	mustPut(t, s, rec("1", "worker", "old", t0))
 	other := filepath.Join(filepath.Dir(path), "other.db")

@@ -40,6 +40,7 @@ func fixture(t *testing.T) *store.Store {
 }
 
 func TestByName(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	got, err := s.ByName("w1")
 	if err != nil {
@@ -60,6 +61,7 @@ func TestByName(t *testing.T) {
 }
 
 func TestActive(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	tests := []struct {
 		role, name, want string
@@ -83,6 +85,7 @@ func TestActive(t *testing.T) {
 // TestActiveEach: one transaction answers every key as Active would, in
 // order, and an error from the callback stops it.
 func TestActiveEach(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	keys := []store.RoleName{{"worker", "w1"}, {"worker", "nobody"}, {"client", "w1"}, {"worker", "w2"}, {"worker", "w1"}}
 	want := []string{"f", "", "abc", "", "f"}
@@ -105,6 +108,7 @@ func TestActiveEach(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	tests := []struct {
 		name string
@@ -130,6 +134,7 @@ func TestList(t *testing.T) {
 }
 
 func TestListStopsOnError(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	stop := errors.New("stop")
 	n := 0
@@ -140,6 +145,7 @@ func TestListStopsOnError(t *testing.T) {
 }
 
 func TestExpiringBeforeBounds(t *testing.T) {
+	t.Parallel()
 	s := fixture(t)
 	h := time.Hour
 	tests := []struct {
@@ -166,6 +172,7 @@ func TestExpiringBeforeBounds(t *testing.T) {
 }
 
 func TestExpiringBeforeMatchesScan(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustFill(t, s, 3000, 7)
 	var all []store.Record

@@ -22,6 +22,7 @@ func sampleRecord() Record {
 }
 
 func TestRecordEncoding(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		r    Record
@@ -49,6 +50,7 @@ func TestRecordEncoding(t *testing.T) {
 }
 
 func TestRecordDecodeRejects(t *testing.T) {
+	t.Parallel()
 	good := encodeRecord(nil, &Record{Serial: "1", Role: "r", Name: "n", Status: Active})
 	tests := []struct {
 		name string
@@ -75,6 +77,7 @@ func TestRecordDecodeRejects(t *testing.T) {
 }
 
 func TestSerialKeysSortNumerically(t *testing.T) {
+	t.Parallel()
 	var nums []*big.Int
 	for _, s := range []string{"0", "1", "f", "10", "ff", "100", "7fffffffffffffffffffffffffffffff", "80000000000000000000000000000000"} {
 		n, _ := new(big.Int).SetString(s, 16)
@@ -97,6 +100,7 @@ func TestSerialKeysSortNumerically(t *testing.T) {
 }
 
 func TestNormalizeSerial(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"0x1F", "1f"}, {"01:AF:00", "1af00"}, {"000", "0"}, {" abc ", "abc"}, {"abc", "abc"},
 		{"", ""}, {"0x", ""}, {"xyz", ""}, {"-1", ""},
@@ -110,6 +114,7 @@ func TestNormalizeSerial(t *testing.T) {
 }
 
 func TestEventEncoding(t *testing.T) {
+	t.Parallel()
 	e := Event{Seq: 300, Time: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC), Kind: EventRevoke, Serial: "a",
 		Role: "worker", Name: "w", Actor: "ops", Detail: "keyCompromise", PrevHash: string(bytes.Repeat([]byte("ab"), 32))}
 	h, err := eventHash(&e)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestOpenCreatesPrivateFile(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	info, err := os.Stat(path)
 	if err != nil {
@@ -32,6 +33,7 @@ func TestOpenCreatesPrivateFile(t *testing.T) {
 }
 
 func TestOpenReadOnlyMissing(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "none.db")
 	_, err := store.Open(path, store.Options{ReadOnly: true})
 	wantErr(t, err, store.ErrNotFound)
@@ -42,6 +44,7 @@ func TestOpenReadOnlyMissing(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	mustPut(t, s, rec("a1", "worker", "w1", t0))
 	if err := s.Close(); err != nil {
@@ -66,6 +69,7 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestLockTimeout(t *testing.T) {
+	t.Parallel()
 	_, path := newStore(t) // an open writer
 	tests := []struct {
 		name string
@@ -95,6 +99,7 @@ func TestLockTimeout(t *testing.T) {
 // readers out: they open between its transactions, and its next write waits
 // until they have closed.
 func TestReadersDuringWriter(t *testing.T) {
+	t.Parallel()
 	w, path := newStore(t)
 	mustPut(t, w, rec("1", "client", "c1", t0))
 	r := mustOpen(t, path, store.Options{ReadOnly: true, Timeout: -1})
@@ -124,6 +129,7 @@ func TestReadersDuringWriter(t *testing.T) {
 }
 
 func TestReadersShareLock(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	mustPut(t, s, rec("1", "client", "c", t0))
 	s.Close()
@@ -149,6 +155,7 @@ func boltUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
 }
 
 func TestSchema(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		edit func(*bolt.Tx) error
@@ -175,6 +182,7 @@ func TestSchema(t *testing.T) {
 }
 
 func TestForeignBoltFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "other.db")
 	boltUpdate(t, path, func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket([]byte("something-else"))
@@ -193,6 +201,7 @@ func TestForeignBoltFile(t *testing.T) {
 // TestNextCounterAbove: a counter never goes back, and a floor from outside
 // the inventory (the CRL numbers a home published) lifts it.
 func TestNextCounterAbove(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	steps := []struct {
 		floor, want uint64

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPutRoundTrip(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	r := rec("1f00ab", "scheduler", "sched-1", t0.Add(time.Hour))
 	r.CertFile, r.KeyFile, r.CAFile = "/c.pem", "/k.pem", "/ca.pem"
@@ -34,6 +35,7 @@ func TestPutRoundTrip(t *testing.T) {
 }
 
 func TestPutRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		recs []store.Record
@@ -89,6 +91,7 @@ func mustEvents(t testing.TB, s *store.Store) []store.Event {
 }
 
 func TestIssueSupersedes(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	old := rec("a", "worker", "w1", t0.Add(24*time.Hour))
 	mustIssue(t, s, old, "")
@@ -128,6 +131,7 @@ func TestIssueSupersedes(t *testing.T) {
 }
 
 func TestRevoke(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustIssue(t, s, rec("a", "client", "alice", t0.Add(time.Hour)), "")
 	at := t0.Add(-time.Minute)
@@ -159,6 +163,7 @@ func TestRevoke(t *testing.T) {
 }
 
 func TestUpdateMovesIndexes(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustIssue(t, s, rec("a", "worker", "old-name", t0.Add(time.Hour)), "")
 	got, err := s.Update("a", "", "ops", func(r *store.Record) error {
@@ -200,6 +205,7 @@ func TestUpdateMovesIndexes(t *testing.T) {
 }
 
 func TestMetaAndCounters(t *testing.T) {
+	t.Parallel()
 	s, path := newStore(t)
 	_, err := s.Meta("trust-domain")
 	wantErr(t, err, store.ErrNotFound)
@@ -223,6 +229,7 @@ func TestMetaAndCounters(t *testing.T) {
 }
 
 func TestCallbackPanicPassesThrough(t *testing.T) {
+	t.Parallel()
 	s, _ := newStore(t)
 	mustPut(t, s, rec("a", "worker", "w", t0))
 	defer func() {

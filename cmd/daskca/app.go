@@ -10,6 +10,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/internal/password"
 	"github.com/daskca/daskca/store"
 )
@@ -123,19 +124,44 @@ func (g *globalOpts) openHome(readOnly bool) (home.Layout, *store.Store, error) 
 
 // openStore opens the inventory of an initialized home.
 func (g *globalOpts) openStore(l home.Layout, readOnly bool) (*store.Store, error) {
+	s, err := store.Open(l.Inventory(), g.storeOptions(l, readOnly))
+	if err != nil {
+		return nil, storeError(err, l)
+	}
+	return s, nil
+}
+
+// openWriter opens the inventory of an initialized home for writing, once
+// what an interrupted run left is finished (lifecycle.OpenWriter).
+func (g *globalOpts) openWriter(l home.Layout) (*store.Store, error) {
+	s, err := lifecycle.OpenWriter(l, g.storeOptions(l, false), g.logf)
+	switch {
+	case errors.Is(err, lifecycle.ErrUnfinished):
+		return nil, withHint(err, "check the permissions under %s", l.CertsDir())
+	case err != nil:
+		return nil, storeError(err, l)
+	}
+	return s, nil
+}
+
+// storeOptions opens inventories with the command's clock and --wait, and
+// says so on stderr when it waits.
+func (g *globalOpts) storeOptions(l home.Layout, readOnly bool) store.Options {
 	waiting := func() {
 		fmt.Fprintf(g.stderr, "daskca: waiting up to %v for another daskca process writing %s (--wait changes how long)\n", g.wait, l.Inventory())
 	}
-	s, err := store.Open(l.Inventory(), store.Options{ReadOnly: readOnly, Now: g.now, Timeout: g.wait, Waiting: waiting})
+	return store.Options{ReadOnly: readOnly, Now: g.now, Timeout: g.wait, Waiting: waiting}
+}
+
+// storeError adds the fix to the inventory errors users can fix.
+func storeError(err error, l home.Layout) error {
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		return nil, withHint(err, "another daskca process is writing %s; retry when it has finished, or wait longer with --wait 10m", l.Inventory())
+		return withHint(err, "another daskca process is writing %s; retry when it has finished, or wait longer with --wait 10m", l.Inventory())
 	case errors.Is(err, store.ErrCorrupt):
-		return nil, withHint(err, "restore the inventory from a backup (daskca restore FILE) or move %s aside", l.Inventory())
-	case err != nil:
-		return nil, err
+		return withHint(err, "restore the inventory from a backup (daskca restore FILE) or move %s aside", l.Inventory())
 	}
-	return s, nil
+	return err
 }
 
 // passwordSource is where the CA password is read from.

@@ -22,36 +22,42 @@ $DASKCA_HOME/ca (its keys are encrypted) with the backup.`,
 		Example: `  daskca backup /backups/daskca-$(date +%F).db
   daskca restore /backups/daskca-2026-03-01.db`,
 		Args: exactArgs(1, "FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] == "" {
-				return usageError("backup needs a file name")
-			}
-			if err := checkParentDir("backup", args[0]); err != nil {
-				return err
-			}
-			l, s, err := g.openHome(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			n, err := s.BackupFile(args[0])
-			if errors.Is(err, store.ErrExists) {
-				return withHint(fmt.Errorf("%s exists", args[0]), "choose a new file name; a backup never overwrites another")
-			}
-			if err != nil {
-				return err
-			}
-			if err := store.VerifyFile(args[0]); err != nil {
-				return fmt.Errorf("the backup does not verify: %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote a verified backup of %s (%d bytes) to %s\n", l.Inventory(), n, args[0])
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runBackup(cmd, g, args[0]) },
 	}
 }
 
+func runBackup(cmd *cobra.Command, g *globalOpts, file string) error {
+	if file == "" {
+		return usageError("backup needs a file name")
+	}
+	if err := checkParentDir("backup", file); err != nil {
+		return err
+	}
+	l, s, err := g.openHome(true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.BackupFile(file)
+	if errors.Is(err, store.ErrExists) {
+		return withHint(fmt.Errorf("%s exists", file), "choose a new file name; a backup never overwrites another")
+	}
+	if err != nil {
+		return err
+	}
+	if err := store.VerifyFile(file); err != nil {
+		return fmt.Errorf("the backup does not verify: %w", err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote a verified backup of %s (%d bytes) to %s\n", l.Inventory(), n, file)
+	return nil
+}
+
+type restoreOpts struct {
+	forget bool
+}
+
 func newRestoreCmd(g *globalOpts) *cobra.Command {
-	var forget bool
+	o := &restoreOpts{}
 	cmd := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Replace the inventory with a backup, keeping revocations and the current one aside",
@@ -75,37 +81,39 @@ inventory check then reports their files.`,
 		Example: `  daskca restore /backups/daskca-2026-03-01.db
   daskca inventory check`,
 		Args: exactArgs(1, "FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] == "" {
-				return usageError("restore needs a file name")
-			}
-			l, err := g.layout()
-			if err != nil {
-				return err
-			}
-			if !fileExists(l.CADir()) {
-				return withHint(fmt.Errorf("no daskca CA in %s", l.Dir), "restore the CA directory first, or pass --home")
-			}
-			r, err := inventory.Restore(l, args[0], inventory.RestoreOptions{Now: g.now(), Actor: g.actor, ForgetRevocations: forget})
-			if err != nil {
-				return restoreError(err, l.Inventory())
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "restored %d records and %d audit events from %s\n", r.Records, r.Events, args[0])
-			if r.Carried+r.Imported > 0 {
-				fmt.Fprintf(w, "carried %d revocation(s) made since the backup into it (%d revoked certificate(s) copied from the current inventory)\n", r.Carried+r.Imported, r.Imported)
-			}
-			if len(r.Forgotten) > 0 {
-				fmt.Fprintf(w, "forgot %d revocation(s) of crl.pem that no inventory holds (--forget-revocations)\n", len(r.Forgotten))
-			}
-			if r.Aside != "" {
-				fmt.Fprintf(w, "the previous inventory is kept at %s\n", r.Aside)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runRestore(cmd, g, o, args[0]) },
 	}
-	cmd.Flags().BoolVar(&forget, "forget-revocations", false, "restore even if crl.pem revokes certificates no inventory holds (they leave the CRL)")
+	cmd.Flags().BoolVar(&o.forget, "forget-revocations", false, "restore even if crl.pem revokes certificates no inventory holds (they leave the CRL)")
 	return cmd
+}
+
+func runRestore(cmd *cobra.Command, g *globalOpts, o *restoreOpts, file string) error {
+	if file == "" {
+		return usageError("restore needs a file name")
+	}
+	l, err := g.layout()
+	if err != nil {
+		return err
+	}
+	if !fileExists(l.CADir()) {
+		return withHint(fmt.Errorf("no daskca CA in %s", l.Dir), "restore the CA directory first, or pass --home")
+	}
+	r, err := inventory.Restore(l, file, inventory.RestoreOptions{Now: g.now(), Actor: g.actor, ForgetRevocations: o.forget})
+	if err != nil {
+		return restoreError(err, l.Inventory())
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "restored %d records and %d audit events from %s\n", r.Records, r.Events, file)
+	if r.Carried+r.Imported > 0 {
+		fmt.Fprintf(w, "carried %d revocation(s) made since the backup into it (%d revoked certificate(s) copied from the current inventory)\n", r.Carried+r.Imported, r.Imported)
+	}
+	if len(r.Forgotten) > 0 {
+		fmt.Fprintf(w, "forgot %d revocation(s) of crl.pem that no inventory holds (--forget-revocations)\n", len(r.Forgotten))
+	}
+	if r.Aside != "" {
+		fmt.Fprintf(w, "the previous inventory is kept at %s\n", r.Aside)
+	}
+	return nil
 }
 
 func restoreError(err error, inv string) error {

@@ -25,38 +25,48 @@ func newCACmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
+type caShowOpts struct {
+	output string
+}
+
 func newCAShowCmd(g *globalOpts) *cobra.Command {
-	var output string
+	o := &caShowOpts{}
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Show the CA chain: subjects, fingerprints, constraints, expiry, key storage",
 		Args:  exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(output, "text", "json"); err != nil {
-				return err
-			}
-			l, err := g.initializedLayout()
-			if err != nil {
-				return err
-			}
-			a, err := ca.LoadPublic(l.CADir())
-			if err != nil {
-				return caError(err, l)
-			}
-			enc, err := ca.IsEncrypted(l.CADir())
-			if err != nil {
-				return caError(err, l)
-			}
-			return printCA(cmd, output, issue.DescribeCA(a, enc, ca.HasRootKey(l.CADir())))
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runCAShow(cmd, g, o) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
+func runCAShow(cmd *cobra.Command, g *globalOpts, o *caShowOpts) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	l, err := g.initializedLayout()
+	if err != nil {
+		return err
+	}
+	a, err := ca.LoadPublic(l.CADir())
+	if err != nil {
+		return caError(err, l)
+	}
+	enc, err := ca.IsEncrypted(l.CADir())
+	if err != nil {
+		return caError(err, l)
+	}
+	return printCA(cmd, o.output, issue.DescribeCA(a, enc, ca.HasRootKey(l.CADir())))
+}
+
+type caExportRootKeyOpts struct {
+	out, passwordFile string
+	force             bool
+}
+
 func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
-	var out, pwFile string
-	var force bool
+	o := &caExportRootKeyOpts{}
 	cmd := &cobra.Command{
 		Use:   "export-root-key --out FILE",
 		Short: "Write the root CA key, encrypted with the CA password, for offline keeping",
@@ -64,39 +74,41 @@ func newCAExportRootKeyCmd(g *globalOpts) *cobra.Command {
   daskca ca forget-root-key --yes`,
 		Args:        exactArgs(0, "--out FILE"),
 		Annotations: map[string]string{outIsTheFile: "yes"},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
-				return usageError("export-root-key needs --out FILE")
-			}
-			if !force && fileExists(out) {
-				return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite it")
-			}
-			if err := checkParentDir("--out", out); err != nil {
-				return err
-			}
-			l, err := g.initializedLayout()
-			if err != nil {
-				return err
-			}
-			a, pw, err := g.loadCAForExport(l, pwFile, cmd)
-			if err != nil {
-				return err
-			}
-			pemKey, err := a.ExportRootKey(pw)
-			if err != nil {
-				return err
-			}
-			if err := fsutil.WriteFile(out, pemKey, 0o600); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote the encrypted root key to %s\n", out)
-			return nil
-		},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runCAExportRootKey(cmd, g, o) },
 	}
-	cmd.Flags().StringVar(&out, "out", "", "file to write the encrypted root key to (mode 0600)")
-	cmd.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password")
-	cmd.Flags().BoolVar(&force, "force", false, "overwrite --out if it exists")
+	cmd.Flags().StringVar(&o.out, "out", "", "file to write the encrypted root key to (mode 0600)")
+	cmd.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the CA password")
+	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite --out if it exists")
 	return cmd
+}
+
+func runCAExportRootKey(cmd *cobra.Command, g *globalOpts, o *caExportRootKeyOpts) error {
+	if o.out == "" {
+		return usageError("export-root-key needs --out FILE")
+	}
+	if !o.force && fileExists(o.out) {
+		return withHint(fmt.Errorf("%s: %w", o.out, fsutil.ErrExists), "pass --force to overwrite it")
+	}
+	if err := checkParentDir("--out", o.out); err != nil {
+		return err
+	}
+	l, err := g.initializedLayout()
+	if err != nil {
+		return err
+	}
+	a, pw, err := g.loadCAForExport(l, o.passwordFile, cmd)
+	if err != nil {
+		return err
+	}
+	pemKey, err := a.ExportRootKey(pw)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFile(o.out, pemKey, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote the encrypted root key to %s\n", o.out)
+	return nil
 }
 
 // loadCAForExport loads the CA and returns the password to encrypt the
@@ -133,28 +145,34 @@ func (g *globalOpts) loadCAForExport(l home.Layout, pwFile string, cmd *cobra.Co
 	return a, pw, caError(err, l)
 }
 
+type caForgetRootKeyOpts struct {
+	yes bool
+}
+
 func newCAForgetRootKeyCmd(g *globalOpts) *cobra.Command {
-	var yes bool
+	o := &caForgetRootKeyOpts{}
 	cmd := &cobra.Command{
 		Use:   "forget-root-key --yes",
 		Short: "Remove the root CA key from the home (needs an intermediate; export it first)",
 		Args:  exactArgs(0, "--yes"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.initializedLayout()
-			if err != nil {
-				return err
-			}
-			if !yes {
-				return withHint(fmt.Errorf("refusing to remove the root key without --yes"),
-					"export it first with daskca ca export-root-key --out FILE, then pass --yes")
-			}
-			if err := ca.ForgetRootKey(l.CADir()); err != nil {
-				return withHint(err, "only a CA created with --intermediate can sign without its root key")
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "removed the root key from", l.CADir())
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runCAForgetRootKey(cmd, g, o) },
 	}
-	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that the root key has been exported")
+	cmd.Flags().BoolVar(&o.yes, "yes", false, "confirm that the root key has been exported")
 	return cmd
+}
+
+func runCAForgetRootKey(cmd *cobra.Command, g *globalOpts, o *caForgetRootKeyOpts) error {
+	l, err := g.initializedLayout()
+	if err != nil {
+		return err
+	}
+	if !o.yes {
+		return withHint(fmt.Errorf("refusing to remove the root key without --yes"),
+			"export it first with daskca ca export-root-key --out FILE, then pass --yes")
+	}
+	if err := ca.ForgetRootKey(l.CADir()); err != nil {
+		return withHint(err, "only a CA created with --intermediate can sign without its root key")
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "removed the root key from", l.CADir())
+	return nil
 }

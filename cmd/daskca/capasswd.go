@@ -15,8 +15,12 @@ import (
 // for `ca passwd`.
 const newPasswordEnv = "DASKCA_NEW_PASSWORD"
 
+type caPasswdOpts struct {
+	passwordFile, newPasswordFile string
+}
+
 func newCAPasswdCmd(g *globalOpts) *cobra.Command {
-	var pwFile, newPwFile string
+	o := &caPasswdOpts{}
 	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Re-encrypt the CA keys with a new password",
@@ -30,16 +34,14 @@ taken from the command line.`,
 		Example: `  daskca ca passwd
   daskca ca passwd --password-file old.pw --new-password-file new.pw`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCAPasswd(cmd, g, pwFile, newPwFile)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCAPasswd(cmd, g, o) },
 	}
-	cmd.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the current CA password")
-	cmd.Flags().StringVar(&newPwFile, "new-password-file", "", "file whose first line is the new CA password")
+	cmd.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the current CA password")
+	cmd.Flags().StringVar(&o.newPasswordFile, "new-password-file", "", "file whose first line is the new CA password")
 	return cmd
 }
 
-func runCAPasswd(cmd *cobra.Command, g *globalOpts, pwFile, newPwFile string) error {
+func runCAPasswd(cmd *cobra.Command, g *globalOpts, o *caPasswdOpts) error {
 	// The write lock keeps a CA rotation from moving the directories away
 	// while their keys are rewritten.
 	l, s, err := g.openHome(false)
@@ -51,11 +53,11 @@ func runCAPasswd(cmd *cobra.Command, g *globalOpts, pwFile, newPwFile string) er
 	if err != nil {
 		return err
 	}
-	old, err := g.caPassword(cmd, pwFile, dirs...)
+	old, err := g.caPassword(cmd, o.passwordFile, dirs...)
 	if err != nil {
 		return err
 	}
-	src := g.passwordSource(newPwFile, cmd)
+	src := g.passwordSource(o.newPasswordFile, cmd)
 	src.Env, src.Label = newPasswordEnv, "New CA password"
 	pw, err := src.ReadNew()
 	if errors.Is(err, password.ErrNone) {

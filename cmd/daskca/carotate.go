@@ -13,6 +13,17 @@ import (
 	"github.com/daskca/daskca/internal/lifecycle"
 )
 
+// caRotateOpts are the flags of the ca rotate phases; name, key type and
+// validity are begin's.
+type caRotateOpts struct {
+	passwordFile, output string
+	begin                lifecycle.BeginOptions
+	keyType              string
+}
+
+// rotatePhase runs one phase of a rotation, returning what it re-issued.
+type rotatePhase func(*cobra.Command, *lifecycle.Manager) (any, error)
+
 func newCARotateCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate begin|issue|finish|abort|status",
@@ -34,57 +45,34 @@ itself (see docs/operations.md).`,
 		Args: exactArgs(0, "PHASE"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	var pwFile, output string
-	var begin lifecycle.BeginOptions
-	var keyType string
-	phase := func(name, short string, run func(*cobra.Command, *lifecycle.Manager) (any, error)) *cobra.Command {
+	o := &caRotateOpts{}
+	phase := func(name, short string, run rotatePhase) *cobra.Command {
 		c := &cobra.Command{
 			Use:   name,
 			Short: short,
 			Args:  exactArgs(0, ""),
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := checkFormat(output, "text", "json"); err != nil {
-					return err
-				}
-				if err := checkCAName(begin.Name); err != nil {
-					return err
-				}
-				m, done, err := g.manager(cmd, pwFile, name != "status")
-				if err != nil {
-					return err
-				}
-				defer done()
-				res, err := run(cmd, m)
-				if err != nil {
-					return rotateError(err)
-				}
-				rs, err := m.RotationStatus()
-				if err != nil {
-					return err
-				}
-				return printRotation(cmd.OutOrStdout(), output, res, rs)
-			},
+			RunE:  func(cmd *cobra.Command, _ []string) error { return runCARotate(cmd, g, o, name, run) },
 		}
-		c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 		if name != "status" {
-			c.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password")
+			c.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the CA password")
 		}
 		return c
 	}
 	beginCmd := phase("begin", "Create the new CA and put old and new roots in every bundle", func(_ *cobra.Command, m *lifecycle.Manager) (any, error) {
-		if keyType != "" {
-			kt, err := ca.ParseKeyType(keyType)
+		if o.keyType != "" {
+			kt, err := ca.ParseKeyType(o.keyType)
 			if err != nil {
 				return nil, usageError("--key-type: %v", err)
 			}
-			begin.KeyType = kt
+			o.begin.KeyType = kt
 		}
-		_, err := m.Begin(begin)
+		_, err := m.Begin(o.begin)
 		return nil, err
 	})
-	beginCmd.Flags().StringVar(&begin.Name, "name", "", `name of the new CA (default: the old name with the next generation, e.g. "Acme Dask CA G2")`)
-	beginCmd.Flags().StringVar(&keyType, "key-type", "", "key type of the new CA (default: the old CA's): "+keyTypeList())
-	beginCmd.Flags().Var(durationValue(&begin.Validity), "validity", "lifetime of the new root (default: the old root's)")
+	beginCmd.Flags().StringVar(&o.begin.Name, "name", "", `name of the new CA (default: the old name with the next generation, e.g. "Acme Dask CA G2")`)
+	beginCmd.Flags().StringVar(&o.keyType, "key-type", "", "key type of the new CA (default: the old CA's): "+keyTypeList())
+	beginCmd.Flags().Var(durationValue(&o.begin.Validity), "validity", "lifetime of the new root (default: the old root's)")
 	cmd.AddCommand(beginCmd,
 		phase("issue", "Make the new CA sign and re-issue every active certificate under it", func(c *cobra.Command, m *lifecycle.Manager) (any, error) {
 			_, res, err := m.Reissue(c.Context())
@@ -142,4 +130,29 @@ func printRotation(w io.Writer, format string, res any, rs lifecycle.RotationSta
 	}
 	_, err := fmt.Fprintf(w, "next: %s\n", rs.Next)
 	return err
+}
+
+// runCARotate runs the rotation phase name and prints where the rotation
+// stands.
+func runCARotate(cmd *cobra.Command, g *globalOpts, o *caRotateOpts, name string, run rotatePhase) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	if err := checkCAName(o.begin.Name); err != nil {
+		return err
+	}
+	m, done, err := g.manager(cmd, o.passwordFile, name != "status")
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := run(cmd, m)
+	if err != nil {
+		return rotateError(err)
+	}
+	rs, err := m.RotationStatus()
+	if err != nil {
+		return err
+	}
+	return printRotation(cmd.OutOrStdout(), o.output, res, rs)
 }

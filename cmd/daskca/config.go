@@ -61,9 +61,13 @@ func (o *snippetOpts) options() (snippet.Options, error) {
 
 var configFormats = []string{"yaml", "env", "cli", "python", "k8s-secret", "json"}
 
+type configOpts struct {
+	snippetOpts
+	format string
+}
+
 func newConfigCmd(g *globalOpts) *cobra.Command {
-	o := &snippetOpts{}
-	var format string
+	o := &configOpts{}
 	cmd := &cobra.Command{
 		Use:   "config NAME|ROLE/NAME|SERIAL",
 		Short: "Print the Dask configuration that uses a certificate",
@@ -98,17 +102,17 @@ daskca's transport reload it and refuse revoked peers.`,
   daskca config alice --format python --path-prefix /etc/dask/tls
   daskca config node07 --format k8s-secret --path-prefix /etc/dask/tls | kubectl apply -f -`,
 		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runConfig(cmd, g, o, format, args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runConfig(cmd, g, o, args[0]) },
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "yaml", "one of yaml, env, cli, python, k8s-secret, json")
+	cmd.Flags().StringVarP(&o.format, "format", "f", "yaml", "one of yaml, env, cli, python, k8s-secret, json")
 	cmd.Flags().StringVar(&o.prefix, "path-prefix", "", "directory where the files will be on the target host (default: where they are in the home)")
 	o.bind(cmd.Flags())
 	return cmd
 }
 
-func runConfig(cmd *cobra.Command, g *globalOpts, o *snippetOpts, format, query string) error {
-	if !contains(configFormats, format) {
-		return usageError("--format %q: choose one of yaml, env, cli, python, k8s-secret, json", format)
+func runConfig(cmd *cobra.Command, g *globalOpts, o *configOpts, query string) error {
+	if !contains(configFormats, o.format) {
+		return usageError("--format %q: choose one of yaml, env, cli, python, k8s-secret, json", o.format)
 	}
 	so, err := o.options()
 	if err != nil {
@@ -119,12 +123,12 @@ func runConfig(cmd *cobra.Command, g *globalOpts, o *snippetOpts, format, query 
 		return err
 	}
 	role := identity.Role(rec.Role)
-	ep, err := localEndpoint(l, rec, o)
+	ep, err := localEndpoint(l, rec, &o.snippetOpts)
 	if err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	switch format {
+	switch o.format {
 	case "yaml":
 		y, err := snippet.YAML(ep, so)
 		if err != nil {

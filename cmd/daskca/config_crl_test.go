@@ -34,6 +34,7 @@ func crlKey(t *testing.T, y string) string {
 // TestConfigCRL checks that every form daskca's transport reads names the
 // home's CRL once one is published, and only then.
 func TestConfigCRL(t *testing.T) {
+	t.Parallel()
 	home, pw := newHome(t, "CRL Config CA")
 	mustCLI(t, home, "issue", "worker", "w1", "--ip", "127.0.0.1", "--password-file", pw)
 	if got := crlKey(t, mustCLI(t, home, "config", "w1", "--format", "yaml")); got != "" {
@@ -114,6 +115,7 @@ func mustSecurity(t *testing.T, cfgFile, crl string) {
 // TestExportCRL checks that export ships a copy of the CRL and points the
 // bundle's YAML and env at it.
 func TestExportCRL(t *testing.T) {
+	t.Parallel()
 	home, pw := newHome(t, "CRL Export CA")
 	for _, n := range []string{"w1", "w2"} {
 		mustCLI(t, home, "issue", "worker", n, "--ip", "127.0.0.1", "--password-file", pw)

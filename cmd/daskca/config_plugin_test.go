@@ -33,6 +33,7 @@ func preloads(t *testing.T, y string) daskconfig.Preloads {
 // one, refusing a symlink), points at PREFIX's copy with --path-prefix, and
 // leaves it all out with --no-plugin.
 func TestConfigPlugin(t *testing.T) {
+	t.Parallel()
 	h, pw := newHome(t, "Plugin Config CA")
 	for _, r := range [][]string{{"scheduler", "s1"}, {"worker", "w1"}, {"client", "c1"}} {
 		mustCLI(t, h, "issue", r[0], r[1], "--ip", "127.0.0.1", "--password-file", pw)
@@ -132,6 +133,7 @@ func checkPluginFile(t *testing.T, path string) {
 // bundle's YAML and env at it, loose or as a tarball, and not with
 // --no-plugin.
 func TestExportPlugin(t *testing.T) {
+	t.Parallel()
 	h, pw := newHome(t, "Plugin Export CA")
 	mustCLI(t, h, "issue", "worker", "w1", "--ip", "127.0.0.1", "--password-file", pw)
 	dir := filepath.Join(t.TempDir(), "w1")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // These tests run the snippets daskca emits, literally, on real Dask
@@ -36,6 +37,7 @@ func newDaskCluster(t *testing.T) daskCluster {
 func newHome(t *testing.T, caName string) (home, pwFile string) {
 	t.Helper()
 	dir := t.TempDir()
+	testtier.QuickKeys(t, dir)
 	home, pwFile = filepath.Join(dir, "home"), filepath.Join(dir, "pw")
 	if err := os.WriteFile(pwFile, []byte(testPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)

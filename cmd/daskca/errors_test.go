@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/store"
 )
 
@@ -34,6 +36,15 @@ func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args
 		now:   now,
 		actor: "test",
 	}
+	// A process another test is starting holds copies of this process's
+	// open files, the flocks of a home's inventory among them, until it
+	// execs: a command that released a lock a moment ago could still find
+	// it held and say it waits. syscall.ForkLock is held while a process is
+	// being started, until it has exec'd, so waiting for it here makes what
+	// earlier commands released really free.
+	syscall.ForkLock.RLock()
+	//lint:ignore SA2001 the empty critical section is the point: it waits for forks in flight
+	syscall.ForkLock.RUnlock()
 	root := newRootCmd(e)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
@@ -42,10 +53,18 @@ func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args
 	return code, out.String(), errb.String()
 }
 
-// mustHome creates a home with a constrained CA and one active worker.
+// mustHome creates a home with a constrained CA and one active worker,
+// with quick CA keys in the quick tier (testtier.QuickKeys).
 func mustHome(t *testing.T) (home, pwFile string) {
 	t.Helper()
 	dir := t.TempDir()
+	testtier.QuickKeys(t, dir)
+	return mustHomeIn(t, dir)
+}
+
+// mustHomeIn creates mustHome's home under dir.
+func mustHomeIn(t *testing.T, dir string) (home, pwFile string) {
+	t.Helper()
 	home = filepath.Join(dir, "home")
 	pwFile = filepath.Join(dir, "pw")
 	if err := os.WriteFile(pwFile, []byte(testPassword+"\n"), 0o600); err != nil {
@@ -77,7 +96,8 @@ func homeState(t *testing.T, home string) []string {
 }
 
 func TestBadInput(t *testing.T) {
-	home, pw := mustHome(t)
+	t.Parallel()
+	home, pw := mustHomeIn(t, t.TempDir()) // the real key derivation: some cases are about the password
 	noPW := map[string]string{}
 	tests := []struct {
 		name   string
@@ -154,6 +174,7 @@ func TestMissingHome(t *testing.T) {
 }
 
 func TestCorruptInventory(t *testing.T) {
+	t.Parallel()
 	home, _ := mustHome(t)
 	inv := filepath.Join(home, "inventory.db")
 	for name, mangle := range map[string]func([]byte) []byte{

@@ -13,10 +13,14 @@ import (
 	"github.com/daskca/daskca/transport/identity"
 )
 
+type exportOpts struct {
+	snippetOpts
+	dir            string
+	tarball, force bool
+}
+
 func newExportCmd(g *globalOpts) *cobra.Command {
-	o := &snippetOpts{}
-	var dir string
-	var tarball, force bool
+	o := &exportOpts{}
 	cmd := &cobra.Command{
 		Use:   "export NAME|ROLE/NAME|SERIAL --dir DIR",
 		Short: "Write a ready-to-copy bundle for one host: TLS files, daskca's Dask plugin, dask.yaml and dask.env",
@@ -30,64 +34,66 @@ keeping the files' modes.`,
 		Example: `  daskca export node07 --dir ./node07 --path-prefix /etc/dask/tls --scheduler tls://sched01.dask.internal:8786
   daskca export sched01 --dir . --tar --path-prefix /etc/dask/tls`,
 		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL --dir DIR"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				return usageError("export needs --dir DIR")
-			}
-			if err := checkOutDir("--dir", dir); err != nil {
-				return err
-			}
-			so, err := o.options()
-			if err != nil {
-				return err
-			}
-			l, rec, err := g.findActive(args[0])
-			if err != nil {
-				return err
-			}
-			m, err := material(l, rec, o.combined)
-			if err != nil {
-				return err
-			}
-			prefix := o.prefix
-			if prefix == "" {
-				if prefix, err = filepath.Abs(dir); err != nil {
-					return err
-				}
-			}
-			files, err := snippet.Bundle(identity.Role(rec.Role), rec.Name, prefix, o.withPlugin(m), so)
-			if err != nil {
-				return err
-			}
-			if !tarball {
-				if err := snippet.WriteDir(dir, files, force); errors.Is(err, fsutil.ErrExists) {
-					return withHint(err, "pass --force to overwrite")
-				} else if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files for %s/%s to %s\n", len(files), rec.Role, rec.Name, dir)
-				return nil
-			}
-			top := rec.Role + "-" + rec.Name
-			out := filepath.Join(dir, top+".tar.gz")
-			if !force && fileExists(out) {
-				return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite")
-			}
-			var buf bytes.Buffer
-			if err := snippet.WriteTarGz(&buf, top, files, g.now()); err != nil {
-				return err
-			}
-			if err := fsutil.WriteFile(out, buf.Bytes(), 0o600); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runExport(cmd, g, o, args[0]) },
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the bundle into (created 0700)")
+	cmd.Flags().StringVar(&o.dir, "dir", "", "directory to write the bundle into (created 0700)")
 	cmd.Flags().StringVar(&o.prefix, "path-prefix", "", "directory where the files will be on the target host (default: DIR)")
-	cmd.Flags().BoolVar(&tarball, "tar", false, "write DIR/ROLE-NAME.tar.gz instead of loose files")
-	cmd.Flags().BoolVar(&force, "force", false, "overwrite existing files")
+	cmd.Flags().BoolVar(&o.tarball, "tar", false, "write DIR/ROLE-NAME.tar.gz instead of loose files")
+	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite existing files")
 	o.bind(cmd.Flags())
 	return cmd
+}
+
+func runExport(cmd *cobra.Command, g *globalOpts, o *exportOpts, name string) error {
+	if o.dir == "" {
+		return usageError("export needs --dir DIR")
+	}
+	if err := checkOutDir("--dir", o.dir); err != nil {
+		return err
+	}
+	so, err := o.options()
+	if err != nil {
+		return err
+	}
+	l, rec, err := g.findActive(name)
+	if err != nil {
+		return err
+	}
+	m, err := material(l, rec, o.combined)
+	if err != nil {
+		return err
+	}
+	prefix := o.prefix
+	if prefix == "" {
+		if prefix, err = filepath.Abs(o.dir); err != nil {
+			return err
+		}
+	}
+	files, err := snippet.Bundle(identity.Role(rec.Role), rec.Name, prefix, o.withPlugin(m), so)
+	if err != nil {
+		return err
+	}
+	if !o.tarball {
+		if err := snippet.WriteDir(o.dir, files, o.force); errors.Is(err, fsutil.ErrExists) {
+			return withHint(err, "pass --force to overwrite")
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files for %s/%s to %s\n", len(files), rec.Role, rec.Name, o.dir)
+		return nil
+	}
+	top := rec.Role + "-" + rec.Name
+	out := filepath.Join(o.dir, top+".tar.gz")
+	if !o.force && fileExists(out) {
+		return withHint(fmt.Errorf("%s: %w", out, fsutil.ErrExists), "pass --force to overwrite")
+	}
+	var buf bytes.Buffer
+	if err := snippet.WriteTarGz(&buf, top, files, g.now()); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+	return nil
 }

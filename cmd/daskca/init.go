@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,11 +13,10 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/duration"
-	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
+	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/internal/password"
 	"github.com/daskca/daskca/issue"
-	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
 )
 
@@ -196,49 +193,20 @@ func slug(name string) string {
 	return strings.TrimSuffix(s, "-")
 }
 
+// checkFreshHome refuses a home that already holds a CA or an inventory,
+// naming the ways out.
 func checkFreshHome(l home.Layout) error {
-	for _, p := range []string{l.Inventory(), l.CADir()} {
-		if _, err := os.Stat(p); err == nil {
-			return withHint(fmt.Errorf("%s already holds a daskca CA", l.Dir),
-				"use another --home, or remove %s if you really mean to start over", l.Dir)
-		}
+	if err := lifecycle.CheckFresh(l); err != nil {
+		return withHint(err, "use another --home, or remove %s if you really mean to start over", l.Dir)
 	}
 	return nil
 }
 
-// createHome writes the CA, the trust bundle and an empty inventory. If any
-// step fails, what this call created is removed again.
-func createHome(l home.Layout, a *ca.Authority, pw []byte) (err error) {
-	_, statErr := os.Stat(l.Dir)
-	created := os.IsNotExist(statErr)
-	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
-		return fmt.Errorf("creating home: %w", err)
-	}
-	if err := l.Check(); err != nil {
+// createHome makes l a home for a (lifecycle.CreateHome: all or nothing).
+func createHome(l home.Layout, a *ca.Authority, pw []byte) error {
+	err := lifecycle.CreateHome(l, a, pw)
+	if errors.Is(err, home.ErrUnsafe) {
 		return withHint(err, "give --home a directory of your own, e.g. %s", filepath.Join(l.Dir, "daskca"))
 	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		if created {
-			_ = os.RemoveAll(l.Dir)
-			return
-		}
-		_ = os.RemoveAll(l.CADir())
-		_ = os.Remove(l.Bundle())
-		_ = os.Remove(l.Inventory())
-		_ = os.Remove(store.WriterLockPath(l.Inventory()))
-	}()
-	if err := a.Save(l.CADir(), pw); err != nil {
-		return err
-	}
-	if err := fsutil.WriteFile(l.Bundle(), a.BundlePEM(), 0o644); err != nil {
-		return err
-	}
-	s, err := store.Open(l.Inventory(), store.Options{})
-	if err != nil {
-		return err
-	}
-	return s.Close()
+	return err
 }

@@ -5,10 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/inventory"
-	"github.com/daskca/daskca/internal/lifecycle"
-	"github.com/daskca/daskca/store"
 )
 
 func newInventoryCmd(g *globalOpts) *cobra.Command {
@@ -22,8 +19,12 @@ func newInventoryCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
+type inventoryCheckOpts struct {
+	output string
+}
+
 func newInventoryCheckCmd(g *globalOpts) *cobra.Command {
-	var output string
+	o := &inventoryCheckOpts{}
 	cmd := &cobra.Command{
 		Use:   "check [-o json]",
 		Short: "Verify every record, index, the audit chain, CA signatures and the files in place",
@@ -41,18 +42,16 @@ when it finds a problem.`,
 		Example: `  daskca inventory check
   daskca inventory check -o json`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(output, "text", "json"); err != nil {
-				return err
-			}
-			return runInventoryCheck(cmd, g, output)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runInventoryCheck(cmd, g, o) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
+func runInventoryCheck(cmd *cobra.Command, g *globalOpts, o *inventoryCheckOpts) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
 	l, s, err := g.openHome(true)
 	if err != nil {
 		return err
@@ -63,7 +62,7 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 		return caError(err, l)
 	}
 	w := cmd.OutOrStdout()
-	if output == "json" {
+	if o.output == "json" {
 		if err := writeJSON(w, rep); err != nil {
 			return err
 		}
@@ -85,15 +84,4 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, output string) error {
 	}
 	return withHint(fmt.Errorf("%w: %d", inventory.ErrProblems, len(rep.Problems)+rep.Omitted),
 		"re-issue endpoints whose files are wrong (daskca issue --force); if records are damaged, restore the inventory from a backup (daskca restore FILE)")
-}
-
-// recoverPending finishes what an interrupted issue or renewal left: the
-// files of a recorded certificate still in its pending directory are put
-// in place, and pending directories of unrecorded serials are removed.
-// Writing commands run it first, holding the inventory's write lock.
-func recoverPending(g *globalOpts, l home.Layout, s *store.Store) error {
-	if _, err := (&lifecycle.Manager{Layout: l, Store: s, Logf: g.logf}).Recover(); err != nil {
-		return withHint(fmt.Errorf("finishing an interrupted run: %w", err), "check the permissions under %s", l.CertsDir())
-	}
-	return nil
 }

@@ -51,12 +51,7 @@ issued certificate, one per line.`,
   daskca issue worker --hosts-file hosts.txt
   daskca issue --spec cluster.yaml --dry-run`,
 		Args: issueArgs(o),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.isBulk() {
-				return runBulkIssue(cmd, g, o, args)
-			}
-			return runIssue(cmd, g, o, args[0], args[1])
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runIssue(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.dns, "dns", nil, "DNS name for the certificate (repeatable or comma-separated)")
@@ -70,7 +65,17 @@ issued certificate, one per line.`,
 	return cmd
 }
 
-func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name string) error {
+// runIssue issues one certificate (ROLE NAME) or, with --hosts,
+// --hosts-file or --spec, many.
+func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string) error {
+	if o.isBulk() {
+		return runBulkIssue(cmd, g, o, args)
+	}
+	return runIssueOne(cmd, g, o, args[0], args[1])
+}
+
+// runIssueOne issues the certificate of one endpoint.
+func runIssueOne(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name string) error {
 	role, err := identity.ParseRole(roleArg)
 	if err != nil {
 		return usageError("%v", err)
@@ -94,14 +99,11 @@ func runIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name str
 	if err != nil {
 		return err
 	}
-	s, err := g.openStore(l, false)
+	s, err := g.openWriter(l)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := recoverPending(g, l, s); err != nil {
-		return err
-	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
 	rec, err := is.Issue(cmd.Context(), req)
 	if err != nil {

@@ -137,16 +137,16 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 	if err != nil {
 		return caError(err, l)
 	}
-	s, err := g.openStore(l, o.dryRun)
+	var s *store.Store
+	if o.dryRun {
+		s, err = g.openStore(l, true)
+	} else {
+		s, err = g.openWriter(l)
+	}
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if !o.dryRun {
-		if err := recoverPending(g, l, s); err != nil {
-			return err
-		}
-	}
 	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
 	plan, err := is.Plan(reqs)
 	if err != nil {

@@ -47,6 +47,7 @@ func hostileListener(t *testing.T, h runHome, name string, role identity.Role, f
 // once decoded): probe fails (exit 2) and says why, instead of growing
 // and reporting ok.
 func TestProbeHostileEndpoint(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Probe Hostile CA")
 	n := 8<<20 - 5
 	bomb := append(binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(n)), bytes.Repeat([]byte{0x80}, n)...)
@@ -64,6 +65,7 @@ func TestProbeHostileEndpoint(t *testing.T) {
 // certificate and answers identity as a Scheduler: probe refuses it
 // (exit 2) and says that a worker key is posing as the scheduler.
 func TestProbeWorkerPosingAsScheduler(t *testing.T) {
+	t.Parallel()
 	h := newRunHome(t, t.TempDir(), "Probe Posing CA")
 	reply, err := wire.EncodeMsg(map[string]any{"type": "Scheduler", "id": "Scheduler-1", "workers": map[string]any{}})
 	if err != nil {

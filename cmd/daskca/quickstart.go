@@ -19,8 +19,12 @@ import (
 // password, so that the demo's later commands can use --password-file.
 const quickstartPasswordFile = "ca-password"
 
+type quickstartOpts struct {
+	port int
+}
+
 func newQuickstartCmd(g *globalOpts) *cobra.Command {
-	var port int
+	o := &quickstartOpts{}
 	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Create a demo PKI for localhost: a CA, a scheduler, two workers and a client",
@@ -40,18 +44,16 @@ PATH, /usr/bin/python3).`,
 		Example: `  go run ./cmd/daskca quickstart --home ./demo
   daskca quickstart --home ./demo --port 8790`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if port < 1 || port > 65535 {
-				return usageError("--port %d: choose a TCP port, 1 to 65535", port)
-			}
-			return runQuickstart(cmd, g, port)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runQuickstart(cmd, g, o) },
 	}
-	cmd.Flags().IntVar(&port, "port", 8786, "the demo scheduler's port on 127.0.0.1")
+	cmd.Flags().IntVar(&o.port, "port", 8786, "the demo scheduler's port on 127.0.0.1")
 	return cmd
 }
 
-func runQuickstart(cmd *cobra.Command, g *globalOpts, port int) error {
+func runQuickstart(cmd *cobra.Command, g *globalOpts, o *quickstartOpts) error {
+	if o.port < 1 || o.port > 65535 {
+		return usageError("--port %d: choose a TCP port, 1 to 65535", o.port)
+	}
 	l, err := g.layout()
 	if err != nil {
 		return err
@@ -103,7 +105,7 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts, port int) error {
 	if err := p.close(); err != nil {
 		return err
 	}
-	sched := fmt.Sprintf("tls://127.0.0.1:%d", port)
+	sched := fmt.Sprintf("tls://127.0.0.1:%d", o.port)
 	if err := writeDemoFiles(s, l, sched, g.now()); err != nil {
 		return err
 	}

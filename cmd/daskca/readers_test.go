@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/store"
 )
 
@@ -15,7 +16,9 @@ import (
 // for writing (a long bulk run), readers work at once; a second writer waits
 // --wait with a visible message, then says what to do.
 func TestReadersDuringWriter(t *testing.T) {
+	t.Parallel()
 	home := filepath.Join(t.TempDir(), "home")
+	testtier.QuickKeys(t, home)
 	now := time.Now()
 	for _, args := range [][]string{{"init", "--name", "Readers CA"}, {"issue", "worker", "w1"}} {
 		if code, _, stderr := runCLIAt(t, home, now, args...); code != 0 {
@@ -51,6 +54,7 @@ func TestStatusCannotJudge(t *testing.T) {
 	now := time.Now()
 	mk := func(t *testing.T) string {
 		home := filepath.Join(t.TempDir(), "home")
+		testtier.QuickKeys(t, home)
 		if code, _, stderr := runCLIAt(t, home, now, "init", "--name", "Judge CA"); code != 0 {
 			t.Fatalf("init: %s", stderr)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // crlNumbers returns the numbers of the CRLs in the home's crl.pem.
@@ -55,6 +57,7 @@ func TestRestoreNeverUnrevokes(t *testing.T) {
 	now := time.Now()
 	setup := func(t *testing.T) (home, backup string) {
 		home = filepath.Join(t.TempDir(), "home")
+		testtier.QuickKeys(t, home)
 		backup = filepath.Join(t.TempDir(), "before.db")
 		for _, args := range [][]string{
 			{"init", "--name", "Restore CA"}, {"issue", "worker", "w1"}, {"issue", "worker", "w2"}, {"crl"},
@@ -127,6 +130,7 @@ func TestCRLAgainstInventory(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	home := filepath.Join(t.TempDir(), "home")
+	testtier.QuickKeys(t, home)
 	backup := filepath.Join(t.TempDir(), "before.db")
 	for _, args := range [][]string{
 		{"init", "--name", "Disagree CA"}, {"issue", "worker", "w1"}, {"crl"}, {"backup", backup},

@@ -13,8 +13,12 @@ import (
 	"github.com/daskca/daskca/store"
 )
 
+type revokeOpts struct {
+	reason, passwordFile, output string
+}
+
 func newRevokeCmd(g *globalOpts) *cobra.Command {
-	var reason, pwFile, output string
+	o := &revokeOpts{}
 	names := make([]string, len(lifecycle.Reasons))
 	for i, r := range lifecycle.Reasons {
 		names[i] = string(r)
@@ -39,44 +43,46 @@ use in daskca status; for any other reason, issue a replacement.`,
   daskca revoke worker/node03 --reason cessationOfOperation
   daskca revoke 3f:2a:91:... -o json`,
 		Args: exactArgs(1, "NAME|ROLE/NAME|SERIAL"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := lifecycle.ParseReason(reason)
-			if err != nil {
-				return usageError("--reason: %v", err)
-			}
-			if err := checkFormat(output, "text", "json"); err != nil {
-				return err
-			}
-			m, done, err := g.manager(cmd, pwFile, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			rev, err := m.RevokeEndpoint(args[0], r)
-			rec := rev.Record
-			switch {
-			case errors.Is(err, store.ErrAlreadyRevoked):
-				return withHint(err, "nothing to do; run daskca crl to publish the CRL again")
-			case errors.Is(err, issue.ErrAmbiguous), errors.Is(err, issue.ErrNotFound):
-				return withHint(err, "name it as ROLE/NAME or by serial (see daskca list)")
-			case err != nil && rec.Serial == "":
-				return err
-			}
-			if perr := printInfo(cmd, output, issue.NewInfo(rec, g.now())); perr != nil {
-				return perr
-			}
-			if err == nil && output == "text" {
-				for _, e := range rev.Earlier {
-					fmt.Fprintf(cmd.OutOrStdout(), "also revoked %s/%s's earlier certificate %s (superseded, valid until %s)\n",
-						e.Role, e.Name, e.Serial, e.NotAfter.UTC().Format(time.RFC3339))
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "published the CRL to %s\n", m.Layout.CRL())
-			}
-			return err
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runRevoke(cmd, g, o, args[0]) },
 	}
-	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 reason: "+strings.Join(names, ", "))
-	cmd.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the CA password (to sign the CRL)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&o.reason, "reason", "unspecified", "RFC 5280 reason: "+strings.Join(names, ", "))
+	cmd.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the CA password (to sign the CRL)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+func runRevoke(cmd *cobra.Command, g *globalOpts, o *revokeOpts, name string) error {
+	r, err := lifecycle.ParseReason(o.reason)
+	if err != nil {
+		return usageError("--reason: %v", err)
+	}
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	m, done, err := g.manager(cmd, o.passwordFile, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rev, err := m.RevokeEndpoint(name, r)
+	rec := rev.Record
+	switch {
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		return withHint(err, "nothing to do; run daskca crl to publish the CRL again")
+	case errors.Is(err, issue.ErrAmbiguous), errors.Is(err, issue.ErrNotFound):
+		return withHint(err, "name it as ROLE/NAME or by serial (see daskca list)")
+	case err != nil && rec.Serial == "":
+		return err
+	}
+	if perr := printInfo(cmd, o.output, issue.NewInfo(rec, g.now())); perr != nil {
+		return perr
+	}
+	if err == nil && o.output == "text" {
+		for _, e := range rev.Earlier {
+			fmt.Fprintf(cmd.OutOrStdout(), "also revoked %s/%s's earlier certificate %s (superseded, valid until %s)\n",
+				e.Role, e.Name, e.Serial, e.NotAfter.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "published the CRL to %s\n", m.Layout.CRL())
+	}
+	return err
 }

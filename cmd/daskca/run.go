@@ -123,23 +123,26 @@ func newRunSchedulerCmd(g *globalOpts) *cobra.Command {
   daskca run scheduler --config sched01.yaml --listen tls://0.0.0.0:8786
   daskca run scheduler --config sched01.yaml --python /usr/bin/python3 -- --dashboard-address 127.0.0.1:8787`,
 		Args: dashArgs(0, "--config FILE [-- DASK_ARGS...]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, daskArgs := splitDash(cmd, args)
-			if err := checkModeFlags(cmd, o, daskArgs); err != nil {
-				return err
-			}
-			if o.goNative {
-				return runScheduler(cmd, g, o)
-			}
-			r, err := prepareDask(g, o, identity.Scheduler, "", daskArgs)
-			if err != nil {
-				return err
-			}
-			return runDask(cmd, r, identity.Scheduler)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runRunScheduler(cmd, g, o, args) },
 	}
 	o.bind(cmd, "address to listen on (default tls://0.0.0.0:8786)")
 	return cmd
+}
+
+// runRunScheduler runs the scheduler in Go (--go-native) or real Dask's.
+func runRunScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts, args []string) error {
+	_, daskArgs := splitDash(cmd, args)
+	if err := checkModeFlags(cmd, o, daskArgs); err != nil {
+		return err
+	}
+	if o.goNative {
+		return runScheduler(cmd, g, o)
+	}
+	r, err := prepareDask(g, o, identity.Scheduler, "", daskArgs)
+	if err != nil {
+		return err
+	}
+	return runDask(cmd, r, identity.Scheduler)
 }
 
 func newRunWorkerCmd(g *globalOpts) *cobra.Command {
@@ -151,28 +154,31 @@ func newRunWorkerCmd(g *globalOpts) *cobra.Command {
   daskca run worker tls://sched01.dask.internal:8786 --config node07.yaml
   daskca run worker tls://sched01.dask.internal:8786 --config node07.yaml --nthreads 4 -- --memory-limit 8GB`,
 		Args: dashArgs(1, "SCHEDULER --config FILE [-- DASK_ARGS...]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pos, daskArgs := splitDash(cmd, args)
-			if o.nthreads < 0 {
-				return usageError("--nthreads %d: must be positive (0 or unset: Dask's default, one per CPU)", o.nthreads)
-			}
-			if err := checkModeFlags(cmd, o, daskArgs); err != nil {
-				return err
-			}
-			if o.goNative {
-				return runWorker(cmd, g, o, pos[0])
-			}
-			r, err := prepareDask(g, o, identity.Worker, pos[0], daskArgs)
-			if err != nil {
-				return err
-			}
-			return runDask(cmd, r, identity.Worker)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runRunWorker(cmd, g, o, args) },
 	}
 	o.bind(cmd, "address the worker listens on, e.g. tls://10.0.0.7:0 (default: Dask's, every interface and a free port)")
 	cmd.Flags().StringVar(&o.name, "name", "", "worker name (default: the name in its certificate)")
 	cmd.Flags().IntVar(&o.nthreads, "nthreads", 0, "threads per worker (default: Dask's, one per CPU)")
 	return cmd
+}
+
+// runRunWorker runs a worker in Go (--go-native) or real Dask's.
+func runRunWorker(cmd *cobra.Command, g *globalOpts, o *runOpts, args []string) error {
+	pos, daskArgs := splitDash(cmd, args)
+	if o.nthreads < 0 {
+		return usageError("--nthreads %d: must be positive (0 or unset: Dask's default, one per CPU)", o.nthreads)
+	}
+	if err := checkModeFlags(cmd, o, daskArgs); err != nil {
+		return err
+	}
+	if o.goNative {
+		return runWorker(cmd, g, o, pos[0])
+	}
+	r, err := prepareDask(g, o, identity.Worker, pos[0], daskArgs)
+	if err != nil {
+		return err
+	}
+	return runDask(cmd, r, identity.Worker)
 }
 
 // dashArgs accepts n positional arguments before a "--" and any after it.

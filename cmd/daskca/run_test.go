@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // runWait bounds every wait for a daskca run process; reached only when a
@@ -153,6 +155,7 @@ type runHome struct {
 func newRunHome(t *testing.T, dir, caName string) runHome {
 	t.Helper()
 	h := runHome{home: filepath.Join(dir, "home"), pw: filepath.Join(dir, "pw"), dir: dir, bin: buildDaskca(t)}
+	testtier.QuickKeys(t, h.home)
 	if err := os.WriteFile(h.pw, []byte(testPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,13 @@ import (
 
 var levelNames = map[lifecycle.Level]string{lifecycle.OK: "ok", lifecycle.Warning: "warning", lifecycle.Critical: "critical"}
 
+type statusOpts struct {
+	within      time.Duration
+	output, out string
+}
+
 func newStatusCmd(g *globalOpts) *cobra.Command {
-	var within time.Duration
-	var output, out string
+	o := &statusOpts{}
 	cmd := &cobra.Command{
 		Use:   "status [--within 30d] [-o table|json|prom]",
 		Short: "Check the expiry and health of the whole inventory, like a monitoring check",
@@ -42,40 +46,42 @@ and friends); with --out FILE they are written atomically to FILE.`,
   daskca status --within 30d -o json
   daskca status -o prom --out /var/lib/node_exporter/textfile/daskca.prom`,
 		Args: exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(output, "table", "json", "prom"); err != nil {
-				return err
-			}
-			if out != "" && output != "prom" {
-				return usageError("--out is for -o prom")
-			}
-			if out != "" {
-				if err := checkParentDir("--out", out); err != nil {
-					return err
-				}
-			}
-			m, done, err := g.manager(cmd, "", false)
-			if err != nil {
-				return statusError(err)
-			}
-			defer done()
-			h, err := m.Health(within)
-			if err != nil {
-				return statusError(err)
-			}
-			if err := printHealth(cmd, output, out, h); err != nil {
-				return err
-			}
-			if h.Level != lifecycle.OK {
-				return exitCode(h.Level)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd, g, o) },
 	}
-	cmd.Flags().Var(durationValue(&within), "within", "warn about certificates expiring within this time (default: the renewal window)")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or prom")
-	cmd.Flags().StringVar(&out, "out", "", "with -o prom: write the metrics to FILE atomically (node-exporter textfile collector)")
+	cmd.Flags().Var(durationValue(&o.within), "within", "warn about certificates expiring within this time (default: the renewal window)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or prom")
+	cmd.Flags().StringVar(&o.out, "out", "", "with -o prom: write the metrics to FILE atomically (node-exporter textfile collector)")
 	return cmd
+}
+
+func runStatus(cmd *cobra.Command, g *globalOpts, o *statusOpts) error {
+	if err := checkFormat(o.output, "table", "json", "prom"); err != nil {
+		return err
+	}
+	if o.out != "" && o.output != "prom" {
+		return usageError("--out is for -o prom")
+	}
+	if o.out != "" {
+		if err := checkParentDir("--out", o.out); err != nil {
+			return err
+		}
+	}
+	m, done, err := g.manager(cmd, "", false)
+	if err != nil {
+		return statusError(err)
+	}
+	defer done()
+	h, err := m.Health(o.within)
+	if err != nil {
+		return statusError(err)
+	}
+	if err := printHealth(cmd, o.output, o.out, h); err != nil {
+		return err
+	}
+	if h.Level != lifecycle.OK {
+		return exitCode(h.Level)
+	}
+	return nil
 }
 
 func printHealth(cmd *cobra.Command, format, out string, h lifecycle.Health) error {

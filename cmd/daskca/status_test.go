@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/daskca/daskca/internal/testtier"
 )
 
 // runCLIAt runs the command tree in-process on a pinned clock, with the
@@ -22,6 +24,7 @@ func TestStatusExitCodes(t *testing.T) {
 	day := 24 * time.Hour
 	t0 := time.Now().UTC().Truncate(time.Second)
 	home := filepath.Join(t.TempDir(), "home")
+	testtier.QuickKeys(t, home)
 	must := func(now time.Time, args ...string) {
 		t.Helper()
 		if code, _, stderr := runCLIAt(t, home, now, args...); code != 0 {

@@ -47,9 +47,7 @@ The token is shown once: keep it secret, as a password.`,
   daskca token create worker --name node07 --ip-range 10.0.1.0/24 --validity 12h
   TOKEN=$(daskca token create client --name alice)`,
 		Args: exactArgs(1, "ROLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTokenCreate(cmd, g, o, args[0])
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runTokenCreate(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.name, "name", "", "the one endpoint name the token allows")
@@ -141,45 +139,51 @@ func runTokenCreate(cmd *cobra.Command, g *globalOpts, o *tokenCreateOpts, roleA
 	return err
 }
 
+type tokenListOpts struct {
+	output string
+}
+
 func newTokenListCmd(g *globalOpts) *cobra.Command {
-	var output string
+	o := &tokenListOpts{}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens: id, scope, uses left, expiry, status (never the token)",
 		Args:  exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(output, "text", "json"); err != nil {
-				return err
-			}
-			_, s, err := g.openHome(true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			var all []tokenJSON
-			if err := s.Tokens(func(t store.TokenRecord) error {
-				all = append(all, tokenInfo(t, g.now()))
-				return nil
-			}); err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				if all == nil {
-					all = []tokenJSON{}
-				}
-				return writeJSON(w, all)
-			}
-			fmt.Fprintf(w, "%-16s  %-8s  %-9s  %-20s  %s\n", "ID", "STATUS", "USES LEFT", "EXPIRES", "SCOPE")
-			for _, t := range all {
-				fmt.Fprintf(w, "%-16s  %-8s  %4d/%-4d  %-20s  %s\n", t.ID, t.Status, t.UsesLeft, t.Uses,
-					t.Expires.UTC().Format(time.RFC3339), t.Scope)
-			}
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runTokenList(cmd, g, o) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+func runTokenList(cmd *cobra.Command, g *globalOpts, o *tokenListOpts) error {
+	if err := checkFormat(o.output, "text", "json"); err != nil {
+		return err
+	}
+	_, s, err := g.openHome(true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var all []tokenJSON
+	if err := s.Tokens(func(t store.TokenRecord) error {
+		all = append(all, tokenInfo(t, g.now()))
+		return nil
+	}); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if o.output == "json" {
+		if all == nil {
+			all = []tokenJSON{}
+		}
+		return writeJSON(w, all)
+	}
+	fmt.Fprintf(w, "%-16s  %-8s  %-9s  %-20s  %s\n", "ID", "STATUS", "USES LEFT", "EXPIRES", "SCOPE")
+	for _, t := range all {
+		fmt.Fprintf(w, "%-16s  %-8s  %4d/%-4d  %-20s  %s\n", t.ID, t.Status, t.UsesLeft, t.Uses,
+			t.Expires.UTC().Format(time.RFC3339), t.Scope)
+	}
+	return nil
 }
 
 func newTokenRevokeCmd(g *globalOpts) *cobra.Command {
@@ -187,25 +191,26 @@ func newTokenRevokeCmd(g *globalOpts) *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke a token: it can pay for no more certificates",
 		Args:  exactArgs(1, "ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, s, err := g.openHome(false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			id := args[0]
-			if tok, err := enrol.ParseToken(id); err == nil {
-				id = tok.ID // the whole token was given: never echo it
-			}
-			t, err := s.RevokeToken(id, g.actor)
-			switch {
-			case errors.Is(err, store.ErrTokenUnknown):
-				return withHint(err, "see the ids with daskca token list")
-			case err != nil:
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s (%s, %d uses left)\n", t.ID, t.Scope(), t.UsesLeft)
-			return err
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return runTokenRevoke(cmd, g, args[0]) },
 	}
+}
+
+func runTokenRevoke(cmd *cobra.Command, g *globalOpts, id string) error {
+	_, s, err := g.openHome(false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if tok, err := enrol.ParseToken(id); err == nil {
+		id = tok.ID // the whole token was given: never echo it
+	}
+	t, err := s.RevokeToken(id, g.actor)
+	switch {
+	case errors.Is(err, store.ErrTokenUnknown):
+		return withHint(err, "see the ids with daskca token list")
+	case err != nil:
+		return err
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s (%s, %d uses left)\n", t.ID, t.Scope(), t.UsesLeft)
+	return err
 }

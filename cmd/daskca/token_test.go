@@ -117,6 +117,7 @@ func TestEnrollRefusalIsOneLine(t *testing.T) {
 // tokens made while it runs are usable at once, and the CLI can write the
 // inventory again right after an enrolment.
 func TestTokenCreateBesideServe(t *testing.T) {
+	t.Parallel()
 	home, pw := newHome(t, "Beside CA")
 	server := startServe(t, home, pw)
 	for i, name := range []string{"node01", "node02"} {

@@ -13,6 +13,7 @@ import (
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/internal/testtier"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
 	"github.com/daskca/daskca/transport/identity"
@@ -28,6 +29,7 @@ func mustHome(t *testing.T, name string) (home.Layout, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testtier.QuickKeys(t, l.Dir)
 	a, err := ca.New(ca.Options{Name: name, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)

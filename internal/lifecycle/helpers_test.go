@@ -37,6 +37,7 @@ func newFixture(t *testing.T, intermediate bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testtier.QuickKeys(t, l.Dir)
 	pw := []byte("correct-horse-battery")
 	a, err := ca.New(ca.Options{Name: "Test CA", TrustDomain: "test.dask", Intermediate: intermediate, Now: clock})
 	if err != nil {

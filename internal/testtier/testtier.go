@@ -13,6 +13,9 @@
 // needs. Without -short it does nothing: whatever the test needs must then be
 // there, and a missing Dask, OpenSSL or zlint fails the test, never skips it.
 //
+// Homes that tests make to sign in, not to test the CA key, get a cheap
+// key derivation in the quick tier (QuickKeys).
+//
 // scripts/test sets DASKCA_TEST_FULL=1; with it set, a test that reaches
 // Full under -short fails instead of skipping, so the full suite cannot be
 // cut short by a stray -short.
@@ -22,6 +25,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/daskca/daskca/internal/quickkdf"
 )
 
 // EnvFull names the environment variable that, when non-empty, makes -short
@@ -52,4 +57,20 @@ func OpenSSL(t testing.TB) string {
 		t.Fatalf("openssl is needed: apt-get install -y openssl (or run scripts/install-test-deps): %v", err)
 	}
 	return p
+}
+
+// QuickKeys makes the quick tier cheap for a test that creates a daskca
+// home in dir (or below it) and signs there, but is not about the CA
+// password, the key derivation or keys at rest: under -short, CA keys that
+// this test process saves under dir are encrypted with quickkdf.Iterations
+// PBKDF2 iterations instead of 600,000, so neither init nor each signing
+// command spends a tenth of a second of CPU deriving the key. Decryption
+// reads the count from the key file, so daskca processes the test starts
+// open such keys quickly too. Without -short it does nothing: the full
+// suite uses the real key derivation everywhere.
+func QuickKeys(t testing.TB, dir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Cleanup(quickkdf.Mark(dir))
+	}
 }

@@ -3,9 +3,12 @@ package testtier
 import (
 	"flag"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/daskca/daskca/internal/quickkdf"
 )
 
 // recorder is a testing.TB that records how Full ended the test.
@@ -66,6 +69,30 @@ func TestFull(t *testing.T) {
 			r := full(t)
 			if r.ended != c.ended || !strings.Contains(r.msg, c.msg) {
 				t.Errorf("Full ended with %s %q, want %s containing %q", r.ended, r.msg, c.ended, c.msg)
+			}
+		})
+	}
+}
+
+func TestQuickKeys(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		short bool
+	}{
+		{"full suite", false},
+		{"quick tier", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			setShort(t, c.short)
+			dir := t.TempDir()
+			t.Run("marking", func(t *testing.T) {
+				QuickKeys(t, dir)
+				if got := quickkdf.Marked(filepath.Join(dir, "home", "ca")); got != c.short {
+					t.Errorf("keys under the test's directory quick: %v, want %v", got, c.short)
+				}
+			})
+			if quickkdf.Marked(dir) {
+				t.Error("still marked after the test ended")
 			}
 		})
 	}
