@@ -88,7 +88,7 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 		return res, nil
 	}
 	if _, err := is.Recover(); err != nil {
-		return res, err
+		return res, fmt.Errorf("finishing an interrupted run: %w", err)
 	}
 	if err := r.listEndpoints(); err != nil {
 		return res, err

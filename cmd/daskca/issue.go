@@ -99,12 +99,13 @@ func runIssueOne(cmd *cobra.Command, g *globalOpts, o *issueOpts, roleArg, name 
 	if err != nil {
 		return err
 	}
-	s, err := g.openWriter(l)
+	s, err := g.openStore(l, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
+	// Issue finishes what an interrupted run left before it signs.
+	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor, Logf: g.logf}
 	rec, err := is.Issue(cmd.Context(), req)
 	if err != nil {
 		return issueError(err)

@@ -147,7 +147,7 @@ func runBulkIssue(cmd *cobra.Command, g *globalOpts, o *issueOpts, args []string
 		return err
 	}
 	defer s.Close()
-	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor}
+	is := &issue.Issuer{CA: authority, Store: s, Layout: l, Now: g.now, Actor: g.actor, Logf: g.logf}
 	plan, err := is.Plan(reqs)
 	if err != nil {
 		return err

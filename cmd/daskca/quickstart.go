@@ -82,7 +82,7 @@ func runQuickstart(cmd *cobra.Command, g *globalOpts, o *quickstartOpts) error {
 		return err
 	}
 	defer s.Close()
-	is := &issue.Issuer{CA: a, Store: s, Layout: l, Now: g.now, Actor: g.actor}
+	is := &issue.Issuer{CA: a, Store: s, Layout: l, Now: g.now, Actor: g.actor, Logf: g.logf}
 	local := []string{"127.0.0.1", "::1"}
 	for _, r := range []issue.Request{
 		{Role: identity.Scheduler, Name: "scheduler", DNS: []string{"localhost"}, IPs: local},
