@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/testtier"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 const testTrustDomain = "dask.acme.internal"

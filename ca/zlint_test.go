@@ -4,7 +4,7 @@ import (
 	"crypto/x509"
 	"testing"
 
-	"github.com/daskca/daskca/internal/x509lint"
+	"github.com/daskca/daskca/internal/testkit/x509lint"
 )
 
 func TestZlint(t *testing.T) {

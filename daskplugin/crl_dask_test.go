@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // waitCount waits until at least n complete log lines of p hold substr.

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // computeScript computes on the cluster from a Client (plugin and TLS from

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testca"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // derScript loads the plugin as a library (no Dask object: nothing is

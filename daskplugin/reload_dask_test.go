@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testca"
 )
 
 // waitServes waits until the TLS server at addr presents serial.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // benchEnrollers is how many hosts enrol at once in BenchmarkEnrolment.

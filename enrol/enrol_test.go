@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // TestEnrolConcurrentUses: 40 hosts enrol at once with one token for 40

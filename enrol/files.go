@@ -15,9 +15,9 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/snippet"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // Files of an enrolled directory.

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // clock is the wall clock moved forward by what tests advance it.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // enrolDir enrols name into a new directory and returns it.

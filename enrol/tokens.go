@@ -9,9 +9,9 @@ import (
 	"path"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // DefaultTokenTTL is how long a token can be used when TokenSpec.TTL is

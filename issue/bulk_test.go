@@ -16,8 +16,8 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 func mustHostRequests(t testing.TB, list, ipRange string) []Request {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // SignPublicKey validates req and signs a certificate for a public key whose

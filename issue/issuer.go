@@ -13,9 +13,9 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // Issuer issues endpoint certificates from one CA into one inventory and home.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // Backdate is how far before "now" a leaf becomes valid, so that hosts whose

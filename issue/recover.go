@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/daskca/daskca/homefiles"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/store"
 )
 
@@ -57,7 +57,7 @@ func FindPending(l home.Layout) ([]Pending, error) {
 // Recover finishes what an interrupted run (issue, bulk issue, renewal,
 // re-issue) left in the home: the files of a pending directory whose
 // serial the inventory records as active are put in place, in the
-// placing order of every run, once they pass inventory.CheckPending
+// placing order of every run, once they pass homefiles.CheckPending
 // (regular files with their modes, the recorded certificate, its key, CA
 // certificates of this home only); a pending directory that fails the
 // check is discarded, with a line to is.Logf, and so is one of any other
@@ -71,7 +71,7 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 		return nil, err
 	}
 	var done []store.Record
-	var as inventory.Authorities
+	var as homefiles.Authorities
 	for _, p := range found {
 		rec, err := is.Store.Cert(p.Serial)
 		switch {
@@ -80,7 +80,7 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 			return done, err
 		case rec.Status == store.Active && rec.Role == p.Role && (p.Name == "" || rec.Name == p.Name):
 			if as == nil {
-				if as, err = inventory.LoadAuthorities(is.Layout); err != nil {
+				if as, err = homefiles.LoadAuthorities(is.Layout); err != nil {
 					return done, err
 				}
 			}
@@ -110,10 +110,10 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 // checkPending checks a pending directory of the active record rec before
 // its files are put in place: the directories down to it and the
 // endpoint's are safe (no links, no one else can write them), and its
-// files pass inventory.CheckPending. It returns the files to place: the
+// files pass homefiles.CheckPending. It returns the files to place: the
 // whole directory, for a new endpoint whose directory does not exist yet,
 // or each file present (an interrupted placing may have moved some).
-func (is *Issuer) checkPending(p Pending, rec store.Record, as inventory.Authorities) (stagedFiles, error) {
+func (is *Issuer) checkPending(p Pending, rec store.Record, as homefiles.Authorities) (stagedFiles, error) {
 	if err := is.Layout.SafeDir(p.Dir, false); err != nil {
 		return stagedFiles{}, err
 	}
@@ -123,7 +123,7 @@ func (is *Issuer) checkPending(p Pending, rec store.Record, as inventory.Authori
 	}
 	_, err := os.Lstat(dst)
 	whole := p.Name == "" && errors.Is(err, fs.ErrNotExist)
-	if err := inventory.CheckPending(p.Dir, rec, as, whole); err != nil {
+	if err := homefiles.CheckPending(p.Dir, rec, as, whole); err != nil {
 		return stagedFiles{}, err
 	}
 	st := stagedFiles{pending: p.Dir}

@@ -12,9 +12,9 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // minLifetime is the shortest lifetime a re-issued certificate gets from an

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // TestReissue: re-issuing through the bulk pipeline keeps each endpoint's

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // Request asks for one endpoint certificate.

@@ -11,9 +11,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/duration"
 	"github.com/daskca/daskca/internal/hostlist"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // maxSpecSize bounds a spec file; a spec for a million hosts written as

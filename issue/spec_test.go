@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/hostlist"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 const specExample = `# the whole cluster

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testca"
 	"github.com/daskca/daskca/transport"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -9,7 +9,7 @@
 // msgpack, the Dask handshake, Comm and RPC). transport adds what needs
 // certificates and sockets: Security, Listen and Connect, Probe, the role
 // policy, reloading, and a Go scheduler and worker. Beside these two it
-// imports nothing of this module but the leaf transport/identity, so any Go
+// imports nothing of this module but the leaf identity, so any Go
 // program can use it.
 //
 // # Security
@@ -19,7 +19,7 @@
 // dialing. TLS is always mutual, at least TLS 1.2, TLS 1.2 suites are AEAD
 // with forward secrecy (daskconfig.ParseCiphers maps an OpenSSL cipher
 // string), and, beyond what Dask checks, each side authorizes the other by
-// the role in its certificate's daskca identity (see transport/identity):
+// the role in its certificate's daskca identity (see identity):
 //
 //	listener    accepts dialers with role
 //	scheduler   worker, client

@@ -5,13 +5,13 @@ import (
 	"os"
 	"testing"
 
-	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/testca"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
-// exampleT lets the examples use internal/testca, which reports failures
+// exampleT lets the examples use internal/testkit/testca, which reports failures
 // through a testing.TB, without a test: the methods testca calls are
 // defined here and a failure panics. (Any other method would panic on the
 // nil testing.TB.)

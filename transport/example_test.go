@@ -8,9 +8,9 @@ import (
 	"log"
 	"os"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testca"
 	"github.com/daskca/daskca/transport"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // clientScript builds a real distributed.Client against $ADDR with the

@@ -13,16 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testca"
+	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testca"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // These tests run real Dask (the host's 2022.12 and, when built, trixie's
 // 2024.12) against the scheduler, worker and probe of this package. A
-// missing host Dask fails them; see internal/dasktest.
+// missing host Dask fails them; see internal/testkit/dasktest.
 
 // pythonTimeout bounds every Python script; Dask's own timeouts inside are
 // 10 s.

@@ -3,8 +3,8 @@ package transport
 import (
 	"slices"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // Operation is something a peer does that the role policy decides on.

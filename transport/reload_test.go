@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // echoListener accepts TLS connections and echoes what they send, until the

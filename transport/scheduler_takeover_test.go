@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

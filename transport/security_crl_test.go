@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // crlNumbered returns a PEM CRL of ca with the given CRL number.

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // secCA is a throw-away CA for the security tests, built with crypto/x509

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // TestLiveRevocationDropsWorker: a scheduler polling its files drops the

@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // material is one consistent set of TLS inputs. It is never modified after

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 func others(r identity.Role) []identity.Role {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // TestSecurityVersions checks the negotiated version and suite against

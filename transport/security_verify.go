@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // verifyServer checks, on the dialing side, the server's chain against the

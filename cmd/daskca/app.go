@@ -10,8 +10,8 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/internal/password"
+	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
 )
 

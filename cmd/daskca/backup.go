@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/homefiles"
 	"github.com/daskca/daskca/store"
 )
 
@@ -98,7 +98,7 @@ func runRestore(cmd *cobra.Command, g *globalOpts, o *restoreOpts, file string) 
 	if !fileExists(l.CADir()) {
 		return withHint(fmt.Errorf("no daskca CA in %s", l.Dir), "restore the CA directory first, or pass --home")
 	}
-	r, err := inventory.Restore(l, file, inventory.RestoreOptions{Now: g.now(), Actor: g.actor, ForgetRevocations: o.forget})
+	r, err := homefiles.Restore(l, file, homefiles.RestoreOptions{Now: g.now(), Actor: g.actor, ForgetRevocations: o.forget})
 	if err != nil {
 		return restoreError(err, l.Inventory())
 	}
@@ -118,9 +118,9 @@ func runRestore(cmd *cobra.Command, g *globalOpts, o *restoreOpts, file string) 
 
 func restoreError(err error, inv string) error {
 	switch {
-	case errors.Is(err, inventory.ErrUnrevoke):
+	case errors.Is(err, homefiles.ErrUnrevoke):
 		return withHint(err, "restore a newer backup, or the inventory kept aside by an earlier restore; --forget-revocations restores anyway and drops them from the next CRL; nothing was changed")
-	case errors.Is(err, inventory.ErrForeign):
+	case errors.Is(err, homefiles.ErrForeign):
 		return withHint(err, "restore a backup of this home's inventory; nothing was changed")
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrSchema):
 		return withHint(err, "the backup is damaged or not an inventory; nothing was changed")

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 // caRotateOpts are the flags of the ca rotate phases; name, key type and

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // TestConcurrentIssue starts several daskca processes issuing into one home

@@ -12,13 +12,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/homefiles"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/inventory"
 	"github.com/daskca/daskca/internal/snippet"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // snippetOpts are the flags shared by config and export.
@@ -264,12 +264,12 @@ func ensurePlugin(path string) error {
 	return daskplugin.WriteFile(path)
 }
 
-// material reads an endpoint's files, checked (inventory.ReadEndpoint: no
+// material reads an endpoint's files, checked (homefiles.ReadEndpoint: no
 // links, the key matches the certificate, the CA's own bundle), and the CRL
 // if one was published, from the home.
 func material(l home.Layout, rec store.Record, combined bool) (snippet.Material, error) {
 	var m snippet.Material
-	f, err := inventory.ReadEndpoint(l, rec)
+	f, err := homefiles.ReadEndpoint(l, rec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, withHint(err, "the files of %s/%s are missing from the home; issue it again with --force", rec.Role, rec.Name)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // crashScenario is a command killed at random moments and the command

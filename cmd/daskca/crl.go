@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/internal/fsutil"
-	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 type crlOpts struct {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // These tests run the snippets daskca emits, literally, on real Dask

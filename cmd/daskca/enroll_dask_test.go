@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // startServe runs daskca serve in-process on a free loopback port until the

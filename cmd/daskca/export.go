@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/snippet"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 type exportOpts struct {

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // acceptedTLS12 are the TLS 1.2 suites a scheduler accepts by default, by

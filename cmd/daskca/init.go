@@ -12,12 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/duration"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/internal/password"
 	"github.com/daskca/daskca/issue"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 type initOpts struct {

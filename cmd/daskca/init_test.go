@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/x509lint"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/internal/testkit/x509lint"
 )
 
 func TestDefaultTrustDomain(t *testing.T) {

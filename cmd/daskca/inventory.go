@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daskca/daskca/internal/inventory"
+	"github.com/daskca/daskca/homefiles"
 )
 
 func newInventoryCmd(g *globalOpts) *cobra.Command {
@@ -57,7 +57,7 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, o *inventoryCheckOpts)
 		return err
 	}
 	defer s.Close()
-	rep, err := inventory.Check(l, s)
+	rep, err := homefiles.Check(l, s)
 	if err != nil {
 		return caError(err, l)
 	}
@@ -82,6 +82,6 @@ func runInventoryCheck(cmd *cobra.Command, g *globalOpts, o *inventoryCheckOpts)
 	if rep.OK() {
 		return nil
 	}
-	return withHint(fmt.Errorf("%w: %d", inventory.ErrProblems, len(rep.Problems)+rep.Omitted),
+	return withHint(fmt.Errorf("%w: %d", homefiles.ErrProblems, len(rep.Problems)+rep.Omitted),
 		"re-issue endpoints whose files are wrong (daskca issue --force); if records are damaged, restore the inventory from a backup (daskca restore FILE)")
 }

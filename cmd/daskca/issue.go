@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/issue"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 type issueOpts struct {

@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // bulkOpts are the flags of bulk issuance.

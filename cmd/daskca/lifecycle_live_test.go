@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/internal/lifecycle"
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
+	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/transport/daskconfig"
 )
 

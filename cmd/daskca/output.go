@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/duration"
 	"github.com/daskca/daskca/issue"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 func durationValue(d *time.Duration) duration.Value { return duration.Value{D: d} }

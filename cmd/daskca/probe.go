@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/duration"
 	"github.com/daskca/daskca/transport"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // Probe exit codes, as a monitoring check's.

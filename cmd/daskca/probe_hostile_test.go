@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -9,7 +9,7 @@ import (
 // TestBinaryCannotMarkQuickKeys: the daskca binary does not contain
 // quickkdf.Mark, the only way to make CA keys use few PBKDF2 iterations, so
 // no flag, variable or file can weaken its key derivation; only tests mark
-// directories (internal/testtier.QuickKeys).
+// directories (internal/testkit/testtier.QuickKeys).
 func TestBinaryCannotMarkQuickKeys(t *testing.T) {
 	t.Parallel()
 	f, err := elf.Open(buildDaskca(t))

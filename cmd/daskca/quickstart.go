@@ -9,10 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // quickstartPasswordFile is where quickstart keeps the demo CA's random

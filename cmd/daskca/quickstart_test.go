@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 func TestSelfCommand(t *testing.T) {

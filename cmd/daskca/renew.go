@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/password"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 type renewOpts struct {

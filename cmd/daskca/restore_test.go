@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // crlNumbers returns the numbers of the CRLs in the home's crl.pem.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daskca/daskca/internal/lifecycle"
 	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
 )
 

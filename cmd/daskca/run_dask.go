@@ -16,10 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // envPython names the interpreter daskca run uses when --python is not

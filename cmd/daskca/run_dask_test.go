@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // The interop proofs of daskca run and daskca probe on real Dask, with

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // TestRunPluginPreloads checks how daskca run loads the plugin: the file

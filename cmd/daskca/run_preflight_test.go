@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // TestRunDaskPreflight checks what daskca run refuses before Python

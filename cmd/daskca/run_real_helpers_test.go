@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
 // realWait bounds each wait on real Dask started through daskca run: a

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/dasktest"
+	"github.com/daskca/daskca/internal/testkit/dasktest"
 	"github.com/daskca/daskca/transport/daskconfig"
 )
 

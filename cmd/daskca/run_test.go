@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // runWait bounds every wait for a daskca run process; reached only when a

@@ -11,7 +11,7 @@ import (
 
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
-	"github.com/daskca/daskca/internal/lifecycle"
+	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 // runCLIAt runs the command tree in-process on a pinned clock, with the

@@ -9,8 +9,8 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/enrol"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 func newTokenCmd(g *globalOpts) *cobra.Command {

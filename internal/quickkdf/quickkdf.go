@@ -10,7 +10,7 @@
 // a key decrypts quickly in any process that reads it, the daskca binary
 // included, and nothing else changes.
 //
-// Only tests call Mark (internal/testtier.QuickKeys, in the quick tier
+// Only tests call Mark (internal/testkit/testtier.QuickKeys, in the quick tier
 // only). No command, flag or environment variable reaches it: the daskca
 // binary does not even contain Mark, which a test of cmd/daskca checks in
 // the binary's symbol table. In the daskca binary the set of marked

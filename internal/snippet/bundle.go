@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // File is one file of an export bundle.

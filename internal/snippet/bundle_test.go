@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 func TestBundle(t *testing.T) {

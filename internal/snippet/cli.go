@@ -5,8 +5,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // CLI renders the `dask scheduler` or `dask worker` command line of a

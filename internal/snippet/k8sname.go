@@ -4,7 +4,7 @@ import (
 	"encoding/base32"
 	"strings"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // secretPrefix starts every Secret name daskca renders.

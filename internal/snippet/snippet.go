@@ -12,8 +12,8 @@ import (
 	"strconv"
 
 	"github.com/daskca/daskca/daskplugin"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // File names under a path prefix, shared by every form and by `export`. They

@@ -42,9 +42,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
-	"github.com/daskca/daskca/transport/identity"
 	"github.com/daskca/daskca/transport/wire"
 )
 

@@ -23,8 +23,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
-	"github.com/daskca/daskca/transport/identity"
 )
 
 // Options shape generated records. The zero value is usable.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daskca/daskca/internal/testtier"
+	"github.com/daskca/daskca/internal/testkit/testtier"
 )
 
 func suiteNames(ids []uint16) string {

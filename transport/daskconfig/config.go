@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // Config is the part of Dask's configuration that concerns comms and TLS,
