@@ -17,7 +17,7 @@ var layers = map[string]int{
 	"transport": 2, "homefiles": 2,
 	"daskplugin": 3, "issue": 3,
 	"internal/snippet": 4, "lifecycle": 4,
-	"enrol": 5,
+	"enrol":      5,
 	"cmd/daskca": 6,
 }
 
