@@ -80,7 +80,7 @@ type Options struct {
 // Authority is one organisation CA: a self-signed root and, optionally, an
 // intermediate that signs the leaves.
 //
-// An Authority is safe for concurrent use by Sign and CRL as long as no
+// An Authority is safe for concurrent use by SignDER and CRL as long as no
 // goroutine modifies its fields. Certificates it returns must not be
 // modified.
 type Authority struct {

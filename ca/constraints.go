@@ -222,7 +222,7 @@ func hostnameLike(cn string) bool {
 
 // CheckNames reports whether a leaf template's DNS names, IP addresses and
 // URIs (and a host-name-like common name without DNS names) are within the
-// name constraints of a's chain: the check Sign makes, without signing,
+// name constraints of a's chain: the check SignDER makes, without signing,
 // for a plan that must refuse what a real run would (ErrNameConstraint).
 func (a *Authority) CheckNames(tmpl *x509.Certificate) error {
 	return checkNames(tmpl, a.caChain())

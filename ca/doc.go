@@ -5,7 +5,7 @@
 // New creates the CA in memory; Save and Load keep it in one directory
 // (root.crt, root.key, intermediate.crt, intermediate.key, ca.json) with
 // the keys encrypted under a password (PKCS#8 PBES2, AES-256-CBC, readable
-// by openssl pkcs8). Sign turns a leaf template into a certificate and CRL
+// by openssl pkcs8). SignDER turns a leaf template into a certificate and CRL
 // signs revocation lists. The package knows nothing of the inventory, of the
 // roles of a Dask cluster or of the network: the issue package decides what
 // a leaf looks like, and this one only refuses what no CA should sign.
@@ -29,7 +29,7 @@
 // RFC 5280 path validation, but both Go and OpenSSL apply them, and they
 // bind any future intermediate). With a trust domain, URIs are permitted
 // for exactly that host, so leaves' spiffe://<trust-domain>/dask/... URIs
-// pass and any other URI is refused. Sign checks every name of a template
+// pass and any other URI is refused. SignDER checks every name of a template
 // before signing, by rules at least as strict as both Go's crypto/x509 and
 // OpenSSL's, so a certificate Sign returns verifies under both.
 package ca

@@ -40,7 +40,7 @@ func Load(dir string, password []byte) (*Authority, error) {
 
 // LoadPublic reads the certificates and metadata of the CA in dir, and no
 // key: RootKey and IntermediateKey are nil, and the result can serve
-// Issuer, Chain and BundlePEM but not Sign or CRL. It checks that the root
+// Issuer, Chain and BundlePEM but not SignDER or CRL. It checks that the root
 // is self-signed, that the intermediate (if any) is signed by the root, and
 // that neither dir nor its files are writable by group or others. Insecure
 // is true when any key file present is stored unencrypted.

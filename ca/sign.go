@@ -28,10 +28,11 @@ func randomSerial() (*big.Int, error) {
 	}
 }
 
-// Sign issues a leaf certificate for pub from tmpl, signed by Issuer().
+// SignDER issues a leaf certificate for pub from tmpl, signed by Issuer():
+// the one way a leaf is signed.
 //
-// The caller owns the profile: subject, SANs, key usages, validity. Sign
-// works on a copy of tmpl (tmpl is not modified) and on it
+// The caller owns the profile: subject, SANs, key usages, validity.
+// SignDER works on a copy of tmpl (tmpl is not modified) and on it
 //   - sets a random positive serial number of at most 20 octets,
 //   - sets SubjectKeyId from pub (RFC 5280 section 4.2.1.2, method 1) and
 //     AuthorityKeyId to the issuer's SubjectKeyId.
@@ -39,31 +40,20 @@ func randomSerial() (*big.Int, error) {
 // It refuses, signing nothing:
 //   - a CA template, or one without NotBefore or NotAfter (ErrBadTemplate);
 //   - a validity that starts before or ends after the issuer's
-//     (ErrOutlivesIssuer);
+//     (ErrOutlivesIssuer): it never cuts a lifetime short;
 //   - a DNS name, IP address or URI outside the name constraints of the
 //     intermediate or the root (ErrNameConstraint). A leaf without DNS
 //     names is also refused when its common name looks like a host name
 //     outside the DNS constraints, since OpenSSL checks it then.
 //
 // ErrNoKey is returned when the issuer's key is not loaded.
-func (a *Authority) Sign(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
-	t, err := a.complete(tmpl, pub)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := createCertificate(t, a.Issuer(), pub, a.issuerKey())
-	if err != nil {
-		return nil, fmt.Errorf("signing %q: %w", t.Subject.CommonName, err)
-	}
-	return cert, nil
-}
-
-// SignDER is Sign without parsing the new certificate back, for issuing
-// many: it returns the certificate's DER and the completed template as
-// signed, with Raw set to the DER and the validity as encoded (whole
-// seconds, UTC). The subject, SANs, serial number, key identifiers and
-// validity of signed are those of the certificate; other fields that only
-// parsing fills (PublicKey, Extensions, Signature, ...) are not set.
+//
+// The new certificate is not parsed back, which issuing many would pay
+// for: SignDER returns the completed template as signed, with Raw set to
+// the DER and the validity as encoded (whole seconds, UTC). The subject,
+// SANs, serial number, key identifiers and validity of signed are those of
+// the certificate; other fields that only parsing fills (PublicKey,
+// Extensions, Signature, ...) are not set.
 func (a *Authority) SignDER(tmpl *x509.Certificate, pub crypto.PublicKey) (signed *x509.Certificate, err error) {
 	t, err := a.complete(tmpl, pub)
 	if err != nil {
@@ -77,7 +67,7 @@ func (a *Authority) SignDER(tmpl *x509.Certificate, pub crypto.PublicKey) (signe
 	return t, nil
 }
 
-// complete checks tmpl and returns the copy of it to sign (see Sign).
+// complete checks tmpl and returns the copy of it to sign (see SignDER).
 func (a *Authority) complete(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
 	issuer, key := a.Issuer(), a.issuerKey()
 	if key == nil {
@@ -106,7 +96,7 @@ func (a *Authority) caChain() []*x509.Certificate {
 	return append(a.Chain(), a.Root)
 }
 
-// checkTemplate applies Sign's refusals that do not concern names.
+// checkTemplate applies SignDER's refusals that do not concern names.
 func checkTemplate(tmpl *x509.Certificate, pub crypto.PublicKey, issuer *x509.Certificate) error {
 	switch {
 	case pub == nil:

@@ -40,7 +40,7 @@ type ReissueOptions struct {
 // A record is refused (ActionRefuse, with the reason) when its recorded
 // names no longer parse or the CA's name constraints refuse them, and when
 // the new certificate would outlive the issuing CA certificate: the CA
-// never cuts a lifetime short (see Authority.Sign), so the fix is a
+// never cuts a lifetime short (see ca.Authority.SignDER), so the fix is a
 // shorter validity or a CA rotation, and the reason says so. Making a plan
 // writes nothing.
 func (is *Issuer) PlanReissue(recs []store.Record, o ReissueOptions) Plan {
