@@ -178,8 +178,8 @@ func strayFiles(l home.Layout) (problems, notes []string, err error) {
 			notes = append(notes, fmt.Sprintf("%s: left by an interrupted run; safe to remove", d))
 			continue
 		}
-		_, certErr := os.Lstat(filepath.Join(d, "cert.pem"))
-		if _, keyErr := os.Lstat(filepath.Join(d, "key.pem")); keyErr == nil && errors.Is(certErr, fs.ErrNotExist) {
+		_, certErr := os.Lstat(filepath.Join(d, home.CertFile))
+		if _, keyErr := os.Lstat(filepath.Join(d, home.KeyFile)); keyErr == nil && errors.Is(certErr, fs.ErrNotExist) {
 			problems = append(problems, fmt.Sprintf("%s: key.pem without cert.pem", d))
 		}
 		tmps, _ := filepath.Glob(filepath.Join(d, ".*.tmp-*"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // permission bits each must not have: keys private to the owner,
 // certificates and bundles not writable by others.
 var pendingModes = map[string]fs.FileMode{
-	"cert.pem": 0o022, "ca.pem": 0o022, "key.pem": 0o077, "combined.pem": 0o077,
+	home.CertFile: 0o022, home.CAFile: 0o022, home.KeyFile: 0o077, home.CombinedFile: 0o077,
 }
 
 // CheckPending checks the files of a pending directory (see
@@ -48,7 +49,7 @@ func CheckPending(dir string, rec store.Record, as Authorities, complete bool) e
 		}
 	}
 	if complete {
-		for _, n := range []string{"cert.pem", "key.pem", "ca.pem"} {
+		for _, n := range []string{home.CertFile, home.KeyFile, home.CAFile} {
 			if !have[n] {
 				return fmt.Errorf("%s missing", n)
 			}
@@ -66,13 +67,13 @@ func checkPendingFile(path, name string, cert *x509.Certificate, as Authorities)
 		return fmt.Errorf("%s has mode %04o", path, mode.Perm())
 	}
 	switch name {
-	case "cert.pem":
+	case home.CertFile:
 		_, err = readChain(path, cert, as)
-	case "key.pem":
+	case home.KeyFile:
 		err = checkKey(path, data, cert)
-	case "combined.pem":
+	case home.CombinedFile:
 		err = checkCombined(path, cert)
-	case "ca.pem":
+	case home.CAFile:
 		err = onlyCAs(path, data, as)
 	}
 	return err

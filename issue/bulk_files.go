@@ -3,6 +3,7 @@ package issue
 import (
 	"errors"
 	"fmt"
+	"github.com/daskca/daskca/internal/home"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ type stagedFile struct{ tmp, dst string }
 // placeOrder is the order in which pending files are renamed into place,
 // as lifecycle places them: the bundle first, the key before the
 // certificate, so a watcher that reloads on the certificate finds its key.
-var placeOrder = map[string]int{"ca.pem": 0, "key.pem": 1, "combined.pem": 2, "cert.pem": 3}
+var placeOrder = map[string]int{home.CAFile: 0, home.KeyFile: 1, home.CombinedFile: 2, home.CertFile: 3}
 
 // unknownUmask stands for a file mode creation mask that could not be
 // read: every mode is then set explicitly.

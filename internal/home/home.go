@@ -134,6 +134,14 @@ func (l Layout) CertDir(role, name string) string {
 	return filepath.Join(l.Dir, "certs", role, name)
 }
 
+// The files of an endpoint's directory.
+const (
+	CertFile     = "cert.pem"     // the certificate, then its chain
+	KeyFile      = "key.pem"      // its private key, 0600
+	CAFile       = "ca.pem"       // the trust bundle
+	CombinedFile = "combined.pem" // certificate chain and key in one file (config --combined)
+)
+
 // Files are the files issued for one endpoint.
 type Files struct {
 	Cert, Key, CA, Combined string
@@ -143,10 +151,10 @@ type Files struct {
 func (l Layout) Endpoint(role, name string) Files {
 	d := l.CertDir(role, name)
 	return Files{
-		Cert:     filepath.Join(d, "cert.pem"),
-		Key:      filepath.Join(d, "key.pem"),
-		CA:       filepath.Join(d, "ca.pem"),
-		Combined: filepath.Join(d, "combined.pem"),
+		Cert:     filepath.Join(d, CertFile),
+		Key:      filepath.Join(d, KeyFile),
+		CA:       filepath.Join(d, CAFile),
+		Combined: filepath.Join(d, CombinedFile),
 	}
 }
 
