@@ -3,21 +3,20 @@ package issue
 import (
 	"errors"
 	"fmt"
-	"github.com/daskca/daskca/internal/home"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
+
+	"github.com/daskca/daskca/internal/home"
 )
 
-// Files of a bulk run. Unlike Issue, which fsyncs every file and directory
-// on its own, a bulk run writes the files of a whole batch unsynced and
-// makes them durable with one file-system sync before the inventory
-// commit, and the renames with one more after it (see syncFiles). The
-// order is the same as Issue's, so the guarantees are too: nothing is
-// recorded before its files are on disk, and nothing replaces an old file
-// before the record exists.
+// Files of a run of the pipeline. A run writes the files of a whole batch
+// unsynced and makes them durable with one file-system sync before the
+// inventory commit, and the renames with one more after it (see
+// syncFiles): nothing is recorded before its files are on disk, and
+// nothing replaces an old file before the record exists.
 
 // stagedFiles are the files of one certificate, written into its pending
 // directory (home.Layout.PendingDir: certs/<role>/<name>/.pending-<serial>/)
