@@ -23,9 +23,9 @@ import (
 // and waiting to be renamed into place, and the directories made for them.
 // The pending directory is what makes a crash recoverable: if the process
 // dies after the inventory commit, before or between the renames, the
-// directory of the active serial is still there and lifecycle's Recover
-// (run by every writing command first) finishes the renames; if it dies
-// before the commit, Recover removes the directory of an unknown serial.
+// directory of the active serial is still there and Recover (run first by
+// the next run) finishes the renames; if it dies before the commit,
+// Recover removes the directory of an unknown serial.
 //
 // An endpoint without a directory yet stages its files in a pending
 // directory beside the endpoints' (home.Layout.NewEndpointPendingDir:
@@ -41,16 +41,17 @@ type stagedFiles struct {
 
 type stagedFile struct{ tmp, dst string }
 
-// placeOrder is the order in which pending files are renamed into place,
-// as lifecycle places them: the bundle first, the key before the
-// certificate, so a watcher that reloads on the certificate finds its key.
+// placeOrder is the one order in which pending files are renamed into
+// place, by a run and by Recover alike: the bundle first (it only adds
+// trust), the key before the certificate, so a watcher that reloads on the
+// certificate finds its key.
 var placeOrder = map[string]int{home.CAFile: 0, home.KeyFile: 1, home.CombinedFile: 2, home.CertFile: 3}
 
 // unknownUmask stands for a file mode creation mask that could not be
 // read: every mode is then set explicitly.
 const unknownUmask fs.FileMode = fs.ModePerm
 
-// stager writes the files of staged certificates. A bulk run's stager
+// stager writes the files of staged certificates. A run's stager
 // knows the process's umask, so it sets a mode explicitly only where the
 // umask would narrow it, and gives every endpoint's copy of the trust
 // bundle the same inode (sharedFile). Either way a file gets exactly its
