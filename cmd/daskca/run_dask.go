@@ -248,7 +248,7 @@ func pluginPreloads(cfg daskconfig.Config, role identity.Role, tmp string) (flag
 				continue
 			}
 			found = true
-			if err := ensurePlugin(p); err != nil {
+			if err := daskplugin.Ensure(p); err != nil {
 				return nil, nil, asUsage(withHint(err, "%s names daskca's plugin at %s; make its directory writable, or write the configuration again with daskca config", pr.key, p))
 			}
 		}
