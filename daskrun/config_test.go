@@ -10,6 +10,7 @@ import (
 // DASK_* variable overrides it); without one, Dask's search path (here
 // ~/.config/dask) and the DASK_* variables, which win.
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	yaml := func(path, ca string) string {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

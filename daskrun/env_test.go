@@ -15,6 +15,7 @@ import (
 // checked; other variables pass. Without one, the environment is Dask's
 // own.
 func TestChildEnv(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "w.yaml")
 	content := []byte("distributed: {comm: {require-encryption: true}}\n")
 	if err := os.WriteFile(cfg, content, 0o644); err != nil {

@@ -29,6 +29,7 @@ func wantPreflight(t *testing.T, err error, check Check, value string, want erro
 // scheduler's flags: --host/--port, --protocol alone for every interface,
 // tls:// only.
 func TestSchedulerListen(t *testing.T) {
+	t.Parallel()
 	cfg := daskconfig.Config{DefaultScheme: "tls"}
 	tests := []struct {
 		listen, want string
@@ -65,6 +66,7 @@ func TestSchedulerListen(t *testing.T) {
 // --worker-port (never --listen-address, with which port 0 would be
 // announced as the worker's contact port).
 func TestWorkerFlags(t *testing.T) {
+	t.Parallel()
 	cfg := daskconfig.Config{DefaultScheme: "tls"}
 	tests := []struct {
 		name                 string
@@ -106,6 +108,7 @@ func TestWorkerFlags(t *testing.T) {
 // TestRefusePreloadArgs: --preload, in either form, would replace the
 // preload list that loads the plugin; other arguments pass.
 func TestRefusePreloadArgs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		role    identity.Role

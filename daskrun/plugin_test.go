@@ -19,6 +19,7 @@ import (
 // a symlink), a configuration that names none gets a private copy through
 // the preload variable, and the nanny always gets --preload-nanny.
 func TestPluginPreloads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	named := filepath.Join(dir, "etc", daskplugin.FileName)
 	if err := os.Mkdir(filepath.Dir(named), 0o755); err != nil {

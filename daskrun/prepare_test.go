@@ -161,6 +161,7 @@ func TestPrepareRefuses(t *testing.T) {
 // variables that would override it, and that Close removes the private
 // directory.
 func TestPrepare(t *testing.T) {
+	t.Parallel()
 	f := newPrepareFixture(t)
 	environ := []string{"PATH=/usr/bin:/bin", "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=/elsewhere/ca.pem", "KEEP=1"}
 	tests := []struct {
