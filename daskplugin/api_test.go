@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/daskca/daskca/transport"
 )
@@ -103,4 +104,61 @@ func TestWriteFile(t *testing.T) {
 			t.Errorf("directory holds %d entries, want 1", len(ents))
 		}
 	})
+}
+
+func TestEnsure(t *testing.T) {
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	tests := []struct {
+		name      string
+		setup     func(t *testing.T, p string)
+		wantErr   error
+		rewritten bool
+	}{
+		{name: "missing", setup: func(*testing.T, string) {}, rewritten: true},
+		{name: "current", setup: func(t *testing.T, p string) { mustWrite(t, p, Render()) }},
+		{name: "outdated", setup: func(t *testing.T, p string) { mustWrite(t, p, []byte("# old\n")) }, rewritten: true},
+		{name: "symlink to nothing", setup: func(t *testing.T, p string) {
+			if err := os.Symlink(filepath.Join(filepath.Dir(p), "elsewhere.py"), p); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: ErrSymlink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), FileName)
+			tt.setup(t, p)
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+				if err := os.Chtimes(p, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := Ensure(p)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Ensure = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(p); !bytes.Equal(b, Render()) {
+				t.Error("the file is not the plugin")
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rewritten := !fi.ModTime().Equal(old); rewritten != tt.rewritten {
+				t.Errorf("rewritten = %v, want %v", rewritten, tt.rewritten)
+			}
+		})
+	}
+}
+
+func mustWrite(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -77,3 +77,14 @@ func WriteFile(path string) error {
 	}
 	return nil
 }
+
+// Ensure writes the plugin to path, as WriteFile does, unless the file
+// there already is Render()'s, which it leaves as it is (so that Dask
+// processes reading it are not raced and its time stays): what daskca
+// config and daskca run do with the plugin a configuration names.
+func Ensure(path string) error {
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, Render()) {
+		return nil
+	}
+	return WriteFile(path)
+}

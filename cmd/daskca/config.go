@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -235,7 +233,7 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 		ep.CRLFile = l.CRL()
 	}
 	if !o.noPlugin {
-		if err := ensurePlugin(l.Plugin()); err != nil {
+		if err := daskplugin.Ensure(l.Plugin()); err != nil {
 			return ep, err
 		}
 		ep.Plugin = l.Plugin()
@@ -253,15 +251,6 @@ func localEndpoint(l home.Layout, rec store.Record, o *snippetOpts) (snippet.End
 	}
 	ep.CertFile, ep.KeyFile = p, ""
 	return ep, nil
-}
-
-// ensurePlugin writes daskca's Dask plugin to path unless the file there
-// already is this binary's plugin.
-func ensurePlugin(path string) error {
-	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, daskplugin.Render()) {
-		return nil
-	}
-	return daskplugin.WriteFile(path)
 }
 
 // material reads an endpoint's files, checked (homefiles.ReadEndpoint: no

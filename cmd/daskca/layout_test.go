@@ -16,7 +16,7 @@ var layers = map[string]int{
 	"transport/daskconfig": 1, "ca": 1, "store": 1, "store/storetest": 2,
 	"transport": 2, "homefiles": 2,
 	"daskplugin": 3, "issue": 3,
-	"internal/snippet": 4, "lifecycle": 4,
+	"internal/snippet": 4, "lifecycle": 4, "daskrun": 4,
 	"enrol":      5,
 	"cmd/daskca": 6,
 }

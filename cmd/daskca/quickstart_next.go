@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/daskca/daskca/daskrun"
 	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/internal/snippet"
@@ -135,7 +137,7 @@ func demoPython(g *globalOpts) (string, bool) {
 	}
 	candidates = append(candidates, "python3", "/usr/bin/python3")
 	for _, c := range candidates {
-		if _, _, err := findPython(g, c); err == nil {
+		if _, _, err := daskrun.FindPython(context.Background(), c); err == nil {
 			return c, true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/daskrun"
 	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport"
 	"github.com/daskca/daskca/transport/daskconfig"
@@ -138,11 +139,7 @@ func runRunScheduler(cmd *cobra.Command, g *globalOpts, o *runOpts, args []strin
 	if o.goNative {
 		return runScheduler(cmd, g, o)
 	}
-	r, err := prepareDask(g, o, identity.Scheduler, "", daskArgs)
-	if err != nil {
-		return err
-	}
-	return runDask(cmd, r, identity.Scheduler)
+	return runDask(cmd, g, o, identity.Scheduler, "", daskArgs)
 }
 
 func newRunWorkerCmd(g *globalOpts) *cobra.Command {
@@ -174,11 +171,7 @@ func runRunWorker(cmd *cobra.Command, g *globalOpts, o *runOpts, args []string) 
 	if o.goNative {
 		return runWorker(cmd, g, o, pos[0])
 	}
-	r, err := prepareDask(g, o, identity.Worker, pos[0], daskArgs)
-	if err != nil {
-		return err
-	}
-	return runDask(cmd, r, identity.Worker)
+	return runDask(cmd, g, o, identity.Worker, pos[0], daskArgs)
 }
 
 // dashArgs accepts n positional arguments before a "--" and any after it.
@@ -256,18 +249,15 @@ func startReload(ctx context.Context, sec *transport.Security) {
 	go sec.WatchSIGHUP(ctx)
 }
 
+// configHint is the fix for a configuration that cannot be read.
+const configHint = "write the file with: daskca config NAME --format yaml > FILE"
+
 // loadConfig reads --config alone, or else Dask's search path and DASK_*
 // variables.
 func loadConfig(g *globalOpts, file string, log *slog.Logger) (daskconfig.Config, error) {
-	opts := daskconfig.LoadOptions{Logger: log}
-	if file != "" {
-		opts.Dirs, opts.Files = []string{}, []string{file}
-	} else {
-		opts.Environ, opts.Home = os.Environ(), g.getenv("HOME")
-	}
-	cfg, err := daskconfig.LoadConfig(opts)
+	cfg, err := daskrun.LoadConfig(file, os.Environ(), g.getenv("HOME"), log)
 	if err != nil {
-		return cfg, withHint(err, "write the file with: daskca config NAME --format yaml > FILE")
+		return cfg, withHint(err, configHint)
 	}
 	return cfg, nil
 }

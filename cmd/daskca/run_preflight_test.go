@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/daskca/daskca/daskrun"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/internal/testkit/dasktest"
 )
 
@@ -105,5 +109,55 @@ func TestRunDaskPreflight(t *testing.T) {
 				t.Errorf("started Dask despite the error:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// TestPreflightErrorMessages pins how daskca run says each failed
+// pre-flight check: one line in its own terms (flags, where the
+// interpreter came from), the fix as a hint, exit status 2.
+func TestPreflightErrorMessages(t *testing.T) {
+	cause := errors.New("cause")
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "config", err: &daskrun.PreflightError{Check: daskrun.CheckConfig, Err: cause},
+			want: "daskca: error: cause\nhint: write the file with: daskca config NAME --format yaml > FILE\n"},
+		{name: "material", err: &daskrun.PreflightError{Check: daskrun.CheckMaterial, Err: cause},
+			want: "daskca: error: cause\nhint: distributed.comm.tls.worker.cert/key and tls.ca-file must name a valid worker certificate of this CA: " +
+				"daskca config NAME --format yaml writes them\n"},
+		{name: "revoked", err: &daskrun.PreflightError{Check: daskrun.CheckRevoked, Err: cause},
+			want: "daskca: error: cause\nhint: issue a new certificate (daskca issue worker NAME --force) and write the config again\n"},
+		{name: "dask args", err: &daskrun.PreflightError{Check: daskrun.CheckDaskArgs, Value: "--preload", Err: cause},
+			want: "daskca: error: --preload after --: cause\n"},
+		{name: "listen not tls", err: &daskrun.PreflightError{Check: daskrun.CheckListen, Value: "tcp://:0", Err: daskrun.ErrNotTLS},
+			want: "daskca: error: --listen \"tcp://:0\": daskca run serves TLS only; use tls://HOST:PORT\n"},
+		{name: "listen malformed", err: &daskrun.PreflightError{Check: daskrun.CheckListen, Value: "x", Err: cause},
+			want: "daskca: error: --listen \"x\": cause\n"},
+		{name: "scheduler not tls", err: &daskrun.PreflightError{Check: daskrun.CheckScheduler, Value: "tcp://s:1", Err: daskrun.ErrNotTLS},
+			want: "daskca: error: scheduler address \"tcp://s:1\" is not tls:// (daskca run speaks TLS only)\n"},
+		{name: "scheduler malformed", err: &daskrun.PreflightError{Check: daskrun.CheckScheduler, Value: "x", Err: cause},
+			want: "daskca: error: scheduler address \"x\": cause\n"},
+		{name: "no interpreter", err: &daskrun.PreflightError{Check: daskrun.CheckPython, Value: "py", Err: cause},
+			want: "daskca: error: no Python interpreter \"py\" (from $DASKCA_PYTHON): cause\nhint: " + pythonHint + "\n"},
+		{name: "no distributed", err: &daskrun.PreflightError{Check: daskrun.CheckPython, Value: "/bin/py",
+			Err: fmt.Errorf("%w: exit status 1: ModuleNotFoundError", daskrun.ErrNoDistributed)},
+			want: "daskca: error: /bin/py (from $DASKCA_PYTHON) cannot import distributed: exit status 1: ModuleNotFoundError\nhint: " + pythonHint + "\n"},
+		{name: "plugin", err: &daskrun.PreflightError{Check: daskrun.CheckPlugin, Value: "/etc/dask/p.py", Key: "distributed.nanny.preload", Err: cause},
+			want: "daskca: error: cause\nhint: distributed.nanny.preload names daskca's plugin at /etc/dask/p.py; " +
+				"make its directory writable, or write the configuration again with daskca config\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if code := report(&b, preflightError(tt.err, identity.Worker, "$"+envPython)); code != exitUsage || b.String() != tt.want {
+				t.Errorf("exit %d\n%s\nwant exit %d\n%s", code, b.String(), exitUsage, tt.want)
+			}
+		})
+	}
+	other := errors.New("disk full")
+	if err := preflightError(other, identity.Worker, "PATH"); err != other {
+		t.Errorf("an error that is not a failed check became %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package daskrun
 
 import (
 	"os"
@@ -20,7 +20,7 @@ func setProcGroup(c *exec.Cmd) {
 	setParentDeath(c.SysProcAttr)
 }
 
-// notifySignals catches the signals run forwards to Dask.
+// notifySignals catches the signals Wait forwards to Dask.
 func notifySignals() (<-chan os.Signal, func()) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
