@@ -197,6 +197,8 @@ func post(ctx context.Context, c *http.Client, u string, body []byte) (Response,
 		return Response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// One request per connection: the server closes it after answering.
+	req.Close = true
 	res, err := c.Do(req)
 	if err != nil {
 		return Response{}, fmt.Errorf("contacting the enrolment server: %w", err)

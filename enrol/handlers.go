@@ -219,11 +219,21 @@ func readBody[T any](w http.ResponseWriter, r *http.Request) (T, *RefusedError) 
 	return v, nil
 }
 
+// writeJSON answers with v as JSON. The body is encoded first so that the
+// answer goes out with its length, headers and body in one TLS record
+// rather than chunked over several writes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"code":"internal","error":"internal error"}`)
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
 }
 
 func clientAddr(r *http.Request) string {

@@ -151,6 +151,10 @@ func (s *Server) TLSConfig() *tls.Config {
 		// A host enrols once and renews hours apart: nothing would resume a
 		// session, so issuing tickets is work for nothing.
 		SessionTicketsDisabled: true,
+		// Every connection carries one answer of a few KiB: sent in one
+		// record (one write) rather than in the small records that
+		// dynamic sizing starts a connection with.
+		DynamicRecordSizingDisabled: true,
 	}
 }
 
