@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -140,22 +137,6 @@ func serverURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("server %q: expected https://HOST:PORT", s)
 	}
 	return u, nil
-}
-
-func makeCSR(key crypto.Signer, name string, dns, ips []string) ([]byte, error) {
-	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}, DNSNames: dns}
-	for _, s := range ips {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, fmt.Errorf("--ip %q is not an IP address", s)
-		}
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		return nil, fmt.Errorf("making the certificate request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
 // pinnedConfig trusts a server whose chain ends in the root with the
