@@ -56,7 +56,7 @@ func makeCSR(key crypto.Signer, name string, dns, ips []string) ([]byte, error) 
 type csrInfo struct {
 	Version    int
 	Subject    asn1.RawValue
-	PublicKey  asn1.RawValue // a SubjectPublicKeyInfo
+	PublicKey  asn1.RawValue   // a SubjectPublicKeyInfo
 	Attributes []asn1.RawValue `asn1:"tag:0"`
 }
 
