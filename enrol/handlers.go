@@ -24,14 +24,16 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	if s.limitedAnswer(w, addr) {
 		return
 	}
+	fl := s.takeOff()
+	defer fl.land()
 	req, rerr := readBody[EnrolRequest](w, r)
 	var tokenID, role, name string
 	var resp Response
 	if rerr == nil {
-		tokenID, role, name, resp, rerr = s.enrol(req, addr)
+		tokenID, role, name, resp, rerr = s.enrol(fl, req, addr)
 	}
 	if rerr != nil {
-		s.refused(w, addr, rerr, store.Refusal{Role: role, Name: name, TokenID: tokenID, Client: addr})
+		s.refused(fl, w, addr, rerr, store.Refusal{Role: role, Name: name, TokenID: tokenID, Client: addr})
 		return
 	}
 	s.logf("enrolled %s/%s serial %s with token %s from %s", resp.Role, resp.Name, resp.Serial, tokenID, addr)
@@ -40,7 +42,7 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 
 // enrol decides and carries out one enrolment. It returns what it learnt
 // of the request for the audit log even when refusing.
-func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name string, _ Response, _ *RefusedError) {
+func (s *Server) enrol(fl *flight, req EnrolRequest, addr string) (tokenID, role, name string, _ Response, _ *RefusedError) {
 	tok, err := ParseToken(req.Token)
 	if err != nil {
 		return "", "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "invalid token")
@@ -79,7 +81,7 @@ func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name strin
 	if rerr != nil {
 		return tokenID, role, name, Response{}, rerr
 	}
-	if err := s.record(store.Enrolment{Record: rec, TokenID: tok.ID, Client: addr}); err != nil {
+	if err := s.record(fl, store.Enrolment{Record: rec, TokenID: tok.ID, Client: addr}); err != nil {
 		return tokenID, role, name, Response{}, storeRefusal(err)
 	}
 	return tokenID, role, name, s.response(rec, chain), nil
@@ -124,21 +126,23 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	if s.limitedAnswer(w, addr) {
 		return
 	}
+	fl := s.takeOff()
+	defer fl.land()
 	ref := store.Refusal{Client: addr}
 	req, rerr := readBody[RenewRequest](w, r)
 	var resp Response
 	if rerr == nil {
-		resp, rerr = s.renew(r, req, &ref)
+		resp, rerr = s.renew(fl, r, req, &ref)
 	}
 	if rerr != nil {
-		s.refused(w, addr, rerr, ref)
+		s.refused(fl, w, addr, rerr, ref)
 		return
 	}
 	s.logf("renewed %s/%s: serial %s replaces %s, from %s", resp.Role, resp.Name, resp.Serial, ref.Serial, addr)
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) renew(r *http.Request, req RenewRequest, ref *store.Refusal) (Response, *RefusedError) {
+func (s *Server) renew(fl *flight, r *http.Request, req RenewRequest, ref *store.Refusal) (Response, *RefusedError) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 		return Response{}, refusal(http.StatusUnauthorized, CodeRenew, "renewal needs the current certificate as TLS client certificate")
 	}
@@ -164,7 +168,7 @@ func (s *Server) renew(r *http.Request, req RenewRequest, ref *store.Refusal) (R
 	if rerr != nil {
 		return Response{}, rerr
 	}
-	if err := s.record(store.Enrolment{Record: rec, Renews: ref.Serial, Client: ref.Client}); err != nil {
+	if err := s.record(fl, store.Enrolment{Record: rec, Renews: ref.Serial, Client: ref.Client}); err != nil {
 		return Response{}, storeRefusal(err)
 	}
 	return s.response(rec, chain), nil
@@ -177,7 +181,7 @@ func (s *Server) limitedAnswer(w http.ResponseWriter, addr string) bool {
 		return false
 	}
 	if first {
-		s.refuse(store.Refusal{Client: addr, Reason: "too many failed attempts: rate limited"})
+		s.refuse(nil, store.Refusal{Client: addr, Reason: "too many failed attempts: rate limited"})
 		s.logf("rate limiting %s", addr)
 	}
 	secs := int(wait/time.Second) + 1
@@ -188,12 +192,12 @@ func (s *Server) limitedAnswer(w http.ResponseWriter, addr string) bool {
 }
 
 // refused records and answers a refusal, and counts it against addr.
-func (s *Server) refused(w http.ResponseWriter, addr string, e *RefusedError, f store.Refusal) {
+func (s *Server) refused(fl *flight, w http.ResponseWriter, addr string, e *RefusedError, f store.Refusal) {
 	if e.Status < 500 {
 		s.limiter.fail(addr, s.now())
 	}
 	f.Reason = e.Body.Error
-	s.refuse(f)
+	s.refuse(fl, f)
 	what := "a request"
 	if f.Role != "" || f.Name != "" {
 		what = f.Role + "/" + f.Name

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/daskca/daskca/issue"
@@ -23,6 +24,9 @@ const (
 	DefaultFailureBurst = 10              // failed attempts a client address may make at once
 	DefaultFailureEvery = 6 * time.Second // one more failed attempt allowed per interval
 	DefaultMaxBatch     = 256             // requests recorded per inventory transaction at most
+	// DefaultCommitDelay bounds how long a group commit waits for requests
+	// already on their way (see Config.CommitDelay).
+	DefaultCommitDelay = 10 * time.Millisecond
 )
 
 // Timeouts of the HTTP server: a client gets a few seconds for its headers
@@ -55,7 +59,14 @@ type Config struct {
 	FailureBurst int           // zero: DefaultFailureBurst
 	FailureEvery time.Duration // zero: DefaultFailureEvery
 	MaxBatch     int           // zero: DefaultMaxBatch
-	Log          *log.Logger   // one line per decision; nil: none. Never holds a token.
+	// CommitDelay is how long the committer, holding decisions to record,
+	// waits for requests that are still being decided so that they share
+	// the transaction and its fsyncs: the longest a decision waits beyond
+	// its own commit. It only waits while other requests are in progress,
+	// so a lone request is recorded at once. Zero: DefaultCommitDelay;
+	// negative: no waiting.
+	CommitDelay time.Duration
+	Log         *log.Logger // one line per decision; nil: none. Never holds a token.
 }
 
 // Server is an enrolment server. Its methods are safe for concurrent use.
@@ -68,9 +79,15 @@ type Server struct {
 	store   *lease
 	limiter *failLimiter
 	queue   chan *pending
-	stopped chan struct{}
-	wg      sync.WaitGroup
-	handler http.Handler
+	// deciding counts requests that may still queue a decision (see
+	// flight); the committer waits for them up to CommitDelay.
+	deciding atomic.Int64
+	decided  chan struct{}             // signalled when deciding drops to zero
+	onFilled func()                    // tests: called when a batch has what was queued
+	onCommit func(items, refusals int) // tests: called after each commit
+	stopped  chan struct{}
+	wg       sync.WaitGroup
+	handler  http.Handler
 }
 
 // pending is one decision waiting for the group commit: an enrolment to
@@ -98,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.CommitDelay == 0 {
+		cfg.CommitDelay = DefaultCommitDelay
+	}
 	is := *cfg.Issuer // Store is set per use from the lease
 	s := &Server{
 		cfg:     cfg,
@@ -107,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		roots:   x509.NewCertPool(),
 		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
+		decided: make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
 	for _, r := range cfg.Issuer.CA.Roots() {
@@ -207,10 +228,14 @@ func (s *Server) token(id string) (store.TokenRecord, error) {
 }
 
 // commitLoop records queued decisions in batches: whatever queued while the
-// previous transaction was being written goes into the next one, so the
-// cost of a commit (an fsync) is shared by all concurrent requests.
+// previous transaction was being written goes into the next one, and while
+// other requests are still being decided it waits for them up to
+// CommitDelay, so the cost of a commit (two fsyncs, during which the
+// committer also holds one of the Go scheduler's processors) is shared by
+// all concurrent requests.
 func (s *Server) commitLoop() {
 	defer s.wg.Done()
+	var timer *time.Timer
 	for first := range s.queue {
 		batch := []*pending{first}
 	fill:
@@ -224,6 +249,30 @@ func (s *Server) commitLoop() {
 			default:
 				break fill
 			}
+		}
+		if s.onFilled != nil {
+			s.onFilled()
+		}
+		if s.cfg.CommitDelay > 0 && len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
+			if timer == nil {
+				timer = time.NewTimer(s.cfg.CommitDelay)
+			} else {
+				timer.Reset(s.cfg.CommitDelay)
+			}
+		wait:
+			for len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
+				select {
+				case p, ok := <-s.queue:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, p)
+				case <-s.decided:
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
 		}
 		s.commit(batch)
 	}
@@ -250,6 +299,9 @@ func (s *Server) commit(batch []*pending) {
 	if err != nil {
 		s.logf("recording %d enrolments and %d refusals: %v", len(items), len(refusals), err)
 	}
+	if s.onCommit != nil {
+		s.onCommit(len(items), len(refusals))
+	}
 	for i, p := range waiting {
 		switch {
 		case err != nil:
@@ -265,18 +317,47 @@ func (s *Server) commit(batch []*pending) {
 	}
 }
 
+// flight is a request that may still queue a decision for the committer:
+// it counts in Server.deciding from takeOff until it has queued one or
+// ends (land). A request is handled by one goroutine. Landing after
+// queueing lets the committer, which waits while anything is deciding,
+// take the decision into the batch it is filling.
+type flight struct {
+	s      *Server
+	landed bool
+}
+
+func (s *Server) takeOff() *flight {
+	s.deciding.Add(1)
+	return &flight{s: s}
+}
+
+func (f *flight) land() {
+	if f != nil && !f.landed {
+		f.landed = true
+		if f.s.deciding.Add(-1) == 0 {
+			select {
+			case f.s.decided <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // record queues an enrolment for the next group commit and waits for it.
-func (s *Server) record(e store.Enrolment) error {
+func (s *Server) record(fl *flight, e store.Enrolment) error {
 	p := &pending{item: &e, done: make(chan error, 1)}
 	s.queue <- p
+	fl.land()
 	return <-p.done
 }
 
 // refuse queues a refusal for the audit log and waits until it is
 // recorded, so that every answered refusal is in the log.
-func (s *Server) refuse(f store.Refusal) {
+func (s *Server) refuse(fl *flight, f store.Refusal) {
 	p := &pending{refusal: &f, done: make(chan error, 1)}
 	s.queue <- p
+	fl.land()
 	if err := <-p.done; err != nil {
 		s.logf("recording a refusal in the audit log: %v", err)
 	}
