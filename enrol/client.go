@@ -196,19 +196,20 @@ func post(ctx context.Context, cfg *tls.Config, u *url.URL, path string, body []
 	defer conn.Close()
 	// Cancelling ctx, or its deadline, unblocks reads and writes.
 	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })()
-	bw := bufio.NewWriter(conn)
-	if err = req.Write(bw); err == nil {
-		err = bw.Flush()
+	var out bytes.Buffer
+	out.Grow(len(body) + 512) // the request line and headers
+	if err = req.Write(&out); err == nil {
+		_, err = conn.Write(out.Bytes())
 	}
 	if err != nil {
 		return Response{}, fmt.Errorf("contacting the enrolment server: %w", ctxErr(ctx, err))
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), req)
+	res, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
 	if err != nil {
 		return Response{}, fmt.Errorf("reading the enrolment server's answer: %w", ctxErr(ctx, err))
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	data, err := readAnswer(res)
 	if err != nil {
 		return Response{}, fmt.Errorf("reading the enrolment server's answer: %w", ctxErr(ctx, err))
 	}
@@ -219,11 +220,25 @@ func post(ctx context.Context, cfg *tls.Config, u *url.URL, path string, body []
 		}
 		return Response{}, &RefusedError{Status: res.StatusCode, Body: eb}
 	}
-	var out Response
-	if err := json.Unmarshal(data, &out); err != nil {
+	var resp Response
+	if err := json.Unmarshal(data, &resp); err != nil {
 		return Response{}, fmt.Errorf("the enrolment server's answer is not valid JSON")
 	}
-	return out, nil
+	return resp, nil
+}
+
+// maxAnswer bounds the answer a client reads.
+const maxAnswer = 1 << 20
+
+// readAnswer reads a response body of at most maxAnswer bytes, in one
+// allocation when the server sent its length.
+func readAnswer(res *http.Response) ([]byte, error) {
+	if n := res.ContentLength; n >= 0 && n <= maxAnswer {
+		data := make([]byte, n)
+		_, err := io.ReadFull(res.Body, data)
+		return data, err
+	}
+	return io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 }
 
 // ctxErr is err, or the context's error when that is why I/O failed.

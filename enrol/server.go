@@ -74,6 +74,7 @@ type Server struct {
 	cfg     Config
 	is      *issue.Issuer
 	root    [32]byte
+	bundle  string // the CA's trust bundle, PEM, as answers carry it
 	roots   *x509.CertPool
 	cert    *serverCert
 	store   *lease
@@ -124,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		is:      &is,
 		store:   &lease{open: cfg.OpenStore, idle: cfg.IdleClose, s: cfg.Issuer.Store},
 		root:    sha256.Sum256(cfg.Issuer.CA.Root.Raw),
+		bundle:  string(cfg.Issuer.CA.BundlePEM()),
 		roots:   x509.NewCertPool(),
 		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
@@ -381,7 +383,7 @@ func (s *Server) crl() string {
 func (s *Server) response(rec store.Record, chain []byte) Response {
 	return Response{
 		Role: rec.Role, Name: rec.Name, Serial: rec.Serial, NotAfter: rec.NotAfter,
-		Certificate: string(chain), CA: string(s.is.CA.BundlePEM()), CRL: s.crl(),
+		Certificate: string(chain), CA: s.bundle, CRL: s.crl(),
 	}
 }
 
