@@ -61,6 +61,9 @@ func (s *Server) enrol(fl *flight, req EnrolRequest, addr string) (tokenID, role
 		return tokenID, "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "the token names another CA root")
 	}
 	role = t.Role
+	if s.stale.Load() {
+		return tokenID, role, "", Response{}, caChanged()
+	}
 	if err := t.Usable(s.now()); err != nil {
 		return tokenID, role, "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "%v", err)
 	}
@@ -109,6 +112,8 @@ func (s *Server) sign(req issue.Request, f csrFacts) (store.Record, []byte, *Ref
 // answer.
 func storeRefusal(err error) *RefusedError {
 	switch {
+	case errors.Is(err, store.ErrGuard):
+		return caChanged()
 	case errors.Is(err, store.ErrTokenUnknown), errors.Is(err, store.ErrTokenExpired),
 		errors.Is(err, store.ErrTokenRevoked), errors.Is(err, store.ErrTokenUsedUp):
 		return refusal(http.StatusUnauthorized, CodeToken, "%v", err)
@@ -152,6 +157,9 @@ func (s *Server) renew(fl *flight, r *http.Request, req RenewRequest, ref *store
 		return Response{}, refusal(http.StatusForbidden, CodeRenew, "the client certificate is not a daskca endpoint certificate")
 	}
 	ref.Role, ref.Name, ref.Serial = string(id.Role), id.Name, issue.SerialString(cur)
+	if s.stale.Load() {
+		return Response{}, caChanged()
+	}
 	f, err := parseCSR(req.CSR)
 	if err != nil {
 		return Response{}, refusal(http.StatusBadRequest, CodeCSR, "%v", err)

@@ -71,10 +71,15 @@ type Config struct {
 
 // Server is an enrolment server. Its methods are safe for concurrent use.
 type Server struct {
-	cfg     Config
-	is      *issue.Issuer
-	root    [32]byte
-	bundle  string // the CA's trust bundle, PEM, as answers carry it
+	cfg    Config
+	is     *issue.Issuer
+	root   [32]byte
+	bundle string // the CA's trust bundle, PEM, as answers carry it
+	// caState is the CA rotation state in the inventory when the server
+	// started (nil: none); every commit checks it is unchanged (see
+	// store.Guard), and once it has changed the server signs no more.
+	caState []byte
+	stale   atomic.Bool
 	roots   *x509.CertPool
 	cert    *serverCert
 	store   *lease
@@ -134,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, r := range cfg.Issuer.CA.Roots() {
 		s.roots.AddCert(r)
+	}
+	if err := s.loadCAState(); err != nil {
+		return nil, err
 	}
 	s.cert = &serverCert{ca: cfg.Issuer.CA, dns: cfg.DNS, ips: cfg.IPs, now: s.now}
 	if _, err := s.cert.get(nil); err != nil {
@@ -219,6 +227,36 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// RotationStateKey is the inventory meta key under which daskca ca rotate
+// records its state (internal/lifecycle). A change of it means another CA
+// signs, or the trust bundle changed: a running server no longer matches.
+const RotationStateKey = "ca.rotation"
+
+// loadCAState reads the CA rotation state the server starts with.
+func (s *Server) loadCAState() error {
+	st, err := s.store.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.store.release()
+	v, err := st.Meta(RotationStateKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.caState = nil
+	case err != nil:
+		return fmt.Errorf("reading the CA rotation state: %w", err)
+	default:
+		s.caState = v
+	}
+	return nil
+}
+
+// caChanged is the refusal once the CA changed under the server.
+func caChanged() *RefusedError {
+	return refusal(http.StatusServiceUnavailable, CodeCAChanged,
+		"the CA changed (daskca ca rotate) since this enrolment server started; it signs nothing more until it is restarted")
+}
+
 // token reads a token from the inventory.
 func (s *Server) token(id string) (store.TokenRecord, error) {
 	st, err := s.store.acquire()
@@ -295,11 +333,19 @@ func (s *Server) commit(batch []*pending) {
 	var errs []error
 	st, err := s.store.acquire()
 	if err == nil {
-		errs, err = st.Enrol(items, refusals, s.is.Actor)
+		errs, err = st.EnrolGuarded(&store.Guard{Key: RotationStateKey, Want: s.caState}, items, refusals, s.is.Actor)
 		s.store.release()
 	}
 	if err != nil {
 		s.logf("recording %d enrolments and %d refusals: %v", len(items), len(refusals), err)
+	}
+	for _, e := range errs {
+		if errors.Is(e, store.ErrGuard) {
+			if !s.stale.Swap(true) {
+				s.logf("the CA changed (daskca ca rotate) since start: refusing every request; restart daskca serve to sign with the current CA")
+			}
+			break
+		}
 	}
 	if s.onCommit != nil {
 		s.onCommit(len(items), len(refusals))
