@@ -24,9 +24,9 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	if s.limitedAnswer(w, addr) {
 		return
 	}
-	fl := s.takeOff()
-	defer fl.land()
 	req, rerr := readBody[EnrolRequest](w, r)
+	fl := s.takeOff() // counted once its body is in: a slow client delays no commit
+	defer fl.land()
 	var tokenID, role, name string
 	var resp Response
 	if rerr == nil {
@@ -131,10 +131,10 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	if s.limitedAnswer(w, addr) {
 		return
 	}
-	fl := s.takeOff()
-	defer fl.land()
 	ref := store.Refusal{Client: addr}
 	req, rerr := readBody[RenewRequest](w, r)
+	fl := s.takeOff()
+	defer fl.land()
 	var resp Response
 	if rerr == nil {
 		resp, rerr = s.renew(fl, r, req, &ref)
