@@ -56,6 +56,7 @@ const (
 	CodeRenew       = "renew"
 	CodeRateLimited = "rate_limited"
 	CodeInternal    = "internal"
+	CodeCAChanged   = "ca_changed" // the CA was rotated since the server started: restart it
 )
 
 // RefusedError is a refusal by the server, as the client sees it.

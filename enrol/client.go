@@ -1,14 +1,13 @@
 package enrol
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -22,8 +21,12 @@ import (
 	"github.com/daskca/daskca/ca"
 )
 
-// clientTimeout bounds one request of the client, handshake included.
-const clientTimeout = 60 * time.Second
+// clientTimeout bounds one request of the client, handshake included;
+// handshakeTimeout bounds its TCP connection and TLS handshake.
+const (
+	clientTimeout    = 60 * time.Second
+	handshakeTimeout = 15 * time.Second
+)
 
 // Request is what an enrolling host asks for.
 type Request struct {
@@ -65,13 +68,8 @@ func Enrol(ctx context.Context, r Request) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &http.Client{Timeout: clientTimeout, Transport: &http.Transport{
-		TLSClientConfig:     pinnedConfig(tok.Root, u.Hostname()),
-		TLSHandshakeTimeout: 15 * time.Second,
-	}}
-	defer c.CloseIdleConnections()
 	body, _ := json.Marshal(EnrolRequest{Token: tok.String(), Role: r.Role, CSR: string(csr)})
-	resp, err := post(ctx, c, u.JoinPath(PathEnrol).String(), body)
+	resp, err := post(ctx, pinnedConfig(tok.Root, u.Hostname()), u, PathEnrol, body)
 	if err != nil {
 		return nil, err
 	}
@@ -118,16 +116,12 @@ func Renew(ctx context.Context, r Renewal) (*Issued, error) {
 		return nil, err
 	}
 	cert := r.Cert
-	c := &http.Client{Timeout: clientTimeout, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{
-			MinVersion: tls.VersionTLS12, RootCAs: r.Roots, ServerName: u.Hostname(),
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
-		},
-		TLSHandshakeTimeout: 15 * time.Second,
-	}}
-	defer c.CloseIdleConnections()
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12, RootCAs: r.Roots, ServerName: u.Hostname(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
+	}
 	body, _ := json.Marshal(RenewRequest{CSR: string(csr)})
-	resp, err := post(ctx, c, u.JoinPath(PathRenew).String(), body)
+	resp, err := post(ctx, cfg, u, PathRenew, body)
 	if err != nil {
 		return nil, err
 	}
@@ -140,22 +134,6 @@ func serverURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("server %q: expected https://HOST:PORT", s)
 	}
 	return u, nil
-}
-
-func makeCSR(key crypto.Signer, name string, dns, ips []string) ([]byte, error) {
-	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}, DNSNames: dns}
-	for _, s := range ips {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, fmt.Errorf("--ip %q is not an IP address", s)
-		}
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		return nil, fmt.Errorf("making the certificate request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
 // pinnedConfig trusts a server whose chain ends in the root with the
@@ -191,20 +169,49 @@ func pinnedConfig(root [32]byte, host string) *tls.Config {
 	}
 }
 
-func post(ctx context.Context, c *http.Client, u string, body []byte) (Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+// post sends body to path over a new TLS connection made with cfg and
+// reads the answer. A host makes one request per connection and one
+// connection per run, so it speaks HTTP/1.1 on the connection itself (the
+// standard library's request writer and response reader) rather than
+// through a pooling transport and its goroutines.
+func post(ctx context.Context, cfg *tls.Config, u *url.URL, path string, body []byte) (Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.JoinPath(path).String(), bytes.NewReader(body))
 	if err != nil {
 		return Response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := c.Do(req)
+	req.Close = true // the server closes the connection after answering
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
+	conn, err := (&tls.Dialer{Config: cfg}).DialContext(hctx, "tcp", addr)
+	hcancel()
 	if err != nil {
 		return Response{}, fmt.Errorf("contacting the enrolment server: %w", err)
 	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	defer conn.Close()
+	// Cancelling ctx, or its deadline, unblocks reads and writes.
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })()
+	var out bytes.Buffer
+	out.Grow(len(body) + 512) // the request line and headers
+	if err = req.Write(&out); err == nil {
+		_, err = conn.Write(out.Bytes())
+	}
 	if err != nil {
-		return Response{}, fmt.Errorf("reading the enrolment server's answer: %w", err)
+		return Response{}, fmt.Errorf("contacting the enrolment server: %w", ctxErr(ctx, err))
+	}
+	res, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
+	if err != nil {
+		return Response{}, fmt.Errorf("reading the enrolment server's answer: %w", ctxErr(ctx, err))
+	}
+	defer res.Body.Close()
+	data, err := readAnswer(res)
+	if err != nil {
+		return Response{}, fmt.Errorf("reading the enrolment server's answer: %w", ctxErr(ctx, err))
 	}
 	if res.StatusCode != http.StatusOK {
 		var eb ErrorBody
@@ -213,11 +220,33 @@ func post(ctx context.Context, c *http.Client, u string, body []byte) (Response,
 		}
 		return Response{}, &RefusedError{Status: res.StatusCode, Body: eb}
 	}
-	var out Response
-	if err := json.Unmarshal(data, &out); err != nil {
+	var resp Response
+	if err := json.Unmarshal(data, &resp); err != nil {
 		return Response{}, fmt.Errorf("the enrolment server's answer is not valid JSON")
 	}
-	return out, nil
+	return resp, nil
+}
+
+// maxAnswer bounds the answer a client reads.
+const maxAnswer = 1 << 20
+
+// readAnswer reads a response body of at most maxAnswer bytes, in one
+// allocation when the server sent its length.
+func readAnswer(res *http.Response) ([]byte, error) {
+	if n := res.ContentLength; n >= 0 && n <= maxAnswer {
+		data := make([]byte, n)
+		_, err := io.ReadFull(res.Body, data)
+		return data, err
+	}
+	return io.ReadAll(io.LimitReader(res.Body, maxAnswer))
+}
+
+// ctxErr is err, or the context's error when that is why I/O failed.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
 }
 
 // checkIssued checks an answer against the key and name asked for and, if

@@ -25,13 +25,15 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, rerr := readBody[EnrolRequest](w, r)
+	fl := s.takeOff() // counted once its body is in: a slow client delays no commit
+	defer fl.land()
 	var tokenID, role, name string
 	var resp Response
 	if rerr == nil {
-		tokenID, role, name, resp, rerr = s.enrol(req, addr)
+		tokenID, role, name, resp, rerr = s.enrol(fl, req, addr)
 	}
 	if rerr != nil {
-		s.refused(w, addr, rerr, store.Refusal{Role: role, Name: name, TokenID: tokenID, Client: addr})
+		s.refused(fl, w, addr, rerr, store.Refusal{Role: role, Name: name, TokenID: tokenID, Client: addr})
 		return
 	}
 	s.logf("enrolled %s/%s serial %s with token %s from %s", resp.Role, resp.Name, resp.Serial, tokenID, addr)
@@ -40,7 +42,7 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 
 // enrol decides and carries out one enrolment. It returns what it learnt
 // of the request for the audit log even when refusing.
-func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name string, _ Response, _ *RefusedError) {
+func (s *Server) enrol(fl *flight, req EnrolRequest, addr string) (tokenID, role, name string, _ Response, _ *RefusedError) {
 	tok, err := ParseToken(req.Token)
 	if err != nil {
 		return "", "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "invalid token")
@@ -59,6 +61,9 @@ func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name strin
 		return tokenID, "", "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "the token names another CA root")
 	}
 	role = t.Role
+	if s.stale.Load() {
+		return tokenID, role, "", Response{}, caChanged()
+	}
 	if err := t.Usable(s.now()); err != nil {
 		return tokenID, role, "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "%v", err)
 	}
@@ -79,7 +84,7 @@ func (s *Server) enrol(req EnrolRequest, addr string) (tokenID, role, name strin
 	if rerr != nil {
 		return tokenID, role, name, Response{}, rerr
 	}
-	if err := s.record(store.Enrolment{Record: rec, TokenID: tok.ID, Client: addr}); err != nil {
+	if err := s.record(fl, store.Enrolment{Record: rec, TokenID: tok.ID, Client: addr}); err != nil {
 		return tokenID, role, name, Response{}, storeRefusal(err)
 	}
 	return tokenID, role, name, s.response(rec, chain), nil
@@ -107,6 +112,8 @@ func (s *Server) sign(req issue.Request, f csrFacts) (store.Record, []byte, *Ref
 // answer.
 func storeRefusal(err error) *RefusedError {
 	switch {
+	case errors.Is(err, store.ErrGuard):
+		return caChanged()
 	case errors.Is(err, store.ErrTokenUnknown), errors.Is(err, store.ErrTokenExpired),
 		errors.Is(err, store.ErrTokenRevoked), errors.Is(err, store.ErrTokenUsedUp):
 		return refusal(http.StatusUnauthorized, CodeToken, "%v", err)
@@ -126,19 +133,21 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := store.Refusal{Client: addr}
 	req, rerr := readBody[RenewRequest](w, r)
+	fl := s.takeOff()
+	defer fl.land()
 	var resp Response
 	if rerr == nil {
-		resp, rerr = s.renew(r, req, &ref)
+		resp, rerr = s.renew(fl, r, req, &ref)
 	}
 	if rerr != nil {
-		s.refused(w, addr, rerr, ref)
+		s.refused(fl, w, addr, rerr, ref)
 		return
 	}
 	s.logf("renewed %s/%s: serial %s replaces %s, from %s", resp.Role, resp.Name, resp.Serial, ref.Serial, addr)
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) renew(r *http.Request, req RenewRequest, ref *store.Refusal) (Response, *RefusedError) {
+func (s *Server) renew(fl *flight, r *http.Request, req RenewRequest, ref *store.Refusal) (Response, *RefusedError) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 		return Response{}, refusal(http.StatusUnauthorized, CodeRenew, "renewal needs the current certificate as TLS client certificate")
 	}
@@ -148,6 +157,9 @@ func (s *Server) renew(r *http.Request, req RenewRequest, ref *store.Refusal) (R
 		return Response{}, refusal(http.StatusForbidden, CodeRenew, "the client certificate is not a daskca endpoint certificate")
 	}
 	ref.Role, ref.Name, ref.Serial = string(id.Role), id.Name, issue.SerialString(cur)
+	if s.stale.Load() {
+		return Response{}, caChanged()
+	}
 	f, err := parseCSR(req.CSR)
 	if err != nil {
 		return Response{}, refusal(http.StatusBadRequest, CodeCSR, "%v", err)
@@ -164,7 +176,7 @@ func (s *Server) renew(r *http.Request, req RenewRequest, ref *store.Refusal) (R
 	if rerr != nil {
 		return Response{}, rerr
 	}
-	if err := s.record(store.Enrolment{Record: rec, Renews: ref.Serial, Client: ref.Client}); err != nil {
+	if err := s.record(fl, store.Enrolment{Record: rec, Renews: ref.Serial, Client: ref.Client}); err != nil {
 		return Response{}, storeRefusal(err)
 	}
 	return s.response(rec, chain), nil
@@ -177,7 +189,7 @@ func (s *Server) limitedAnswer(w http.ResponseWriter, addr string) bool {
 		return false
 	}
 	if first {
-		s.refuse(store.Refusal{Client: addr, Reason: "too many failed attempts: rate limited"})
+		s.refuse(nil, store.Refusal{Client: addr, Reason: "too many failed attempts: rate limited"})
 		s.logf("rate limiting %s", addr)
 	}
 	secs := int(wait/time.Second) + 1
@@ -188,12 +200,12 @@ func (s *Server) limitedAnswer(w http.ResponseWriter, addr string) bool {
 }
 
 // refused records and answers a refusal, and counts it against addr.
-func (s *Server) refused(w http.ResponseWriter, addr string, e *RefusedError, f store.Refusal) {
+func (s *Server) refused(fl *flight, w http.ResponseWriter, addr string, e *RefusedError, f store.Refusal) {
 	if e.Status < 500 {
 		s.limiter.fail(addr, s.now())
 	}
 	f.Reason = e.Body.Error
-	s.refuse(f)
+	s.refuse(fl, f)
 	what := "a request"
 	if f.Role != "" || f.Name != "" {
 		what = f.Role + "/" + f.Name
@@ -219,11 +231,21 @@ func readBody[T any](w http.ResponseWriter, r *http.Request) (T, *RefusedError) 
 	return v, nil
 }
 
+// writeJSON answers with v as JSON. The body is encoded first so that the
+// answer goes out with its length, headers and body in one TLS record
+// rather than chunked over several writes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"code":"internal","error":"internal error"}`)
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
 }
 
 func clientAddr(r *http.Request) string {

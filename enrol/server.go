@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/daskca/daskca/issue"
@@ -23,6 +24,9 @@ const (
 	DefaultFailureBurst = 10              // failed attempts a client address may make at once
 	DefaultFailureEvery = 6 * time.Second // one more failed attempt allowed per interval
 	DefaultMaxBatch     = 256             // requests recorded per inventory transaction at most
+	// DefaultCommitDelay bounds how long a group commit waits for requests
+	// already on their way (see Config.CommitDelay).
+	DefaultCommitDelay = 10 * time.Millisecond
 )
 
 // Timeouts of the HTTP server: a client gets a few seconds for its headers
@@ -55,22 +59,41 @@ type Config struct {
 	FailureBurst int           // zero: DefaultFailureBurst
 	FailureEvery time.Duration // zero: DefaultFailureEvery
 	MaxBatch     int           // zero: DefaultMaxBatch
-	Log          *log.Logger   // one line per decision; nil: none. Never holds a token.
+	// CommitDelay is how long the committer, holding decisions to record,
+	// waits for requests that are still being decided so that they share
+	// the transaction and its fsyncs: the longest a decision waits beyond
+	// its own commit. It only waits while other requests are in progress,
+	// so a lone request is recorded at once. Zero: DefaultCommitDelay;
+	// negative: no waiting.
+	CommitDelay time.Duration
+	Log         *log.Logger // one line per decision; nil: none. Never holds a token.
 }
 
 // Server is an enrolment server. Its methods are safe for concurrent use.
 type Server struct {
-	cfg     Config
-	is      *issue.Issuer
-	root    [32]byte
+	cfg    Config
+	is     *issue.Issuer
+	root   [32]byte
+	bundle string // the CA's trust bundle, PEM, as answers carry it
+	// caState is the CA rotation state in the inventory when the server
+	// started (nil: none); every commit checks it is unchanged (see
+	// store.Guard), and once it has changed the server signs no more.
+	caState []byte
+	stale   atomic.Bool
 	roots   *x509.CertPool
 	cert    *serverCert
 	store   *lease
 	limiter *failLimiter
 	queue   chan *pending
-	stopped chan struct{}
-	wg      sync.WaitGroup
-	handler http.Handler
+	// deciding counts requests that may still queue a decision (see
+	// flight); the committer waits for them up to CommitDelay.
+	deciding atomic.Int64
+	decided  chan struct{}             // signalled when deciding drops to zero
+	onFilled func()                    // tests: called when a batch has what was queued
+	onCommit func(items, refusals int) // tests: called after each commit
+	stopped  chan struct{}
+	wg       sync.WaitGroup
+	handler  http.Handler
 }
 
 // pending is one decision waiting for the group commit: an enrolment to
@@ -98,19 +121,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.CommitDelay == 0 {
+		cfg.CommitDelay = DefaultCommitDelay
+	}
 	is := *cfg.Issuer // Store is set per use from the lease
 	s := &Server{
 		cfg:     cfg,
 		is:      &is,
 		store:   &lease{open: cfg.OpenStore, idle: cfg.IdleClose, s: cfg.Issuer.Store},
 		root:    sha256.Sum256(cfg.Issuer.CA.Root.Raw),
+		bundle:  string(cfg.Issuer.CA.BundlePEM()),
 		roots:   x509.NewCertPool(),
 		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
+		decided: make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
 	for _, r := range cfg.Issuer.CA.Roots() {
 		s.roots.AddCert(r)
+	}
+	if err := s.loadCAState(); err != nil {
+		return nil, err
 	}
 	s.cert = &serverCert{ca: cfg.Issuer.CA, dns: cfg.DNS, ips: cfg.IPs, now: s.now}
 	if _, err := s.cert.get(nil); err != nil {
@@ -151,6 +182,10 @@ func (s *Server) TLSConfig() *tls.Config {
 		// A host enrols once and renews hours apart: nothing would resume a
 		// session, so issuing tickets is work for nothing.
 		SessionTicketsDisabled: true,
+		// Every connection carries one answer of a few KiB: sent in one
+		// record (one write) rather than in the small records that
+		// dynamic sizing starts a connection with.
+		DynamicRecordSizingDisabled: true,
 	}
 }
 
@@ -192,6 +227,36 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// RotationStateKey is the inventory meta key under which daskca ca rotate
+// records its state (internal/lifecycle). A change of it means another CA
+// signs, or the trust bundle changed: a running server no longer matches.
+const RotationStateKey = "ca.rotation"
+
+// loadCAState reads the CA rotation state the server starts with.
+func (s *Server) loadCAState() error {
+	st, err := s.store.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.store.release()
+	v, err := st.Meta(RotationStateKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.caState = nil
+	case err != nil:
+		return fmt.Errorf("reading the CA rotation state: %w", err)
+	default:
+		s.caState = v
+	}
+	return nil
+}
+
+// caChanged is the refusal once the CA changed under the server.
+func caChanged() *RefusedError {
+	return refusal(http.StatusServiceUnavailable, CodeCAChanged,
+		"the CA changed (daskca ca rotate) since this enrolment server started; it signs nothing more until it is restarted")
+}
+
 // token reads a token from the inventory.
 func (s *Server) token(id string) (store.TokenRecord, error) {
 	st, err := s.store.acquire()
@@ -203,10 +268,14 @@ func (s *Server) token(id string) (store.TokenRecord, error) {
 }
 
 // commitLoop records queued decisions in batches: whatever queued while the
-// previous transaction was being written goes into the next one, so the
-// cost of a commit (an fsync) is shared by all concurrent requests.
+// previous transaction was being written goes into the next one, and while
+// other requests are still being decided it waits for them up to
+// CommitDelay, so the cost of a commit (two fsyncs, during which the
+// committer also holds one of the Go scheduler's processors) is shared by
+// all concurrent requests.
 func (s *Server) commitLoop() {
 	defer s.wg.Done()
+	var timer *time.Timer
 	for first := range s.queue {
 		batch := []*pending{first}
 	fill:
@@ -220,6 +289,30 @@ func (s *Server) commitLoop() {
 			default:
 				break fill
 			}
+		}
+		if s.onFilled != nil {
+			s.onFilled()
+		}
+		if s.cfg.CommitDelay > 0 && len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
+			if timer == nil {
+				timer = time.NewTimer(s.cfg.CommitDelay)
+			} else {
+				timer.Reset(s.cfg.CommitDelay)
+			}
+		wait:
+			for len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
+				select {
+				case p, ok := <-s.queue:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, p)
+				case <-s.decided:
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
 		}
 		s.commit(batch)
 	}
@@ -240,11 +333,22 @@ func (s *Server) commit(batch []*pending) {
 	var errs []error
 	st, err := s.store.acquire()
 	if err == nil {
-		errs, err = st.Enrol(items, refusals, s.is.Actor)
+		errs, err = st.EnrolGuarded(&store.Guard{Key: RotationStateKey, Want: s.caState}, items, refusals, s.is.Actor)
 		s.store.release()
 	}
 	if err != nil {
 		s.logf("recording %d enrolments and %d refusals: %v", len(items), len(refusals), err)
+	}
+	for _, e := range errs {
+		if errors.Is(e, store.ErrGuard) {
+			if !s.stale.Swap(true) {
+				s.logf("the CA changed (daskca ca rotate) since start: refusing every request; restart daskca serve to sign with the current CA")
+			}
+			break
+		}
+	}
+	if s.onCommit != nil {
+		s.onCommit(len(items), len(refusals))
 	}
 	for i, p := range waiting {
 		switch {
@@ -261,18 +365,47 @@ func (s *Server) commit(batch []*pending) {
 	}
 }
 
+// flight is a request that may still queue a decision for the committer:
+// it counts in Server.deciding from takeOff until it has queued one or
+// ends (land). A request is handled by one goroutine. Landing after
+// queueing lets the committer, which waits while anything is deciding,
+// take the decision into the batch it is filling.
+type flight struct {
+	s      *Server
+	landed bool
+}
+
+func (s *Server) takeOff() *flight {
+	s.deciding.Add(1)
+	return &flight{s: s}
+}
+
+func (f *flight) land() {
+	if f != nil && !f.landed {
+		f.landed = true
+		if f.s.deciding.Add(-1) == 0 {
+			select {
+			case f.s.decided <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // record queues an enrolment for the next group commit and waits for it.
-func (s *Server) record(e store.Enrolment) error {
+func (s *Server) record(fl *flight, e store.Enrolment) error {
 	p := &pending{item: &e, done: make(chan error, 1)}
 	s.queue <- p
+	fl.land()
 	return <-p.done
 }
 
 // refuse queues a refusal for the audit log and waits until it is
 // recorded, so that every answered refusal is in the log.
-func (s *Server) refuse(f store.Refusal) {
+func (s *Server) refuse(fl *flight, f store.Refusal) {
 	p := &pending{refusal: &f, done: make(chan error, 1)}
 	s.queue <- p
+	fl.land()
 	if err := <-p.done; err != nil {
 		s.logf("recording a refusal in the audit log: %v", err)
 	}
@@ -296,7 +429,7 @@ func (s *Server) crl() string {
 func (s *Server) response(rec store.Record, chain []byte) Response {
 	return Response{
 		Role: rec.Role, Name: rec.Name, Serial: rec.Serial, NotAfter: rec.NotAfter,
-		Certificate: string(chain), CA: string(s.is.CA.BundlePEM()), CRL: s.crl(),
+		Certificate: string(chain), CA: s.bundle, CRL: s.crl(),
 	}
 }
 

@@ -28,7 +28,9 @@ func (is *Issuer) SignPublicKey(req Request, pub crypto.PublicKey) (store.Record
 		return store.Record{}, nil, err
 	}
 	id := identity.ID{TrustDomain: is.CA.TrustDomain, Role: c.Role, Name: c.Name}
-	cert, rec, err := is.signPublic(id, c, is.caFacts(), pub)
+	// Only the issuer's fingerprint is taken from the CA here: the trust
+	// bundle goes to the key's holder from the caller.
+	cert, rec, err := is.signPublic(id, c, caFacts{issuerFP: ca.Fingerprint(is.CA.Issuer())}, pub)
 	if err != nil {
 		return store.Record{}, nil, err
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,17 +24,37 @@ type Refusal struct {
 	Role, Name, TokenID, Serial, Client, Reason string
 }
 
-// Enrol records the certificates of an enrolment server and the refusals it
-// decided, in one transaction (a group commit: many concurrent requests
-// share one write and its fsync). Each enrolment is decided inside the
+// ErrGuard is wrapped by the refusal of each enrolment of a batch whose
+// Guard no longer holds (see EnrolGuarded).
+var ErrGuard = errors.New("the inventory changed since the enrolment server started")
+
+// Guard is a meta value (see Meta) as a caller found it when it loaded what
+// it signs with, for instance the CA rotation state: EnrolGuarded records
+// no enrolment while the value differs. Want nil means the key was absent.
+type Guard struct {
+	Key  string
+	Want []byte
+}
+
+// Enrol is EnrolGuarded without a guard.
+func (s *Store) Enrol(items []Enrolment, refusals []Refusal, actor string) (errs []error, err error) {
+	return s.EnrolGuarded(nil, items, refusals, actor)
+}
+
+// EnrolGuarded records the certificates of an enrolment server and the
+// refusals it decided, in one transaction (a group commit: many concurrent
+// requests share one write and its fsync). Each enrolment is decided inside the
 // transaction, on its own: a token must still be usable (one use is
 // consumed), a renewed certificate must still be active and unexpired. An
 // enrolment that passes is recorded like Apply records a certificate, with
 // an "issue" event, superseding the active certificate of its role and name
 // (for a renewal, the certificate renewed); one that fails gets an
 // "enrol-refuse" event and its error in errs. The returned error is for the
-// transaction as a whole: then nothing at all was recorded.
-func (s *Store) Enrol(items []Enrolment, refusals []Refusal, actor string) (errs []error, err error) {
+// transaction as a whole: then nothing at all was recorded. With a guard g
+// whose value no longer holds, every enrolment is refused with ErrGuard
+// (and its refusal audited) and no token use is consumed: a server whose
+// CA has been rotated away records nothing it signed.
+func (s *Store) EnrolGuarded(g *Guard, items []Enrolment, refusals []Refusal, actor string) (errs []error, err error) {
 	now := s.now()
 	for i := range items {
 		r := &items[i].Record
@@ -56,9 +78,22 @@ func (s *Store) Enrol(items []Enrolment, refusals []Refusal, actor string) (errs
 		if err != nil {
 			return err
 		}
+		var stale error
+		if g != nil {
+			k, err := metaKey(g.Key)
+			if err != nil {
+				return err
+			}
+			if v := tx.Bucket(bucketKV).Get(k); !bytes.Equal(v, g.Want) || (v == nil) != (g.Want == nil) {
+				stale = fmt.Errorf("meta %q: %w", g.Key, ErrGuard)
+			}
+		}
 		for i := range items {
 			it := &items[i]
-			replace, err := w.admit(tx, tokens, it, now)
+			replace, err := "", stale
+			if err == nil {
+				replace, err = w.admit(tx, tokens, it, now)
+			}
 			if err != nil {
 				errs[i] = err
 				ref := Refusal{Role: it.Record.Role, Name: it.Record.Name, TokenID: it.TokenID,

@@ -94,3 +94,62 @@ func TestRevokeTokenNeverEchoesInput(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestEnrolGuardedRefusesWhenTheGuardChanged: while the guarded meta value
+// is as the caller found it (absent, or set), enrolments are recorded;
+// once it differs, every enrolment of a batch is refused with ErrGuard,
+// audited, and no token use is consumed.
+func TestEnrolGuardedRefusesWhenTheGuardChanged(t *testing.T) {
+	tests := []struct {
+		name      string
+		stored    []byte // nil: key absent
+		want      []byte // the guard's value
+		recording bool
+	}{
+		{"absent and absent", nil, nil, true},
+		{"same value", []byte(`{"phase":"begun"}`), []byte(`{"phase":"begun"}`), true},
+		{"set since", []byte(`{"phase":"begun"}`), nil, false},
+		{"changed since", []byte(`{"phase":"issued"}`), []byte(`{"phase":"begun"}`), false},
+		{"removed since", nil, []byte(`{"phase":"begun"}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newStore(t)
+			mustToken(t, s, "00000000000000b1", 5, t0.Add(time.Hour))
+			if tt.stored != nil {
+				if err := s.SetMeta("ca.rotation", tt.stored); err != nil {
+					t.Fatal(err)
+				}
+			}
+			items := []store.Enrolment{
+				{Record: rec("201", "worker", "node01", t0.Add(24*time.Hour)), TokenID: "00000000000000b1"},
+				{Record: rec("202", "worker", "node02", t0.Add(24*time.Hour)), TokenID: "00000000000000b1"},
+			}
+			errs, err := s.EnrolGuarded(&store.Guard{Key: "ca.rotation", Want: tt.want}, items, nil, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, e := range errs {
+				if tt.recording && e != nil || !tt.recording && !errors.Is(e, store.ErrGuard) {
+					t.Errorf("item %d: %v (recording: %v)", i, e, tt.recording)
+				}
+			}
+			n, _ := s.Count()
+			tok, _ := s.Token("00000000000000b1")
+			refused := 0
+			_ = s.Events(func(e store.Event) error {
+				if e.Kind == store.EventRefuse {
+					refused++
+				}
+				return nil
+			})
+			wantN, wantLeft, wantRefused := 2, 3, 0
+			if !tt.recording {
+				wantN, wantLeft, wantRefused = 0, 5, 2
+			}
+			if n != wantN || tok.UsesLeft != wantLeft || refused != wantRefused {
+				t.Errorf("records %d, uses left %d, refusals %d; want %d, %d, %d", n, tok.UsesLeft, refused, wantN, wantLeft, wantRefused)
+			}
+		})
+	}
+}

@@ -1,0 +1,82 @@
+package enrol
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/transport/identity"
+)
+
+// TestCARotationStopsTheServer: once the CA rotation state in the
+// inventory differs from the one the server started with (daskca ca
+// rotate ran beside it), the server records nothing it signed and refuses
+// every enrolment and renewal with one clear error naming the fix, and
+// does not spend the token's uses; a server started after the change
+// enrols again.
+func TestCARotationStopsTheServer(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
+	dir := enrolDir(t, f, tok, "node01")
+	if err := f.store.SetMeta(RotationStateKey, []byte(`{"phase":"begun"}`)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.store.Count()
+	refusedCAChanged := func(t *testing.T, err error) {
+		t.Helper()
+		var re *RefusedError
+		if !errors.As(err, &re) || re.Status != http.StatusServiceUnavailable || re.Body.Code != CodeCAChanged {
+			t.Fatalf("got %v, want a %d %s refusal", err, http.StatusServiceUnavailable, CodeCAChanged)
+		}
+	}
+	for _, name := range []string{"node02", "node03"} { // at the commit, then before signing
+		t.Run("enrol "+name, func(t *testing.T) {
+			_, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: name})
+			refusedCAChanged(t, err)
+		})
+	}
+	t.Run("renew", func(t *testing.T) {
+		_, err := RenewDir(context.Background(), dir, "", f.clock.now)
+		refusedCAChanged(t, err)
+	})
+	if n, _ := f.store.Count(); n != before {
+		t.Errorf("%d records after the refusals, want %d", n, before)
+	}
+	if rec, _ := f.store.Token(tokenID(t, tok)); rec.UsesLeft != 9 {
+		t.Errorf("token uses left %d, want 9 (one enrolment)", rec.UsesLeft)
+	}
+	t.Run("a server started after the change", func(t *testing.T) {
+		srv, err := New(Config{Issuer: f.srv.cfg.Issuer, IPs: f.srv.cfg.IPs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ln) }()
+		defer func() {
+			cancel()
+			<-done
+			_ = srv.Close()
+		}()
+		if _, err := Enrol(context.Background(), Request{Server: "https://" + ln.Addr().String(), Token: tok, Name: "node04"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func tokenID(t *testing.T, tok string) string {
+	t.Helper()
+	p, err := ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
+}
