@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
-	"github.com/daskca/daskca/transport/identity"
+	"github.com/daskca/daskca/identity"
 )
 
 // TestCARotationStopsTheServer: once the CA rotation state in the

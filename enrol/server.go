@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
 )
 
@@ -228,9 +229,10 @@ func (s *Server) Close() error {
 }
 
 // RotationStateKey is the inventory meta key under which daskca ca rotate
-// records its state (internal/lifecycle). A change of it means another CA
-// signs, or the trust bundle changed: a running server no longer matches.
-const RotationStateKey = "ca.rotation"
+// records its state (lifecycle.RotationKey). A change of it means another
+// CA signs, or the trust bundle changed: a running server no longer
+// matches.
+const RotationStateKey = lifecycle.RotationKey
 
 // loadCAState reads the CA rotation state the server starts with.
 func (s *Server) loadCAState() error {

@@ -12,8 +12,11 @@ import (
 	"github.com/daskca/daskca/store"
 )
 
-// rotationKey is the inventory meta key holding the Rotation state.
-const rotationKey = "ca.rotation"
+// RotationKey is the inventory meta key holding the Rotation state. Every
+// rotation phase changes it in its transaction, so a process that signs
+// with the CA it loaded (daskca serve) watches it to notice that another
+// CA signs now.
+const RotationKey = "ca.rotation"
 
 // Phase is the stage of a CA rotation.
 type Phase string
@@ -50,7 +53,7 @@ type Rotation struct {
 
 // State returns the recorded rotation state; PhaseNone if there never was one.
 func (m *Manager) State() (Rotation, error) {
-	b, err := m.Store.Meta(rotationKey)
+	b, err := m.Store.Meta(RotationKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return Rotation{Phase: PhaseNone}, nil
 	}
@@ -70,7 +73,7 @@ func (m *Manager) State() (Rotation, error) {
 
 func (r Rotation) encode() map[string][]byte {
 	b, _ := json.Marshal(r)
-	return map[string][]byte{rotationKey: b}
+	return map[string][]byte{RotationKey: b}
 }
 
 // placement is where each CA of a rotation state belongs.
