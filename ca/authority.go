@@ -225,6 +225,10 @@ func (a *Authority) Issuer() *x509.Certificate {
 	return a.Root
 }
 
+// CanSign reports whether the key of Issuer is loaded: false for an
+// Authority from LoadPublic.
+func (a *Authority) CanSign() bool { return a.issuerKey() != nil }
+
 // issuerKey returns the private key of Issuer, or nil.
 func (a *Authority) issuerKey() crypto.Signer {
 	if a.Intermediate != nil {

@@ -41,6 +41,15 @@ type BulkOptions struct {
 	// CA rotation store.EventRotate.
 	Kind   store.EventKind
 	Detail string
+	// BeforeCommit, if set, is called once, after LoadCA succeeded and
+	// before the first batch is recorded; an error stops the run with
+	// nothing recorded. A renewal writes its journal there, so that a run
+	// that cannot sign (a wrong password) leaves no journal behind.
+	BeforeCommit func() error
+	// Recovered says the caller ran Recover just before, holding the same
+	// write lock (lifecycle does, to report what it completed), so
+	// IssueBulk does not scan the home for pending directories again.
+	Recovered bool
 }
 
 // maxKeysAhead bounds the keys generated while LoadCA runs (it may wait
@@ -87,14 +96,21 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	if len(r.jobs) == 0 {
 		return res, nil
 	}
-	if _, err := is.Recover(); err != nil {
-		return res, fmt.Errorf("finishing an interrupted run: %w", err)
+	if !o.Recovered {
+		if _, err := is.Recover(); err != nil {
+			return res, fmt.Errorf("finishing an interrupted run: %w", err)
+		}
 	}
 	if err := r.listEndpoints(); err != nil {
 		return res, err
 	}
 	if o.LoadCA != nil {
 		if err := r.loadCA(); err != nil {
+			return res, err
+		}
+	}
+	if o.BeforeCommit != nil {
+		if err := o.BeforeCommit(); err != nil {
 			return res, err
 		}
 	}

@@ -35,7 +35,7 @@ type CRL struct {
 // issued. nextUpdate is how long they are current; zero means
 // DefaultNextUpdate.
 func (m *Manager) CRLs(nextUpdate time.Duration) ([]CRL, error) {
-	if err := m.needCA(); err != nil {
+	if _, err := m.signer(); err != nil {
 		return nil, err
 	}
 	if nextUpdate <= 0 {

@@ -16,8 +16,11 @@ import (
 type Manager struct {
 	Layout home.Layout
 	Store  *store.Store
-	// CA is the signing CA, loaded with its keys from Layout.CADir().
-	// Operations that change which CA signs reload it.
+	// CA is the signing CA, loaded with its keys from Layout.CADir(), or
+	// with its public parts only (ca.LoadPublic): then its keys are
+	// decrypted with Password when something is signed, for Renew while
+	// the first leaf keys are generated. Operations that change which CA
+	// signs reload it.
 	CA *ca.Authority
 	// Password decrypts the CA keys; rotation also encrypts the new CA's
 	// keys with it. Empty for an insecure CA.
@@ -50,6 +53,33 @@ func (m *Manager) reloadCA() error {
 	}
 	m.CA = a
 	return nil
+}
+
+// signer returns the signing CA with its keys, decrypting them first if
+// m.CA holds only its public parts (ca.LoadPublic).
+func (m *Manager) signer() (*ca.Authority, error) {
+	if err := m.needCA(); err != nil {
+		return nil, err
+	}
+	if m.CA.CanSign() {
+		return m.CA, nil
+	}
+	a, err := m.load(m.Layout.CADir())
+	if err != nil {
+		return nil, err
+	}
+	m.CA = a
+	return a, nil
+}
+
+// keysLater returns nil if m.CA can sign, otherwise signer, for
+// issue.BulkOptions.LoadCA: the key is decrypted while the first leaf keys
+// are generated.
+func (m *Manager) keysLater() func() (*ca.Authority, error) {
+	if m.CA == nil || m.CA.CanSign() {
+		return nil
+	}
+	return m.signer
 }
 
 // load reads the CA in dir with its keys. A CA's keys are decrypted once

@@ -22,15 +22,15 @@ func (m *Manager) issuer(a *ca.Authority) *issue.Issuer {
 func (m *Manager) Recover() ([]store.Record, error) { return m.issuer(m.CA).Recover() }
 
 // replace replaces recs with certificates signed by a (with its keys, or
-// loaded by load while the first keys are generated), through issue's
-// bulk pipeline, recording each with an event of kind and detail. It
+// loaded by b.LoadCA while the first keys are generated), through issue's
+// bulk pipeline run with b (its event kind and detail, ...). It
 // returns an outcome per record, in the order of recs: action for those
 // replaced, "failed" with the reason for the others: those the plan
 // refuses (see issue.Issuer.PlanReissue) and, if the run stops, those it
 // did not reach. The reasons are joined into the error. With all, one
 // refusal stops the run before anything is signed; otherwise the others
 // go on.
-func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca.Authority, error), recs []store.Record, o issue.ReissueOptions, kind store.EventKind, detail string, action Action, all bool) ([]Renewal, error) {
+func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Record, o issue.ReissueOptions, b issue.BulkOptions, action Action, all bool) ([]Renewal, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -53,13 +53,11 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, load func() (*ca
 	if all && len(errs) > 0 {
 		return out, errors.Join(errs...)
 	}
-	_, err := is.IssueBulk(ctx, todo, issue.BulkOptions{
-		Kind: kind, Detail: detail, LoadCA: load,
-		OnIssued: func(r store.Record) {
-			o := &out[at[r.Supersedes]]
-			o.NewSerial, o.NotAfter, o.Action, o.Error = r.Serial, r.NotAfter, action, ""
-		},
-	})
+	b.OnIssued = func(r store.Record) {
+		o := &out[at[r.Supersedes]]
+		o.NewSerial, o.NotAfter, o.Action, o.Error = r.Serial, r.NotAfter, action, ""
+	}
+	_, err := is.IssueBulk(ctx, todo, b)
 	if err != nil {
 		for i := range out {
 			if out[i].Action == Failed && out[i].Error == "replaces "+out[i].OldSerial {

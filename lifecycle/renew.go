@@ -95,14 +95,23 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 		}
 		return out, nil
 	}
-	if err := m.writeJournal(todo); err != nil {
-		return out, err
+	// The journal is written once the CA key is loaded and the first batch
+	// is ready, so a run that cannot sign leaves the journal as it was.
+	journaled := false
+	b := issue.BulkOptions{
+		Kind: store.EventRenew, Recovered: true, LoadCA: m.keysLater(),
+		BeforeCommit: func() error {
+			journaled = true
+			return m.writeJournal(todo)
+		},
 	}
-	done, err := m.replace(ctx, m.CA, nil, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, store.EventRenew, "", Renewed, false)
+	done, err := m.replace(ctx, m.CA, todo, issue.ReissueOptions{ReuseKey: opts.ReuseKey, Validity: opts.Validity}, b, Renewed, false)
 	out = append(out, done...)
 	errs := []error{err}
-	if err := m.Store.Apply(store.Batch{Meta: map[string][]byte{journalKey: nil}}, m.Actor); err != nil {
-		errs = append(errs, err)
+	if journaled {
+		if err := m.Store.Apply(store.Batch{Meta: map[string][]byte{journalKey: nil}}, m.Actor); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return out, errors.Join(errs...)
 }

@@ -358,3 +358,47 @@ func TestRenewRefusesOutlivingTheCA(t *testing.T) {
 		t.Errorf("w2 renewed until %s, want %s", r.NotAfter, f.now.Add(30*day))
 	}
 }
+
+// TestRenewDecryptsWhenSigning: with only the CA's public parts loaded,
+// Renew decrypts the keys itself while the first leaf keys are generated;
+// with a wrong password it records nothing and leaves the journal of an
+// interrupted run as it was.
+func TestRenewDecryptsWhenSigning(t *testing.T) {
+	f := newFixture(t, false)
+	pub, err := ca.LoadPublic(f.m.Layout.CADir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1, w2 := f.active("worker", "w1"), f.active("worker", "w2")
+	// an interrupted run's journal names w2
+	if err := f.m.writeJournal([]store.Record{w2}); err != nil {
+		t.Fatal(err)
+	}
+	journal, err := f.m.Store.Meta(journalKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.count()
+	f.m.keys = nil // a fresh Manager, as a command makes one
+	f.m.CA, f.m.Password = pub, []byte("not the password")
+	if _, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{}); !errors.Is(err, ca.ErrWrongPassword) {
+		t.Fatalf("Renew with a wrong password = %v, want ErrWrongPassword", err)
+	}
+	if f.count() != n || f.active("worker", "w1").Serial != w1.Serial {
+		t.Error("a renewal that could not sign changed the inventory")
+	}
+	if got, err := f.m.Store.Meta(journalKey); err != nil || !bytes.Equal(got, journal) {
+		t.Errorf("journal %q, %v; want the interrupted run's %q", got, err, journal)
+	}
+	f.m.CA, f.m.Password = pub, []byte("correct-horse-battery")
+	got, err := f.m.Renew(context.Background(), Selection{Names: []string{"w1"}}, RenewOptions{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Renew = %+v, %v; want w2 (from the journal) and w1 renewed", got, err)
+	}
+	if !f.m.CA.CanSign() {
+		t.Error("the Manager's CA was not left with its keys")
+	}
+	if _, err := f.m.Store.Meta(journalKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("journal left behind: %v", err)
+	}
+}

@@ -196,7 +196,9 @@ func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, load func() (
 		}
 		todo = append(todo, r)
 	}
-	out, err := m.replace(ctx, a, load, todo, issue.ReissueOptions{}, store.EventRotate, detail, Reissued, true)
+	// prepareRotation ran Recover under this write lock
+	b := issue.BulkOptions{Kind: store.EventRotate, Detail: detail, LoadCA: load, Recovered: true}
+	out, err := m.replace(ctx, a, todo, issue.ReissueOptions{}, b, Reissued, true)
 	n := 0
 	for _, o := range out {
 		if o.NewSerial != "" {

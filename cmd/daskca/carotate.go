@@ -141,7 +141,11 @@ func runCARotate(cmd *cobra.Command, g *globalOpts, o *caRotateOpts, name string
 	if err := checkCAName(o.begin.Name); err != nil {
 		return err
 	}
-	m, done, err := g.manager(cmd, o.passwordFile, name != "status")
+	keys := withKeys
+	if name == "status" {
+		keys = noKeys
+	}
+	m, done, err := g.manager(cmd, o.passwordFile, keys)
 	if err != nil {
 		return err
 	}

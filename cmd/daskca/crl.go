@@ -62,7 +62,7 @@ func runCRL(cmd *cobra.Command, g *globalOpts, o *crlOpts) error {
 			return err
 		}
 	}
-	m, done, err := g.manager(cmd, o.passwordFile, true)
+	m, done, err := g.manager(cmd, o.passwordFile, withKeys)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,11 @@ func runRenew(cmd *cobra.Command, g *globalOpts, o *renewOpts, names []string) e
 	if err := checkFormat(o.output, "table", "json"); err != nil {
 		return err
 	}
-	m, done, err := g.manager(cmd, o.passwordFile, !o.dryRun)
+	keys := keysLater
+	if o.dryRun {
+		keys = noKeys
+	}
+	m, done, err := g.manager(cmd, o.passwordFile, keys)
 	if err != nil {
 		return err
 	}
@@ -82,8 +86,11 @@ func runRenew(cmd *cobra.Command, g *globalOpts, o *renewOpts, names []string) e
 	if perr := printRenewals(cmd, o.output, res); perr != nil {
 		return perr
 	}
-	if errors.Is(err, lifecycle.ErrNotActive) {
+	switch {
+	case errors.Is(err, lifecycle.ErrNotActive):
 		return withHint(err, "issue a new certificate with daskca issue ROLE NAME")
+	case errors.Is(err, ca.ErrWrongPassword):
+		return caError(err, m.Layout)
 	}
 	return issueError(err)
 }
@@ -112,18 +119,29 @@ func printRenewals(cmd *cobra.Command, format string, res []lifecycle.Renewal) e
 	return tw.Flush()
 }
 
-// manager opens the home for a lifecycle command. With keys it also reads
-// the CA password and loads the signing CA (unless the home's CA directory
-// is missing, as an interrupted rotation can leave it: the rotation
-// commands then repair it). done closes the inventory.
-func (g *globalOpts) manager(cmd *cobra.Command, pwFile string, keys bool) (*lifecycle.Manager, func(), error) {
-	l, s, err := g.openHome(!keys)
+// caKeys says what a lifecycle command needs of the CA.
+type caKeys int
+
+const (
+	noKeys      caKeys = iota // reads only: the inventory opens read-only
+	withKeys                  // signs: the keys are decrypted before anything else
+	keysLater                 // renews: the keys are decrypted while the first leaf keys are generated
+)
+
+// manager opens the home for a lifecycle command. Unless noKeys it also
+// reads the CA password and loads the signing CA, with its keys or, with
+// keysLater, its public parts for the Manager to decrypt the keys when it
+// signs (unless the home's CA directory is missing, as an interrupted
+// rotation can leave it: the rotation commands then repair it). done
+// closes the inventory.
+func (g *globalOpts) manager(cmd *cobra.Command, pwFile string, keys caKeys) (*lifecycle.Manager, func(), error) {
+	l, s, err := g.openHome(keys == noKeys)
 	if err != nil {
 		return nil, nil, err
 	}
 	m := &lifecycle.Manager{Layout: l, Store: s, Now: g.now, Actor: g.actor, Logf: g.logf}
 	done := func() { s.Close() }
-	if !keys {
+	if keys == noKeys {
 		return m, done, nil
 	}
 	if m.Password, err = g.caPassword(cmd, pwFile, l.CADir(), l.CANextDir(), l.CAPreviousDir()); err != nil {
@@ -131,7 +149,11 @@ func (g *globalOpts) manager(cmd *cobra.Command, pwFile string, keys bool) (*lif
 		return nil, nil, err
 	}
 	if _, statErr := os.Stat(l.CADir()); statErr == nil {
-		if m.CA, err = ca.Load(l.CADir(), m.Password); err != nil {
+		load := ca.Load
+		if keys == keysLater {
+			load = func(dir string, _ []byte) (*ca.Authority, error) { return ca.LoadPublic(dir) }
+		}
+		if m.CA, err = load(l.CADir(), m.Password); err != nil {
 			done()
 			return nil, nil, caError(err, l)
 		}

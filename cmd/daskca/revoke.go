@@ -59,7 +59,7 @@ func runRevoke(cmd *cobra.Command, g *globalOpts, o *revokeOpts, name string) er
 	if err := checkFormat(o.output, "text", "json"); err != nil {
 		return err
 	}
-	m, done, err := g.manager(cmd, o.passwordFile, true)
+	m, done, err := g.manager(cmd, o.passwordFile, withKeys)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func runStatus(cmd *cobra.Command, g *globalOpts, o *statusOpts) error {
 			return err
 		}
 	}
-	m, done, err := g.manager(cmd, "", false)
+	m, done, err := g.manager(cmd, "", noKeys)
 	if err != nil {
 		return statusError(err)
 	}
