@@ -117,14 +117,17 @@ func entries(dir string) (map[string]entry, error) {
 
 func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, error) {
 	var st stagedFiles
-	var err error
-	if whole == "" { // the new endpoint's parent exists (IssueBulk made it)
-		st.dirs, err = sg.endpointDir(filepath.Dir(pending))
+	// Without whole, pending goes inside the endpoint's directory, which
+	// exists: the run found it, or checked it. Should it be gone, it is
+	// made, and removed again on failure.
+	err := sg.mkdir(pending)
+	if whole == "" && errors.Is(err, fs.ErrNotExist) {
+		if st.dirs, err = sg.endpointDir(filepath.Dir(pending)); err == nil {
+			err = sg.mkdir(pending)
+		}
 	}
 	if err == nil {
-		if err = sg.mkdir(pending); err == nil {
-			st.pending, st.whole = pending, whole
-		}
+		st.pending, st.whole = pending, whole
 	}
 	if err != nil {
 		removeStaged([]*stagedFiles{&st})

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
 )
 
@@ -14,11 +15,37 @@ import (
 // directory of the home (refusing a link on the way). Files that already hold
 // it are left alone, so watchers do not reload for nothing. It returns how
 // many files it changed.
-func (m *Manager) WriteBundles() (int, error) {
+func (m *Manager) WriteBundles() (int, error) { return m.writeBundles(nil) }
+
+// freshBundles are the CA files of endpoints that the pipeline has just
+// written with bundle, which writeBundles need not read again when the
+// bundle to write is the same.
+type freshBundles struct {
+	bundle []byte
+	paths  map[string]bool
+}
+
+// freshBundles names the CA files of the endpoints out re-issued under a.
+func (m *Manager) freshBundles(a *ca.Authority, out []Renewal) *freshBundles {
+	f := &freshBundles{bundle: a.BundlePEM(), paths: make(map[string]bool, len(out))}
+	for _, r := range out {
+		if r.NewSerial != "" {
+			f.paths[m.Layout.Endpoint(r.Role, r.Name).CA] = true
+		}
+	}
+	return f
+}
+
+// writeBundles is WriteBundles, which leaves alone the files of fresh
+// (nil: none) when fresh's bundle is the one to write.
+func (m *Manager) writeBundles(fresh *freshBundles) (int, error) {
 	if err := m.needCA(); err != nil {
 		return 0, err
 	}
 	data := m.CA.BundlePEM()
+	if fresh != nil && !bytes.Equal(fresh.bundle, data) {
+		fresh = nil
+	}
 	paths := []string{m.Layout.Bundle()}
 	recs, err := m.active()
 	if err != nil {
@@ -27,7 +54,7 @@ func (m *Manager) WriteBundles() (int, error) {
 	seen := map[string]bool{}
 	for _, r := range recs {
 		p := m.Layout.Endpoint(r.Role, r.Name).CA
-		if r.CAFile != "" && !seen[p] {
+		if r.CAFile != "" && !seen[p] && (fresh == nil || !fresh.paths[p]) {
 			seen[p] = true
 			paths = append(paths, p)
 		}

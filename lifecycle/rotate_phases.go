@@ -46,7 +46,7 @@ func (m *Manager) Begin(opts BeginOptions) (Rotation, error) {
 			return st, err
 		}
 	}
-	return st, m.publish(st)
+	return st, m.publish(st, nil)
 }
 
 // prepareRotation reads the state and repairs what an interrupted phase
@@ -67,14 +67,14 @@ func (m *Manager) prepareRotation() (Rotation, error) {
 
 // publish moves directories to match st, reloads the signing CA and writes
 // bundles and CRLs from it.
-func (m *Manager) publish(st Rotation) error {
+func (m *Manager) publish(st Rotation, fresh *freshBundles) error {
 	if err := m.settle(st); err != nil {
 		return err
 	}
 	if err := m.reloadCA(); err != nil {
 		return err
 	}
-	if _, err := m.WriteBundles(); err != nil {
+	if _, err := m.writeBundles(fresh); err != nil {
 		return err
 	}
 	_, err := m.PublishCRL(0)
@@ -169,7 +169,7 @@ func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 			return st, out, err
 		}
 	}
-	return next, out, m.publish(next)
+	return next, out, m.publish(next, m.freshBundles(newCA, out))
 }
 
 // reissueAll re-issues with a (with its keys, or loaded by load while the
@@ -219,7 +219,7 @@ func (m *Manager) Finish() (Rotation, error) {
 	}
 	if st.Phase == PhaseNone {
 		if st.Last == Finished {
-			return st, m.publish(st)
+			return st, m.publish(st, nil)
 		}
 		return st, ErrNoRotation
 	}
@@ -238,7 +238,7 @@ func (m *Manager) Finish() (Rotation, error) {
 	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
 		return st, err
 	}
-	return next, m.publish(next)
+	return next, m.publish(next, nil)
 }
 
 // dependents names the unexpired active certificates a signed.
@@ -267,7 +267,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	}
 	if st.Phase == PhaseNone {
 		if st.Last == Aborted {
-			return st, nil, m.publish(st)
+			return st, nil, m.publish(st, nil)
 		}
 		return st, nil, ErrNoRotation
 	}
@@ -289,5 +289,5 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	if err := m.Store.Apply(store.Batch{Meta: next.encode(), Notes: []store.Note{note}}, m.Actor); err != nil {
 		return st, out, err
 	}
-	return next, out, m.publish(next)
+	return next, out, m.publish(next, nil)
 }
