@@ -138,24 +138,30 @@ func TestRoleMatrix(t *testing.T) {
 		// The worker logs the refusal just after it records it.
 		waitFor(t, "a log line naming the peer's role", func() bool { return log.has("cannot register", "has role worker") })
 	})
-	t.Run("heartbeat for another worker", func(t *testing.T) {
-		impostor := s.ca.issue(t, leafSpec{role: identity.Worker, name: "impostor"})
-		cfg := loose
-		cfg.TLS.Worker = daskconfig.RoleFiles{Cert: mustWrite(t, t.TempDir(), "i.crt", impostor.certPEM), Key: mustWrite(t, t.TempDir(), "i.key", impostor.keyPEM)}
-		c, err := dialAs(t, cfg, identity.Worker, sched.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := w.Status().Address
-		if ws := sched.Workers(); len(ws) != 1 || ws[0].Address != addr || ws[0].Peer.ID.Name != "real" {
-			t.Fatalf("the scheduler knows %+v, want only %s registered by the worker real", ws, addr)
-		}
-		v, err := call(t, c, "heartbeat_worker", map[string]any{"address": addr})
-		var rerr *wire.RemoteError
-		if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "registered by") {
-			t.Errorf("heartbeat for another worker: %v, %v, want a refusal", v, err)
-		}
-	})
+	impostor := s.ca.issue(t, leafSpec{role: identity.Worker, name: "impostor"})
+	impostorCfg := loose
+	impostorCfg.TLS.Worker = writeLeaf(t, s, impostor)
+	for _, tt := range []struct{ name, op string }{{"heartbeat", "heartbeat_worker"}, {"unregister", "unregister"}} {
+		op := tt.op
+		t.Run(tt.name+" for another worker", func(t *testing.T) {
+			c, err := dialAs(t, impostorCfg, identity.Worker, sched.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := w.Status().Address
+			if got, ok := sched.lookup(addr); !ok || got.Peer.ID.Name != "real" {
+				t.Fatalf("the scheduler has %+v at %s (registered %v), want the worker real", got, addr, ok)
+			}
+			v, err := call(t, c, op, map[string]any{"address": addr})
+			var rerr *wire.RemoteError
+			if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "registered by") {
+				t.Errorf("%s for another worker: %v, %v, want a refusal", op, v, err)
+			}
+			if got, ok := sched.lookup(addr); !ok || got.Peer.ID.Name != "real" {
+				t.Errorf("after the refused %s the scheduler has %+v at %s (registered %v), want the worker real", op, got, addr, ok)
+			}
+		})
+	}
 }
 
 func TestRequireEncryption(t *testing.T) {
