@@ -3,9 +3,12 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/transport/daskconfig"
@@ -134,4 +137,80 @@ func TestSchedulerRefusesClientOps(t *testing.T) {
 	if !reflect.DeepEqual(m.Value, want) {
 		t.Errorf("register-client answer = %v, want %v", m.Value, want)
 	}
+}
+
+// TestHeartbeatRacingTakeover: a heartbeat checked against one worker's
+// registration must not land on the registration that replaced it. The
+// scheduler's clock, read while the heartbeat is handled, is where the
+// test lets the first worker's stream end and another certificate
+// register at the same address.
+func TestHeartbeatRacingTakeover(t *testing.T) {
+	s := mustSecSetup(t, "example.org")
+	clock := newFakeClock()
+	var hook atomic.Pointer[func()]
+	now := func() time.Time {
+		if f := hook.Swap(nil); f != nil {
+			(*f)()
+		}
+		return clock.Now()
+	}
+	sched, _ := mustScheduler(t, s, SchedulerOptions{Now: now})
+	other := s.cfg
+	other.TLS.SetFiles(identity.Worker, writeLeaf(t, s, s.ca.issue(t, leafSpec{role: identity.Worker, name: "worker-2"})))
+	dial := func(cfg daskconfig.Config) *wire.Comm {
+		t.Helper()
+		c, err := dialAs(t, cfg, identity.Worker, sched.Addr(), identity.Scheduler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	const addr = "tls://127.0.0.1:101"
+	stream, rpc, next := dial(s.cfg), dial(s.cfg), dial(other)
+	if r := register(t, stream, addr, "alpha"); r["status"] != "OK" {
+		t.Fatalf("worker-1's registration: %v", r)
+	}
+	took := make(chan error, 1)
+	takeover := func() { took <- takeOver(sched, stream, next, addr, clock) }
+	hook.Store(&takeover)
+
+	v, err := call(t, rpc, "heartbeat_worker", map[string]any{"address": addr})
+	if err := <-took; err != nil {
+		t.Fatalf("the takeover during the heartbeat: %v", err)
+	}
+	var rerr *wire.RemoteError
+	if !errors.As(err, &rerr) || !strings.Contains(rerr.ExceptionText, "registered by") {
+		t.Errorf("worker-1's heartbeat for %s, now worker-2's: %v, %v; want a refusal", addr, v, err)
+	}
+	w, ok := sched.lookup(addr)
+	if !ok || w.Peer.ID.Name != "worker-2" || !w.LastSeen.Equal(w.Registered) {
+		t.Errorf("%s after worker-1's heartbeat: %+v (registered %v); want worker-2's registration, not refreshed", addr, w, ok)
+	}
+}
+
+// takeOver ends the registration on stream, waits until the scheduler has
+// forgotten addr, registers addr on next and moves the clock on.
+func takeOver(sched *Scheduler, stream, next *wire.Comm, addr string, clock *fakeClock) error {
+	_ = stream.Close()
+	deadline := time.Now().Add(waitBound)
+	for _, ok := sched.lookup(addr); ok; _, ok = sched.lookup(addr) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still registered after its stream closed", addr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := wire.Send(ctx, next, "register-worker", map[string]any{"address": addr, "name": "beta"}); err != nil {
+		return err
+	}
+	m, err := next.Read(ctx)
+	if err != nil {
+		return err
+	}
+	if d, _ := m.Dict(); d["status"] != "OK" {
+		return fmt.Errorf("worker-2's registration at %s: %v", addr, m.Value)
+	}
+	clock.Advance(time.Minute)
+	return nil
 }

@@ -224,17 +224,22 @@ func (s *Scheduler) readStream(ctx context.Context, c *wire.Comm) error {
 func (s *Scheduler) remove(addr string, stream *wire.Comm, why string) {
 	s.mu.Lock()
 	w, ok := s.workers[addr]
-	if ok && (stream == nil || w.stream == stream) {
+	if ok && w.stream == stream {
 		delete(s.workers, addr)
 	} else {
 		ok = false
 	}
 	s.mu.Unlock()
-	if !ok {
-		return
+	if ok {
+		s.removed(w, why)
 	}
+}
+
+// removed closes the stream of a worker just deleted from the table and
+// logs why.
+func (s *Scheduler) removed(w *workerEntry, why string) {
 	_ = w.stream.Close()
-	s.log.Info("worker removed", append(w.info.Peer.LogAttrs(), "address", addr, "worker_name", w.info.Name, "reason", why)...)
+	s.log.Info("worker removed", append(w.info.Peer.LogAttrs(), "address", w.info.Address, "worker_name", w.info.Name, "reason", why)...)
 }
 
 // checkSameWorker applies the policy table to a heartbeat or unregister
@@ -264,42 +269,64 @@ func (s *Scheduler) lookup(addr string) (WorkerInfo, bool) {
 	return w.info, true
 }
 
+// onRegistered runs do, with s.mu held, on the worker registered at addr
+// if peer may do op on it, and reports whether a worker is registered
+// there. The check and do see the same registration: checked apart, a
+// registration that ended and was replaced by another certificate's in
+// between would receive an operation the policy allowed only on the old
+// one.
+func (s *Scheduler) onRegistered(peer Peer, addr string, op Operation, do func(*workerEntry)) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.workers[addr]
+	if !ok {
+		return false, nil
+	}
+	if err := s.checkSameWorker(peer, w.info, op); err != nil {
+		return true, err
+	}
+	do(w)
+	return true, nil
+}
+
 // handleHeartbeat is "heartbeat_worker": it answers {"status": "missing"}
 // for an unknown worker (which then registers again), as Dask does.
 func (s *Scheduler) handleHeartbeat(_ context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	addr := asString(args["address"])
 	peer := PeerOf(c)
-	w, ok := s.lookup(addr)
-	if !ok {
+	now := s.now()
+	var n int
+	found, err := s.onRegistered(peer, addr, OpHeartbeatWorker, func(w *workerEntry) {
+		w.info.LastSeen = now
+		n = len(s.workers)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
 		if err := authorizeOp(s.sec, identity.Scheduler, OpHeartbeatWorker, peer); err != nil {
 			return nil, err
 		}
 		return map[string]any{"status": "missing"}, nil
 	}
-	if err := s.checkSameWorker(peer, w, OpHeartbeatWorker); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	s.mu.Lock()
-	n := len(s.workers)
-	if e, ok := s.workers[addr]; ok {
-		e.info.LastSeen = now
-	}
-	s.mu.Unlock()
 	return map[string]any{"status": "OK", "time": epoch(now), "heartbeat-interval": s.heartbeatInterval(n).Seconds()}, nil
 }
 
 // handleUnregister is "unregister": a worker leaving on purpose.
 func (s *Scheduler) handleUnregister(_ context.Context, c *wire.Comm, args map[string]any) (any, error) {
 	addr := asString(args["address"])
-	w, ok := s.lookup(addr)
-	if !ok {
-		return "already-removed", nil
-	}
-	if err := s.checkSameWorker(PeerOf(c), w, OpUnregister); err != nil {
+	var gone *workerEntry
+	found, err := s.onRegistered(PeerOf(c), addr, OpUnregister, func(w *workerEntry) {
+		delete(s.workers, addr)
+		gone = w
+	})
+	if err != nil {
 		return nil, err
 	}
-	s.remove(addr, nil, "unregistered")
+	if !found {
+		return "already-removed", nil
+	}
+	s.removed(gone, "unregistered")
 	return "OK", nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,21 +37,48 @@ func runCLIEnv(home string, getenv map[string]string, now func() time.Time, args
 		now:   now,
 		actor: "test",
 	}
-	// A process another test is starting holds copies of this process's
-	// open files, the flocks of a home's inventory among them, until it
-	// execs: a command that released a lock a moment ago could still find
-	// it held and say it waits. syscall.ForkLock is held while a process is
-	// being started, until it has exec'd, so waiting for it here makes what
-	// earlier commands released really free.
-	syscall.ForkLock.RLock()
-	//lint:ignore SA2001 the empty critical section is the point: it waits for forks in flight
-	syscall.ForkLock.RUnlock()
+	defer holdForks(args)()
 	root := newRootCmd(e)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	code = run(context.Background(), root, args)
 	return code, out.String(), errb.String()
+}
+
+// startsProcesses are the commands that start processes themselves
+// (run: Dask; quickstart: Python, to find Dask): holdForks would make them
+// wait for themselves.
+var startsProcesses = []string{"run", "quickstart"}
+
+// forkHoldBound is how long holdForks keeps processes from starting at
+// most, so that a command that starts processes and is missing from
+// startsProcesses is slowed down rather than left waiting for itself.
+const forkHoldBound = 30 * time.Second
+
+// holdForks keeps processes from being started while an in-process
+// command runs, and returns the function that lets them start again.
+//
+// A process another test starts holds copies of this process's open files,
+// the flocks of a home's inventory among them, until its exec has closed
+// them, and the kernel does that only after the starting call has returned
+// and released syscall.ForkLock. A command that released a lock a moment
+// ago could then still find it held and say it waits. Holding ForkLock for
+// reading while the command runs means no process is started while it has
+// an inventory open, so no copy of its files outlives it. The commands of
+// startsProcesses only wait for the starts in flight.
+func holdForks(args []string) func() {
+	syscall.ForkLock.RLock()
+	var once sync.Once
+	unlock := func() { once.Do(syscall.ForkLock.RUnlock) }
+	for _, c := range startsProcesses {
+		if slices.Contains(args, c) {
+			unlock()
+			return unlock
+		}
+	}
+	t := time.AfterFunc(forkHoldBound, unlock)
+	return func() { t.Stop(); unlock() }
 }
 
 // mustHome creates a home with a constrained CA and one active worker,

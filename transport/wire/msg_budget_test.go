@@ -75,6 +75,11 @@ func daskIdentity(workers int) map[string]any {
 // for every shape, decoding allocates no more than the walk before it
 // estimated, and Dask's own messages fit well inside DefaultDecodeFactor.
 func TestDecodeCostBoundsAllocation(t *testing.T) {
+	if raceEnabled {
+		// Under -race a map of 1000 entries allocates 18% more than built
+		// without it; the model bounds the decoder as it ships.
+		t.Skip("allocation figures under the race detector are not those of the decoder as built")
+	}
 	for name, v := range costShapes(t) {
 		t.Run(name, func(t *testing.T) {
 			b := mustMarshal(t, v)
