@@ -258,8 +258,9 @@ func (m *Manager) dependents(a *ca.Authority) ([]string, error) {
 }
 
 // Abort returns to the old CA: certificates re-issued under the new CA are
-// re-issued under the old one (with bundles of the old root alone), in one
-// transaction with the phase change, and the new CA moves to ca-retired/.
+// re-issued under the old one in batches (their bundles keep both roots),
+// then the phase change is recorded, the new CA moves to ca-retired/ and
+// every bundle is rewritten with the old root alone.
 func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	st, err := m.prepareRotation()
 	if err != nil {
@@ -275,7 +276,10 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	oldCA.Overlap = nil // the leaves' bundles go back to the old root alone
+	// The re-issued leaves keep the bundle of both roots until the phase
+	// is recorded: a run is committed in batches, and until its last one
+	// some endpoints still present certificates of the new CA. publish
+	// then writes every bundle with the old root alone.
 	newCA, err := ca.LoadPublic(m.locate(st.New))
 	if err != nil {
 		return st, nil, err

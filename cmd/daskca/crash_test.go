@@ -22,6 +22,13 @@ type crashScenario struct {
 	setup [][]string // commands that build the starting home after init
 	kill  []string   // the command killed
 	rerun []string   // the command that finishes the job
+	// phase marks a CA rotation phase. A phase that narrows the trust
+	// bundle (abort, finish) records itself, moves the CA directories and
+	// then rewrites every endpoint's ca.pem: killed in between, ca.pem
+	// files still trust the retired root, which re-running the phase
+	// removes. That problem, and only that one, is accepted after a kill;
+	// after the re-run the home must be strictly consistent.
+	phase bool
 }
 
 var crashScenarios = []crashScenario{
@@ -47,12 +54,14 @@ var crashScenarios = []crashScenario{
 		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"issue", "client", "alice"}, {"ca", "rotate", "begin"}},
 		kill:  []string{"ca", "rotate", "issue"},
 		rerun: []string{"ca", "rotate", "issue"},
+		phase: true,
 	},
 	{
 		name:  "rotate abort",
 		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"ca", "rotate", "begin"}, {"ca", "rotate", "issue"}},
 		kill:  []string{"ca", "rotate", "abort"},
 		rerun: []string{"ca", "rotate", "abort"},
+		phase: true,
 	},
 }
 
@@ -120,7 +129,11 @@ func runCrashChain(t *testing.T, bin string, sc crashScenario, rng *rand.Rand, n
 		} else {
 			finished++
 		}
-		h.checkConsistent(t, false)
+		if sc.phase {
+			h.checkPhaseKilled(t)
+		} else {
+			h.checkConsistent(t, false)
+		}
 		if t.Failed() {
 			t.Fatalf("after kill %d of %s", i+1, strings.Join(sc.kill, " "))
 		}
@@ -198,4 +211,29 @@ func mustRestoreTree(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 	mustCopyTree(t, src, dst)
+}
+
+// checkPhaseKilled is checkConsistent after a CA rotation phase was
+// killed: inventory check may report bundles that do not match the CA yet
+// (see crashScenario.phase), and nothing else.
+func (h binHome) checkPhaseKilled(t *testing.T) {
+	t.Helper()
+	code, out, errOut := h.run("inventory", "check")
+	if code != 0 {
+		for _, line := range strings.Split(out+errOut, "\n") {
+			line = strings.TrimSpace(line)
+			// A bundle may still trust the CA the phase retired; it must
+			// never lack a root the CA's bundle has (the "lacks a root"
+			// problem: endpoints refusing peers still on that CA).
+			if strings.HasPrefix(line, "problem:") && !strings.Contains(line, "which is not in the CA's trust bundle") {
+				t.Fatalf("inventory check: exit %d, a problem a re-run of the phase does not explain:\n%s", code, line)
+			}
+		}
+	}
+	for _, r := range h.records(t) {
+		if r.Status == "active" {
+			h.checkActive(t, r, false)
+		}
+	}
+	h.checkAllFiles(t)
 }
