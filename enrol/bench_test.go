@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +39,9 @@ const (
 // 1,000 enrolments took, and the process CPU time per handshake and per
 // enrolment with their ratio (docs/performance.md).
 func BenchmarkEnrolment(b *testing.B) {
+	// The process runs as daskca serve does; the handshakes of the
+	// baseline run under the same setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	f := newFixture(b, Config{}, ca.Options{})
 	bl := newBaseline(b, f)
 	per := benchEnrolments / benchRounds

@@ -5,6 +5,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -109,6 +110,7 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 	}
 	fp := srv.RootFingerprint()
 	logger.Printf("listening on https://%s (CA root sha256 %x)", ln.Addr(), fp[:])
+	defer debug.SetGCPercent(debug.SetGCPercent(enrol.GCPercent))
 	err = srv.Serve(cmd.Context(), ln)
 	logger.Printf("stopped")
 	return err
