@@ -123,9 +123,9 @@ func printRenewals(cmd *cobra.Command, format string, res []lifecycle.Renewal) e
 type caKeys int
 
 const (
-	noKeys      caKeys = iota // reads only: the inventory opens read-only
-	withKeys                  // signs: the keys are decrypted before anything else
-	keysLater                 // renews: the keys are decrypted while the first leaf keys are generated
+	noKeys    caKeys = iota // reads only: the inventory opens read-only
+	withKeys                // signs: the keys are decrypted before anything else
+	keysLater               // renews: the keys are decrypted while the first leaf keys are generated
 )
 
 // manager opens the home for a lifecycle command. Unless noKeys it also
