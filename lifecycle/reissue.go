@@ -38,6 +38,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Rec
 	p := is.PlanReissue(recs, o)
 	out := make([]Renewal, len(recs))
 	at := make(map[string]int, len(recs))
+	planned := make([]bool, len(recs)) // signed unless the run stops first
 	var errs []error
 	todo := issue.Plan{Items: make([]issue.PlanItem, 0, len(p.Items))}
 	for i, it := range p.Items {
@@ -45,6 +46,7 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Rec
 		out[i] = Renewal{Role: old.Role, Name: old.Name, OldSerial: old.Serial, NotAfter: old.NotAfter, Action: Failed, Error: it.Reason}
 		at[old.Serial] = i
 		if it.Action == issue.ActionIssue {
+			planned[i], out[i].Error = true, ""
 			todo.Items = append(todo.Items, it)
 			continue
 		}
@@ -54,13 +56,15 @@ func (m *Manager) replace(ctx context.Context, a *ca.Authority, recs []store.Rec
 		return out, errors.Join(errs...)
 	}
 	b.OnIssued = func(r store.Record) {
-		o := &out[at[r.Supersedes]]
+		i := at[r.Supersedes]
+		planned[i] = false
+		o := &out[i]
 		o.NewSerial, o.NotAfter, o.Action, o.Error = r.Serial, r.NotAfter, action, ""
 	}
 	_, err := is.IssueBulk(ctx, todo, b)
 	if err != nil {
 		for i := range out {
-			if out[i].Action == Failed && out[i].Error == "replaces "+out[i].OldSerial {
+			if planned[i] { // not reached: the run stopped before its batch
 				out[i].Error = err.Error()
 			}
 		}

@@ -184,7 +184,8 @@ func issuePlan(cmd *cobra.Command, is *issue.Issuer, plan issue.Plan, format, ho
 	var outErr error
 	start := time.Now()
 	defer debug.SetGCPercent(debug.SetGCPercent(bulkGCPercent))
-	res, err := is.IssueBulk(cmd.Context(), plan, issue.BulkOptions{LoadCA: loadCA, OnIssued: func(r store.Record) {
+	// openWriter finished what an interrupted run left, under this lock.
+	res, err := is.IssueBulk(cmd.Context(), plan, issue.BulkOptions{LoadCA: loadCA, Recovered: true, OnIssued: func(r store.Record) {
 		bar.add(1)
 		if format == "json" && outErr == nil {
 			outErr = enc.Encode(issue.NewInfo(r, is.Now()))
