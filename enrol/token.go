@@ -82,8 +82,10 @@ func ParseToken(s string) (Token, error) {
 		return Token{}, ErrBadToken
 	}
 	t.ID = parts[1]
+	// The decoder skips \r and \n even when strict: the secret must be
+	// exactly its own encoding.
 	t.Secret, err = base64.RawURLEncoding.Strict().DecodeString(parts[2])
-	if err != nil || len(t.Secret) != tokenSecretBytes {
+	if err != nil || len(t.Secret) != tokenSecretBytes || base64.RawURLEncoding.EncodeToString(t.Secret) != parts[2] {
 		return Token{}, ErrBadToken
 	}
 	root, err := hex.DecodeString(parts[3])
