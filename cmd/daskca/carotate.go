@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -103,10 +104,11 @@ func rotateError(err error) error {
 	return err
 }
 
-func printRotation(w io.Writer, format string, res any, rs lifecycle.RotationStatus) error {
+func printRotation(out io.Writer, format string, res any, rs lifecycle.RotationStatus) error {
 	if format == "json" {
-		return writeJSON(w, map[string]any{"rotation": rs, "certificates": res})
+		return writeJSON(out, map[string]any{"rotation": rs, "certificates": res})
 	}
+	w := bufio.NewWriterSize(out, 64<<10) // a line per certificate
 	if rr, ok := res.([]lifecycle.Renewal); ok {
 		for _, r := range rr {
 			fmt.Fprintf(w, "re-issued %s/%s: %s -> %s\n", r.Role, r.Name, r.OldSerial, r.NewSerial)
@@ -128,8 +130,8 @@ func printRotation(w io.Writer, format string, res any, rs lifecycle.RotationSta
 		}
 		fmt.Fprintf(w, "\non the new CA: %d\n", rs.OnNew)
 	}
-	_, err := fmt.Fprintf(w, "next: %s\n", rs.Next)
-	return err
+	fmt.Fprintf(w, "next: %s\n", rs.Next)
+	return w.Flush()
 }
 
 // runCARotate runs the rotation phase name and prints where the rotation

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -230,14 +230,18 @@ func newPlanLine(it issue.PlanItem) planLine {
 func printPlan(cmd *cobra.Command, format string, plan issue.Plan) error {
 	w := cmd.OutOrStdout()
 	if format == "json" {
-		enc := json.NewEncoder(w)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
 		for _, it := range plan.Items {
 			if err := enc.Encode(newPlanLine(it)); err != nil {
 				return err
 			}
 		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
 	} else {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := newTable(w)
 		fmt.Fprintln(tw, "ACTION\tROLE\tNAME\tNAMES\tREASON")
 		for i, it := range plan.Items {
 			names := strings.Join(append(append([]string{}, it.Request.DNS...), it.Request.IPs...), ",")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,27 @@ func checkFormat(got string, allowed ...string) error {
 	return usageError("-o %q: choose one of %s", got, strings.Join(allowed, ", "))
 }
 
+// table writes aligned columns through a buffer: a bare tabwriter writes
+// every cell and every run of padding with its own write, tens of
+// thousands of system calls for the table of a bulk renewal.
+type table struct {
+	*tabwriter.Writer
+	buf *bufio.Writer
+}
+
+func newTable(w io.Writer) table {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	return table{tabwriter.NewWriter(buf, 0, 4, 2, ' ', 0), buf}
+}
+
+// Flush ends the table's column block and writes out everything buffered.
+func (t table) Flush() error {
+	if err := t.Writer.Flush(); err != nil {
+		return err
+	}
+	return t.buf.Flush()
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -38,7 +60,7 @@ func printInfo(cmd *cobra.Command, format string, in issue.Info) error {
 	if format == "json" {
 		return writeJSON(w, in)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("name", in.Name)
 	row("role", in.Role)
@@ -72,7 +94,7 @@ func printCA(cmd *cobra.Command, format string, info issue.CAInfo) error {
 	if format == "json" {
 		return writeJSON(w, info)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintf(tw, "trust domain:\t%s\n", info.TrustDomain)
 	if identity.ValidateTrustDomain(info.TrustDomain) != nil {
 		// A home made before trust domains had to be FQDNs: it works, but

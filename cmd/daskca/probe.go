@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -155,7 +154,7 @@ func judgeProbe(res transport.ProbeResult, err error, now time.Time, warnWithin 
 }
 
 func printProbe(w io.Writer, res transport.ProbeResult, status string, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s:\t%s\n", k, fmt.Sprintf(format, args...)) }
 	row("address", "%s", res.Address)
 	if t := res.TLS; t != nil {

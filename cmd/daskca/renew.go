@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,7 +106,7 @@ func printRenewals(cmd *cobra.Command, format string, res []lifecycle.Renewal) e
 		_, err := fmt.Fprintln(w, "nothing to renew")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "ROLE\tNAME\tACTION\tOLD SERIAL\tNEW SERIAL\tNOT AFTER")
 	for _, r := range res {
 		na := ""
