@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
 )
 
@@ -153,6 +155,7 @@ type bulkRun struct {
 	next      atomic.Int64  // the next job to take
 	stager    stager
 	facts     caFacts
+	kept      *keptBundles                // replaced endpoints' bundles that stay
 	existing  map[string]map[string]entry // role -> name -> what certs/<role>/<name> was at the start
 	madeDirs  []string                    // role directories made for the run, parents first
 	committed int                         // jobs whose batch committed (committer only)
@@ -177,6 +180,7 @@ type batch struct {
 
 func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r := &bulkRun{is: is, o: o, workers: o.Workers, facts: is.caFacts()}
+	r.kept = &keptBundles{data: r.facts.bundle}
 	r.stager = stager{
 		umask:  processUmask(),
 		spares: newSpareDirs(is.Layout.CertsDir()),
@@ -208,19 +212,25 @@ func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	return r
 }
 
-// listEndpoints reads, once per role, which endpoint directories exist, so
-// that a new endpoint's worker needs no lookup to choose where to stage.
+// listEndpoints checks, once per role, the directories down to the role's
+// (a worker then checks only an endpoint's own directory), and reads which
+// endpoint directories exist, so that a new endpoint's worker needs no
+// lookup to choose where to stage.
 func (r *bulkRun) listEndpoints() error {
 	r.existing = map[string]map[string]entry{}
+	checked := map[string]bool{}
 	for i := range r.jobs {
 		role := string(r.jobs[i].c.Role)
+		if !checked[role] {
+			// Every directory down to the role's that exists must be safe;
+			// a missing one is made below.
+			if err := r.is.Layout.CheckDirs(r.is.Layout.RoleDir(role)); err != nil {
+				return err
+			}
+			checked[role] = true
+		}
 		if _, ok := r.existing[role]; ok || r.jobs[i].replace != "" {
 			continue
-		}
-		// Every directory down to the role's that exists must be safe; a
-		// missing one is made below.
-		if err := r.is.Layout.CheckDirs(r.is.Layout.RoleDir(role)); err != nil {
-			return err
 		}
 		m, err := entries(r.is.Layout.RoleDir(role))
 		if err != nil {
@@ -328,8 +338,12 @@ func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 			// A new endpoint: its directory is made by one rename.
 			j.staged, j.err = sg.stageNew(l.NewEndpointPendingDir(rec.Role, rec.Serial), l.CertDir(rec.Role, rec.Name),
 				l.PendingDir(rec.Role, rec.Name, rec.Serial), r.existing[rec.Role][rec.Name], j.s.files)
-		} else if j.err = l.CheckDirs(l.CertDir(rec.Role, rec.Name)); j.err == nil {
-			j.staged, j.err = sg.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), j.s.files)
+		} else if j.err = home.CheckLeafDir(l.CertDir(rec.Role, rec.Name)); j.err == nil {
+			files := j.s.files
+			if bundle := l.Endpoint(rec.Role, rec.Name).CA; r.kept.holds(bundle) {
+				files = slices.DeleteFunc(slices.Clone(files), func(f file) bool { return f.path == bundle })
+			}
+			j.staged, j.err = sg.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), files)
 		}
 	}
 	bt := &r.batches[i/r.size]

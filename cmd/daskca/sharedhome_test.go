@@ -66,6 +66,10 @@ func TestLinksInHome(t *testing.T) {
 			[]string{"issue", "worker", "--hosts", "b[1-3].dask.internal"}},
 		{"single issue, linked role directory", func(home, _ string) string { return filepath.Join(home, "certs/client") },
 			[]string{"issue", "client", "alice"}},
+		{"renew, linked endpoint directory", func(home, _ string) string { return filepath.Join(home, "certs/worker/n1") },
+			[]string{"renew", "--all"}},
+		{"renew, linked role directory", func(home, _ string) string { return filepath.Join(home, "certs/worker") },
+			[]string{"renew", "--all"}},
 	}
 	for _, tt := range issueCases {
 		t.Run(tt.name, func(t *testing.T) {

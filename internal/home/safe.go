@@ -92,6 +92,22 @@ func (l Layout) SafeEndpointDir(role, name string, create bool) error {
 	return l.SafeDir(l.CertDir(role, name), create)
 }
 
+// CheckLeafDir checks the one directory dir as SafeDir checks each on its
+// way, for a caller that has checked the directories above it (SafeDir or
+// CheckDirs) and relies on no one else being able to change them: a bulk
+// run checks a role's directory once, then each endpoint's. A missing dir
+// is no error, as for CheckDirs.
+func CheckLeafDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	return checkDir(dir, fi)
+}
+
 // CheckDirs is SafeDir without create, for a directory that may not exist
 // yet: the directories from the home down to dir that exist must be safe;
 // the first missing one ends the check, since what the caller then creates

@@ -69,3 +69,34 @@ func chmod(t *testing.T, p string, m fs.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+func TestCheckLeafDir(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		want    error // nil: no error
+	}{
+		{"a private directory", func(t *testing.T, d string) { mkdir(t, d) }, nil},
+		{"missing", func(*testing.T, string) {}, nil},
+		{"group-writable", func(t *testing.T, d string) { mkdir(t, d); chmod(t, d, 0o770) }, ErrUnsafe},
+		{"a link to a directory", func(t *testing.T, d string) {
+			if err := os.Symlink(t.TempDir(), d); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrUnsafe},
+		{"a file", func(t *testing.T, d string) {
+			if err := os.WriteFile(d, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrUnsafe},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "w1")
+			tt.prepare(t, d)
+			err := CheckLeafDir(d)
+			if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("CheckLeafDir = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
