@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/daskca/daskca/ca"
@@ -34,7 +35,15 @@ type Manager struct {
 	// checks. Nil discards.
 	Logf func(format string, args ...any)
 
-	keys []*ca.Authority // CAs loaded with their keys, for load
+	keys  []*ca.Authority // CAs loaded with their keys, for load
+	ahead []*keysAhead    // keys being decrypted in the background, for load
+}
+
+// keysAhead is a CA whose keys are being decrypted in the background.
+type keysAhead struct {
+	ca   *ca.Authority // its public parts
+	done chan struct{} // closed when keys is set, or the decryption failed
+	keys *ca.Authority // the CA with its keys; nil if they did not decrypt
 }
 
 func (m *Manager) now() time.Time {
@@ -44,13 +53,27 @@ func (m *Manager) now() time.Time {
 	return time.Now()
 }
 
-// reloadCA reloads the signing CA from the home after a change of
-// directories or overlap.
+// reloadCA reloads the signing CA, with its keys, from the home after a
+// change of directories or overlap.
 func (m *Manager) reloadCA() error {
 	a, err := m.load(m.Layout.CADir())
 	if err != nil {
 		return err
 	}
+	m.CA = a
+	return nil
+}
+
+// reloadPublicCA is reloadCA for a phase that signs with another CA: the
+// signing CA comes with its keys only if they were decrypted already;
+// signer decrypts them when something is signed.
+func (m *Manager) reloadPublicCA() error {
+	a, err := ca.LoadPublic(m.Layout.CADir())
+	if err != nil {
+		return err
+	}
+	m.remember(m.CA)
+	m.withKnownKeys(a)
 	m.CA = a
 	return nil
 }
@@ -92,17 +115,69 @@ func (m *Manager) load(dir string) (*ca.Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range append([]*ca.Authority{m.CA}, m.keys...) {
-		if sameCA(k, a) && (k.RootKey != nil || k.IntermediateKey != nil) {
-			a.RootKey, a.IntermediateKey = k.RootKey, k.IntermediateKey
-			return a, nil
+	if m.withKnownKeys(a) {
+		return a, nil
+	}
+	for i, k := range m.ahead {
+		if sameCA(k.ca, a) {
+			<-k.done
+			m.ahead = append(m.ahead[:i:i], m.ahead[i+1:]...)
+			m.remember(k.keys)
+			if m.withKnownKeys(a) {
+				return a, nil
+			}
+			break // decrypt again, for the error
 		}
 	}
 	if a, err = ca.Load(dir, m.Password); err != nil {
 		return nil, err
 	}
-	m.keys = append(m.keys, a)
+	m.remember(a)
 	return a, nil
+}
+
+// withKnownKeys gives a the keys of the same CA if they were decrypted
+// already, and reports whether it did.
+func (m *Manager) withKnownKeys(a *ca.Authority) bool {
+	for _, k := range append([]*ca.Authority{m.CA}, m.keys...) {
+		if hasKeys(k) && sameCA(k, a) {
+			a.RootKey, a.IntermediateKey = k.RootKey, k.IntermediateKey
+			return true
+		}
+	}
+	return false
+}
+
+// remember keeps a's keys for load, if it has any.
+func (m *Manager) remember(a *ca.Authority) {
+	if hasKeys(a) && !slices.Contains(m.keys, a) {
+		m.keys = append(m.keys, a)
+	}
+}
+
+func hasKeys(a *ca.Authority) bool { return a != nil && (a.RootKey != nil || a.IntermediateKey != nil) }
+
+// decryptAhead starts decrypting, in the background, the keys of the CAs
+// in those of dirs that hold one, for load to take up when it needs them.
+// The key derivation takes a quarter of a second of one core; a command
+// that knows early which keys it will sign with spends that time on its
+// other work (finding interrupted runs, planning) instead of waiting. Keys
+// that do not decrypt leave load to try again and report why.
+func (m *Manager) decryptAhead(dirs ...string) {
+	for _, dir := range dirs {
+		a, err := ca.LoadPublic(dir)
+		if err != nil || m.withKnownKeys(a) {
+			continue
+		}
+		k := &keysAhead{ca: a, done: make(chan struct{})}
+		go func(pw []byte) {
+			defer close(k.done)
+			if full, err := ca.Load(dir, pw); err == nil && sameCA(full, a) {
+				k.keys = full
+			}
+		}(m.Password)
+		m.ahead = append(m.ahead, k)
+	}
 }
 
 // sameCA reports whether a and b are the same root and intermediate.

@@ -77,6 +77,7 @@ func (m *Manager) Renew(ctx context.Context, sel Selection, opts RenewOptions) (
 		if err := m.needCA(); err != nil {
 			return nil, err
 		}
+		m.decryptAhead(m.Layout.CADir())
 		done, err := m.Recover()
 		if err != nil {
 			return nil, err

@@ -62,7 +62,7 @@ func (m *Manager) prepareRotation() (Rotation, error) {
 	if _, err := m.Recover(); err != nil {
 		return st, err
 	}
-	return st, m.reloadCA()
+	return st, m.reloadPublicCA()
 }
 
 // publish moves directories to match st, reloads the signing CA and writes
@@ -143,6 +143,8 @@ func nextName(cn string) string {
 // the phase change; then it moves the CA directories and puts the files in
 // place. Re-running it re-issues whatever is still left on the old CA.
 func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
+	// The new CA signs; the old one signs its last CRL at the end.
+	m.decryptAhead(m.Layout.CADir(), m.Layout.CANextDir(), m.Layout.CAPreviousDir())
 	st, err := m.prepareRotation()
 	if err != nil {
 		return st, nil, err

@@ -144,8 +144,11 @@ func runCARotate(cmd *cobra.Command, g *globalOpts, o *caRotateOpts, name string
 		return err
 	}
 	keys := withKeys
-	if name == "status" {
+	switch name {
+	case "status":
 		keys = noKeys
+	case "issue":
+		keys = keysLater // decrypted while the run finds interrupted work and plans
 	}
 	m, done, err := g.manager(cmd, o.passwordFile, keys)
 	if err != nil {
@@ -153,6 +156,9 @@ func runCARotate(cmd *cobra.Command, g *globalOpts, o *caRotateOpts, name string
 	}
 	defer done()
 	res, err := run(cmd, m)
+	if errors.Is(err, ca.ErrWrongPassword) { // issue decrypts the keys as it goes
+		return caError(err, m.Layout)
+	}
 	if err != nil {
 		return rotateError(err)
 	}

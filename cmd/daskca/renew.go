@@ -124,7 +124,7 @@ type caKeys int
 const (
 	noKeys    caKeys = iota // reads only: the inventory opens read-only
 	withKeys                // signs: the keys are decrypted before anything else
-	keysLater               // renews: the keys are decrypted while the first leaf keys are generated
+	keysLater               // renews, re-issues: the Manager decrypts the keys beside other work
 )
 
 // manager opens the home for a lifecycle command. Unless noKeys it also
