@@ -80,3 +80,84 @@ func tokenID(t *testing.T, tok string) string {
 	}
 	return p.ID
 }
+
+// TestRotationWhileTheCALoads: New reads the rotation state before it
+// calls LoadCA, so a rotation step committed while the CA loads leaves the
+// server guarding on the state of before the step: it signs nothing and
+// refuses with the CA-changed error.
+func TestRotationWhileTheCALoads(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
+	is := *f.srv.cfg.Issuer
+	is.CA = nil
+	loadCA := func() (*ca.Authority, error) {
+		if err := f.store.SetMeta(RotationStateKey, []byte(`{"phase":"begun"}`)); err != nil {
+			return nil, err
+		}
+		return f.ca, nil
+	}
+	srv, err := New(Config{Issuer: &is, LoadCA: loadCA, IPs: f.srv.cfg.IPs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serveOn(t, srv)
+	_, err = Enrol(context.Background(), Request{Server: url, Token: tok, Name: "node01"})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Body.Code != CodeCAChanged {
+		t.Fatalf("got %v, want a %s refusal", err, CodeCAChanged)
+	}
+}
+
+// TestNewNeedsOneCA: New takes the CA from Issuer.CA or LoadCA, not both
+// and not neither, and refuses a CA without its keys.
+func TestNewNeedsOneCA(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	public := *f.ca
+	public.RootKey, public.IntermediateKey = nil, nil
+	load := func(a *ca.Authority) func() (*ca.Authority, error) {
+		return func() (*ca.Authority, error) { return a, nil }
+	}
+	tests := []struct {
+		name   string
+		ca     *ca.Authority
+		loadCA func() (*ca.Authority, error)
+		ok     bool
+	}{
+		{"Issuer.CA", f.ca, nil, true},
+		{"LoadCA", nil, load(f.ca), true},
+		{"both", f.ca, load(f.ca), false},
+		{"neither", nil, nil, false},
+		{"LoadCA without keys", nil, load(&public), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			is := *f.srv.cfg.Issuer
+			is.CA = tc.ca
+			srv, err := New(Config{Issuer: &is, LoadCA: tc.loadCA, IPs: f.srv.cfg.IPs})
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: %v, want ok %v", err, tc.ok)
+			}
+			if srv != nil {
+				_ = srv.Close()
+			}
+		})
+	}
+}
+
+// serveOn serves srv on a loopback port until the test ends.
+func serveOn(t *testing.T, srv *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = srv.Close()
+	})
+	return "https://" + ln.Addr().String()
+}
