@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
@@ -70,9 +72,11 @@ type Config struct {
 	IdleClose time.Duration // zero: DefaultIdleClose
 	DNS       []string      // names in the server certificate
 	IPs       []net.IP      // addresses in the server certificate
-	// CRL returns the CA's current CRL, PEM, or nil when none is published;
-	// nil means none.
-	CRL          func() []byte
+	// CRLFile is where the CA publishes its CRL (the home's crl.pem),
+	// handed out with every answer. It is read again only when it changed
+	// (daskca crl and revoke rename a new file into place), never through
+	// a symbolic link. Empty, or no file there: answers carry no CRL.
+	CRLFile      string
 	FailureBurst int           // zero: DefaultFailureBurst
 	FailureEvery time.Duration // zero: DefaultFailureEvery
 	MaxBatch     int           // zero: DefaultMaxBatch
@@ -99,6 +103,7 @@ type Server struct {
 	stale   atomic.Bool
 	roots   *x509.CertPool
 	cert    *serverCert
+	crlFile *fsutil.Cached // nil: no CRL
 	store   *lease
 	limiter *failLimiter
 	queue   chan *pending
@@ -151,6 +156,9 @@ func New(cfg Config) (*Server, error) {
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
 		decided: make(chan struct{}, 1),
 		stopped: make(chan struct{}),
+	}
+	if cfg.CRLFile != "" {
+		s.crlFile = fsutil.NewCached(cfg.CRLFile)
 	}
 	// The state first, then the CA (see Config.LoadCA).
 	if err := s.loadCAState(); err != nil {
@@ -449,12 +457,21 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// crl is the CRL to hand out, PEM, or "".
+// crl is the CRL to hand out, PEM, or "" when none is published or it
+// cannot be read (said in the log).
 func (s *Server) crl() string {
-	if s.cfg.CRL == nil {
+	if s.crlFile == nil {
 		return ""
 	}
-	return string(s.cfg.CRL())
+	b, err := s.crlFile.Read()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ""
+	case err != nil:
+		s.logf("answering without the CRL: %v", err)
+		return ""
+	}
+	return string(b)
 }
 
 // response builds the answer for a recorded certificate.

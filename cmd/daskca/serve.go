@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -91,15 +90,8 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 	// enrol.New loads the CA once it has read the rotation state it
 	// guards on.
 	loadCA := func() (*ca.Authority, error) { return g.loadCA(l, o.passwordFile, cmd) }
-	crl := func() []byte {
-		b, err := os.ReadFile(l.CRL()) // none published yet: no CRL
-		if err != nil {
-			return nil
-		}
-		return b
-	}
 	logger := log.New(cmd.ErrOrStderr(), "daskca serve: ", log.LstdFlags)
-	srv, err := enrol.New(enrol.Config{Issuer: is, LoadCA: loadCA, OpenStore: openStore, DNS: dns, IPs: ips, CRL: crl, Log: logger})
+	srv, err := enrol.New(enrol.Config{Issuer: is, LoadCA: loadCA, OpenStore: openStore, DNS: dns, IPs: ips, CRLFile: l.CRL(), Log: logger})
 	if err != nil {
 		return err
 	}

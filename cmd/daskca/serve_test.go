@@ -5,6 +5,10 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -179,4 +183,93 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestServeHandsOutTheCurrentCRL: a revocation published while daskca
+// serve runs (daskca revoke renames a new crl.pem into place) is in the
+// CRL of its next answer, and a crl.pem that is a symbolic link is not
+// followed.
+func TestServeHandsOutTheCurrentCRL(t *testing.T) {
+	dir, pw := newHome(t, "CRL CA")
+	l, err := home.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, dir, "issue", "worker", "w1", "--password-file", pw)
+	mustCLI(t, dir, "issue", "worker", "w2", "--password-file", pw)
+	serials := map[string]*big.Int{}
+	for _, name := range []string{"w1", "w2"} {
+		serials[name] = leafSerial(t, mustRead(t, l.Endpoint("worker", name).Cert))
+	}
+	server := startServe(t, dir, pw)
+	tok := strings.TrimSpace(mustCLI(t, dir, "token", "create", "worker", "--names", "node*", "--uses", "10"))
+	revoke := func(name string) func(t *testing.T) {
+		return func(t *testing.T) { mustCLI(t, dir, "revoke", name, "--password-file", pw) }
+	}
+	tests := []struct {
+		name    string
+		change  func(t *testing.T)
+		revoked []string // serials the answer's CRL lists; nil: no crl.pem
+	}{
+		{"w1 revoked", revoke("w1"), []string{"w1"}},
+		{"unchanged", func(*testing.T) {}, []string{"w1"}},
+		{"w2 revoked too", revoke("w2"), []string{"w1", "w2"}},
+		{"crl.pem a link", func(t *testing.T) {
+			other := filepath.Join(t.TempDir(), "crl.pem")
+			if err := os.Rename(l.CRL(), other); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(other, l.CRL()); err != nil {
+				t.Fatal(err)
+			}
+		}, nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.change(t)
+			node := filepath.Join(t.TempDir(), "node")
+			mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", fmt.Sprintf("node%02d", i+1), "--dir", node)
+			data, err := os.ReadFile(filepath.Join(node, "crl.pem"))
+			if tc.revoked == nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("crl.pem written (%v): the link was followed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
+				c, err := x509.ParseRevocationList(b.Bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range c.RevokedCertificateEntries {
+					got[e.SerialNumber.String()] = true
+				}
+			}
+			if len(got) != len(tc.revoked) {
+				t.Errorf("the CRL lists %d serials, want %d", len(got), len(tc.revoked))
+			}
+			for _, name := range tc.revoked {
+				if !got[serials[name].String()] {
+					t.Errorf("the CRL does not list %s", name)
+				}
+			}
+		})
+	}
+}
+
+func leafSerial(t *testing.T, pemData string) *big.Int {
+	t.Helper()
+	b, _ := pem.Decode([]byte(pemData))
+	if b == nil {
+		t.Fatal("no PEM block")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.SerialNumber
 }
