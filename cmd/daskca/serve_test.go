@@ -263,13 +263,5 @@ func TestServeHandsOutTheCurrentCRL(t *testing.T) {
 
 func leafSerial(t *testing.T, pemData string) *big.Int {
 	t.Helper()
-	b, _ := pem.Decode([]byte(pemData))
-	if b == nil {
-		t.Fatal("no PEM block")
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.SerialNumber
+	return leafCert(t, pemData).SerialNumber
 }
