@@ -3,13 +3,16 @@ package enrol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 // TestCARotationStopsTheServer: once the CA rotation state in the
@@ -22,7 +25,10 @@ func TestCARotationStopsTheServer(t *testing.T) {
 	f := newFixture(t, Config{}, ca.Options{})
 	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
 	dir := enrolDir(t, f, tok, "node01")
-	if err := f.store.SetMeta(RotationStateKey, []byte(`{"phase":"begun"}`)); err != nil {
+	// daskca ca rotate abort ran beside it: the CA it holds still signs,
+	// but the state changed.
+	aborted := fmt.Sprintf(`{"phase":"none","last":"aborted","old":%q,"new":%q}`, ca.Fingerprint(f.ca.Root), strings.Repeat("ab", 32))
+	if err := f.store.SetMeta(RotationStateKey, []byte(aborted)); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.store.Count()
@@ -160,4 +166,36 @@ func serveOn(t *testing.T, srv *Server) string {
 		_ = srv.Close()
 	})
 	return "https://" + ln.Addr().String()
+}
+
+// TestNewRefusesAMisplacedCA: a server does not start on a CA that is not
+// the one the rotation state puts in the CA directory (a rotation step
+// interrupted after recording its phase): it would sign with the wrong CA
+// or hand out the wrong bundle while its guard saw nothing change.
+func TestNewRefusesAMisplacedCA(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	ours, other := ca.Fingerprint(f.ca.Root), strings.Repeat("ab", 32)
+	tests := []struct {
+		name, state string
+		ok          bool
+	}{
+		{"aborted: ours signs alone", fmt.Sprintf(`{"phase":"none","last":"aborted","old":%q,"new":%q}`, ours, other), true},
+		{"finished: ours signs alone", fmt.Sprintf(`{"phase":"none","last":"finished","old":%q,"new":%q}`, other, ours), true},
+		{"issued: the other CA signs", fmt.Sprintf(`{"phase":"issued","old":%q,"new":%q}`, ours, other), false},
+		{"begun: the bundle lacks the new root", fmt.Sprintf(`{"phase":"begun","old":%q,"new":%q}`, ours, other), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := f.store.SetMeta(RotationStateKey, []byte(tc.state)); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := New(Config{Issuer: f.srv.cfg.Issuer, IPs: f.srv.cfg.IPs})
+			if srv != nil {
+				_ = srv.Close()
+			}
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, lifecycle.ErrCAMisplaced)) {
+				t.Fatalf("New: %v, want ok %v or ErrCAMisplaced", err, tc.ok)
+			}
+		})
+	}
 }

@@ -62,7 +62,9 @@ type Config struct {
 	// from signing: loaded the other way round, the server would hold the
 	// CA of before the step and guard on the state of after it. Give
 	// Issuer.CA instead only for a CA that no rotation changes while the
-	// server starts (one held in memory).
+	// server starts (one held in memory). Either way New refuses a CA that
+	// is not the one the rotation state puts in the home
+	// (lifecycle.CheckSigning).
 	LoadCA func() (*ca.Authority, error)
 	// OpenStore, if set, opens the inventory when a request needs it; the
 	// server closes it again after IdleClose without use, so other daskca
@@ -175,6 +177,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		is.CA = a
+	}
+	if err := lifecycle.CheckSigning(s.caState, is.CA); err != nil {
+		s.store.close()
+		return nil, err
 	}
 	s.root = sha256.Sum256(is.CA.Root.Raw)
 	s.bundle = string(is.CA.BundlePEM())
