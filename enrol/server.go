@@ -99,8 +99,9 @@ type Server struct {
 	root   [32]byte
 	bundle string // the CA's trust bundle, PEM, as answers carry it
 	// caState is the CA rotation state in the inventory when the server
-	// started, read before its CA was loaded (nil: none); every commit checks it is unchanged (see
-	// store.Guard), and once it has changed the server signs no more.
+	// started, read before its CA was loaded (nil: none); every commit
+	// checks it is unchanged (see store.Guard), and once it has changed
+	// the server signs no more.
 	caState []byte
 	stale   atomic.Bool
 	roots   *x509.CertPool

@@ -44,11 +44,12 @@ type Endpoint struct {
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	// RenewAt is when the certificate enters its renewal window; for one
-	// judged by its host's schedule (Enrolled), when daskca enroll
+	// judged by its host's schedule (see Enrolled), when daskca enroll
 	// --watch renews it (WatchRenewAt without jitter).
 	RenewAt time.Time `json:"renew_at"`
 	Issuer  string    `json:"issuer_fingerprint_sha256,omitempty"`
-	// Enrolled: a short-lived enrolled certificate, judged by its host's
+	// Enrolled: issued to a host that enrolled (store.Record.Enrolled),
+	// which renews it itself. A short-lived one is judged by its host's
 	// renewal schedule rather than by the renewal window or --within (see
 	// ShortLived).
 	Enrolled bool `json:"enrolled"`
@@ -88,10 +89,10 @@ func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse fu
 	var problems []Problem // in a stable order: cur is a map
 	for _, r := range cur {
 		e := Endpoint{Role: r.Role, Name: r.Name, Serial: r.Serial, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
-			RenewAt: RenewAt(r.NotBefore, r.NotAfter), Issuer: r.Issuer}
+			RenewAt: RenewAt(r.NotBefore, r.NotAfter), Issuer: r.Issuer, Enrolled: r.Enrolled()}
 		if r.Status == store.Active && byHost(r, within) {
 			var fix string
-			e.Enrolled, e.RenewAt = true, WatchRenewAt(r.NotBefore, r.NotAfter, 0)
+			e.RenewAt = WatchRenewAt(r.NotBefore, r.NotAfter, 0)
 			if e.State, e.Level, fix = judgeByHost(r, now); fix != "" {
 				problems = append(problems, Problem{Level: e.Level, Detail: fix})
 			}

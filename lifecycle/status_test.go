@@ -107,14 +107,14 @@ func TestEvaluateEnrolled(t *testing.T) {
 	revoked := short
 	revoked.Status = store.Revoked
 	tests := []struct {
-		name     string
-		recs     []store.Record
-		now      time.Time
-		within   time.Duration
-		level    Level
-		state    State
-		enrolled bool
-		problem  string // in the one problem line; "": no problem
+		name    string
+		recs    []store.Record
+		now     time.Time
+		within  time.Duration
+		level   Level
+		state   State
+		byHost  bool   // judged by its host's schedule
+		problem string // in the one problem line; "": no problem
 	}{
 		{"fresh", []store.Record{short}, at(0.1), 0, OK, StateOK, true, ""},
 		{"past two thirds: --watch may not have renewed yet", []store.Record{short}, at(0.7), 0, OK, StateOK, true, ""},
@@ -139,14 +139,16 @@ func TestEvaluateEnrolled(t *testing.T) {
 				t.Fatalf("%d endpoints, want 1", len(rep.Endpoints))
 			}
 			e := rep.Endpoints[0]
-			if rep.Level != tt.level || e.State != tt.state || e.Enrolled != tt.enrolled {
-				t.Errorf("level %d, state %s, enrolled %v; want %d, %s, %v", rep.Level, e.State, e.Enrolled, tt.level, tt.state, tt.enrolled)
+			cur := tt.recs[len(tt.recs)-1]
+			if rep.Level != tt.level || e.State != tt.state || e.Enrolled != cur.Enrolled() {
+				t.Errorf("level %d, state %s, enrolled %v; want %d, %s, %v", rep.Level, e.State, e.Enrolled, tt.level, tt.state, cur.Enrolled())
 			}
-			if tt.enrolled {
-				cur := tt.recs[len(tt.recs)-1]
-				if want := WatchRenewAt(cur.NotBefore, cur.NotAfter, 0); !e.RenewAt.Equal(want) {
-					t.Errorf("renew_at %s, want %s (when --watch renews)", e.RenewAt, want)
-				}
+			want := RenewAt(cur.NotBefore, cur.NotAfter)
+			if tt.byHost {
+				want = WatchRenewAt(cur.NotBefore, cur.NotAfter, 0) // when --watch renews
+			}
+			if !e.RenewAt.Equal(want) {
+				t.Errorf("renew_at %s, want %s", e.RenewAt, want)
 			}
 			switch {
 			case tt.problem == "" && len(rep.Problems) != 0:
