@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 // RenewDir renews the certificate of an enrolled directory and writes the
@@ -30,13 +30,10 @@ func RenewDir(ctx context.Context, dir, server string, now func() time.Time) (*I
 // either way (jitter in [-1, 1]) so that hosts enrolled together do not all
 // renew at once. The lifetime counts from issue: daskca backdates
 // certificates by issue.Backdate, which would otherwise make a certificate
-// of a few minutes due at once.
+// of a few minutes due at once. The schedule is lifecycle.WatchRenewAt,
+// which daskca status expects hosts to keep.
 func RenewAt(notBefore, notAfter time.Time, jitter float64) time.Time {
-	if notAfter.Sub(notBefore) > issue.Backdate {
-		notBefore = notBefore.Add(issue.Backdate)
-	}
-	life := notAfter.Sub(notBefore)
-	return notBefore.Add(life*2/3 + time.Duration(jitter*float64(life)/20))
+	return lifecycle.WatchRenewAt(notBefore, notAfter, jitter)
 }
 
 // Watch renews the certificate of dir at RenewAt of each certificate until
@@ -63,7 +60,7 @@ func Watch(ctx context.Context, dir, server string, onRenew func(*Issued, error)
 				break
 			}
 			life := leaf.NotAfter.Sub(leaf.NotBefore)
-			retry := min(max(life/20, 5*time.Second), 5*time.Minute)
+			retry := min(max(life/lifecycle.WatchJitterDivisor, 5*time.Second), 5*time.Minute)
 			if time.Now().Add(retry).After(leaf.NotAfter) {
 				return err
 			}

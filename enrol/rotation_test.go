@@ -3,13 +3,16 @@ package enrol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/identity"
+	"github.com/daskca/daskca/lifecycle"
 )
 
 // TestCARotationStopsTheServer: once the CA rotation state in the
@@ -22,7 +25,10 @@ func TestCARotationStopsTheServer(t *testing.T) {
 	f := newFixture(t, Config{}, ca.Options{})
 	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
 	dir := enrolDir(t, f, tok, "node01")
-	if err := f.store.SetMeta(RotationStateKey, []byte(`{"phase":"begun"}`)); err != nil {
+	// daskca ca rotate abort ran beside it: the CA it holds still signs,
+	// but the state changed.
+	aborted := fmt.Sprintf(`{"phase":"none","last":"aborted","old":%q,"new":%q}`, ca.Fingerprint(f.ca.Root), strings.Repeat("ab", 32))
+	if err := f.store.SetMeta(RotationStateKey, []byte(aborted)); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.store.Count()
@@ -79,4 +85,117 @@ func tokenID(t *testing.T, tok string) string {
 		t.Fatal(err)
 	}
 	return p.ID
+}
+
+// TestRotationWhileTheCALoads: New reads the rotation state before it
+// calls LoadCA, so a rotation step committed while the CA loads leaves the
+// server guarding on the state of before the step: it signs nothing and
+// refuses with the CA-changed error.
+func TestRotationWhileTheCALoads(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
+	is := *f.srv.cfg.Issuer
+	is.CA = nil
+	loadCA := func() (*ca.Authority, error) {
+		if err := f.store.SetMeta(RotationStateKey, []byte(`{"phase":"begun"}`)); err != nil {
+			return nil, err
+		}
+		return f.ca, nil
+	}
+	srv, err := New(Config{Issuer: &is, LoadCA: loadCA, IPs: f.srv.cfg.IPs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serveOn(t, srv)
+	_, err = Enrol(context.Background(), Request{Server: url, Token: tok, Name: "node01"})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Body.Code != CodeCAChanged {
+		t.Fatalf("got %v, want a %s refusal", err, CodeCAChanged)
+	}
+}
+
+// TestNewNeedsOneCA: New takes the CA from Issuer.CA or LoadCA, not both
+// and not neither, and refuses a CA without its keys.
+func TestNewNeedsOneCA(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	public := *f.ca
+	public.RootKey, public.IntermediateKey = nil, nil
+	load := func(a *ca.Authority) func() (*ca.Authority, error) {
+		return func() (*ca.Authority, error) { return a, nil }
+	}
+	tests := []struct {
+		name   string
+		ca     *ca.Authority
+		loadCA func() (*ca.Authority, error)
+		ok     bool
+	}{
+		{"Issuer.CA", f.ca, nil, true},
+		{"LoadCA", nil, load(f.ca), true},
+		{"both", f.ca, load(f.ca), false},
+		{"neither", nil, nil, false},
+		{"LoadCA without keys", nil, load(&public), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			is := *f.srv.cfg.Issuer
+			is.CA = tc.ca
+			srv, err := New(Config{Issuer: &is, LoadCA: tc.loadCA, IPs: f.srv.cfg.IPs})
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: %v, want ok %v", err, tc.ok)
+			}
+			if srv != nil {
+				_ = srv.Close()
+			}
+		})
+	}
+}
+
+// serveOn serves srv on a loopback port until the test ends.
+func serveOn(t *testing.T, srv *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = srv.Close()
+	})
+	return "https://" + ln.Addr().String()
+}
+
+// TestNewRefusesAMisplacedCA: a server does not start on a CA that is not
+// the one the rotation state puts in the CA directory (a rotation step
+// interrupted after recording its phase): it would sign with the wrong CA
+// or hand out the wrong bundle while its guard saw nothing change.
+func TestNewRefusesAMisplacedCA(t *testing.T) {
+	f := newFixture(t, Config{}, ca.Options{})
+	ours, other := ca.Fingerprint(f.ca.Root), strings.Repeat("ab", 32)
+	tests := []struct {
+		name, state string
+		ok          bool
+	}{
+		{"aborted: ours signs alone", fmt.Sprintf(`{"phase":"none","last":"aborted","old":%q,"new":%q}`, ours, other), true},
+		{"finished: ours signs alone", fmt.Sprintf(`{"phase":"none","last":"finished","old":%q,"new":%q}`, other, ours), true},
+		{"issued: the other CA signs", fmt.Sprintf(`{"phase":"issued","old":%q,"new":%q}`, ours, other), false},
+		{"begun: the bundle lacks the new root", fmt.Sprintf(`{"phase":"begun","old":%q,"new":%q}`, ours, other), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := f.store.SetMeta(RotationStateKey, []byte(tc.state)); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := New(Config{Issuer: f.srv.cfg.Issuer, IPs: f.srv.cfg.IPs})
+			if srv != nil {
+				_ = srv.Close()
+			}
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, lifecycle.ErrCAMisplaced)) {
+				t.Fatalf("New: %v, want ok %v or ErrCAMisplaced", err, tc.ok)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/lifecycle"
 	"github.com/daskca/daskca/store"
@@ -46,11 +49,23 @@ const (
 	maxHeaderBytes    = 8 << 10
 )
 
-// Config configures a Server. Issuer, with its CA loaded with keys, is
-// required; so is an inventory: OpenStore, or else Issuer.Store open for
-// writing. Other zero values take defaults.
+// Config configures a Server. Issuer is required, and the CA it signs
+// with, loaded with its keys: LoadCA, or else Issuer.CA (not both). So is
+// an inventory: OpenStore, or else Issuer.Store open for writing. Other
+// zero values take defaults.
 type Config struct {
 	Issuer *issue.Issuer
+	// LoadCA, if set, loads the CA from the home. New calls it after it
+	// has read the CA rotation state the server guards on, so that a
+	// rotation step committed while the CA loads (daskca ca rotate beside
+	// a starting server) changes that state under the server and stops it
+	// from signing: loaded the other way round, the server would hold the
+	// CA of before the step and guard on the state of after it. Give
+	// Issuer.CA instead only for a CA that no rotation changes while the
+	// server starts (one held in memory). Either way New refuses a CA that
+	// is not the one the rotation state puts in the home
+	// (lifecycle.CheckSigning).
+	LoadCA func() (*ca.Authority, error)
 	// OpenStore, if set, opens the inventory when a request needs it; the
 	// server closes it again after IdleClose without use, so other daskca
 	// commands can write it while the server is idle. Nil: Issuer.Store,
@@ -59,9 +74,11 @@ type Config struct {
 	IdleClose time.Duration // zero: DefaultIdleClose
 	DNS       []string      // names in the server certificate
 	IPs       []net.IP      // addresses in the server certificate
-	// CRL returns the CA's current CRL, PEM, or nil when none is published;
-	// nil means none.
-	CRL          func() []byte
+	// CRLFile is where the CA publishes its CRL (the home's crl.pem),
+	// handed out with every answer. It is read again only when it changed
+	// (daskca crl and revoke rename a new file into place), never through
+	// a symbolic link. Empty, or no file there: answers carry no CRL.
+	CRLFile      string
 	FailureBurst int           // zero: DefaultFailureBurst
 	FailureEvery time.Duration // zero: DefaultFailureEvery
 	MaxBatch     int           // zero: DefaultMaxBatch
@@ -82,12 +99,14 @@ type Server struct {
 	root   [32]byte
 	bundle string // the CA's trust bundle, PEM, as answers carry it
 	// caState is the CA rotation state in the inventory when the server
-	// started (nil: none); every commit checks it is unchanged (see
-	// store.Guard), and once it has changed the server signs no more.
+	// started, read before its CA was loaded (nil: none); every commit
+	// checks it is unchanged (see store.Guard), and once it has changed
+	// the server signs no more.
 	caState []byte
 	stale   atomic.Bool
 	roots   *x509.CertPool
 	cert    *serverCert
+	crlFile *fsutil.Cached // nil: no CRL
 	store   *lease
 	limiter *failLimiter
 	queue   chan *pending
@@ -112,8 +131,8 @@ type pending struct {
 
 // New makes a server and starts its committer; Close stops it.
 func New(cfg Config) (*Server, error) {
-	if cfg.Issuer == nil || cfg.Issuer.CA == nil || (cfg.Issuer.Store == nil && cfg.OpenStore == nil) {
-		return nil, errors.New("enrolment server: an issuer with a CA and an inventory is required")
+	if cfg.Issuer == nil || (cfg.Issuer.CA == nil) == (cfg.LoadCA == nil) || (cfg.Issuer.Store == nil && cfg.OpenStore == nil) {
+		return nil, errors.New("enrolment server: an issuer, its CA (Issuer.CA or LoadCA, one of them) and an inventory are required")
 	}
 	if cfg.IdleClose <= 0 {
 		cfg.IdleClose = DefaultIdleClose
@@ -135,22 +154,43 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		is:      &is,
 		store:   &lease{open: cfg.OpenStore, idle: cfg.IdleClose, s: cfg.Issuer.Store},
-		root:    sha256.Sum256(cfg.Issuer.CA.Root.Raw),
-		bundle:  string(cfg.Issuer.CA.BundlePEM()),
 		roots:   x509.NewCertPool(),
 		limiter: newFailLimiter(cfg.FailureBurst, cfg.FailureEvery),
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
 		decided: make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
-	for _, r := range cfg.Issuer.CA.Roots() {
-		s.roots.AddCert(r)
+	if cfg.CRLFile != "" {
+		s.crlFile = fsutil.NewCached(cfg.CRLFile)
 	}
+	// The state first, then the CA (see Config.LoadCA).
 	if err := s.loadCAState(); err != nil {
+		s.store.close()
 		return nil, err
 	}
-	s.cert = &serverCert{ca: cfg.Issuer.CA, dns: cfg.DNS, ips: cfg.IPs, now: s.now}
+	if cfg.LoadCA != nil {
+		a, err := cfg.LoadCA()
+		if err == nil && (a == nil || !a.CanSign()) {
+			err = errors.New("enrolment server: the CA is loaded without its keys")
+		}
+		if err != nil {
+			s.store.close()
+			return nil, err
+		}
+		is.CA = a
+	}
+	if err := lifecycle.CheckSigning(s.caState, is.CA); err != nil {
+		s.store.close()
+		return nil, err
+	}
+	s.root = sha256.Sum256(is.CA.Root.Raw)
+	s.bundle = string(is.CA.BundlePEM())
+	for _, r := range is.CA.Roots() {
+		s.roots.AddCert(r)
+	}
+	s.cert = &serverCert{ca: is.CA, dns: cfg.DNS, ips: cfg.IPs, now: s.now}
 	if _, err := s.cert.get(nil); err != nil {
+		s.store.close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -424,12 +464,21 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// crl is the CRL to hand out, PEM, or "".
+// crl is the CRL to hand out, PEM, or "" when none is published or it
+// cannot be read (said in the log).
 func (s *Server) crl() string {
-	if s.cfg.CRL == nil {
+	if s.crlFile == nil {
 		return ""
 	}
-	return string(s.cfg.CRL())
+	b, err := s.crlFile.Read()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ""
+	case err != nil:
+		s.logf("answering without the CRL: %v", err)
+		return ""
+	}
+	return string(b)
 }
 
 // response builds the answer for a recorded certificate.

@@ -22,4 +22,9 @@ var (
 	// ErrCAMissing: a CA generation the recorded rotation names is in none
 	// of the CA directories of the home.
 	ErrCAMissing = errors.New("a CA of the rotation is missing from the home")
+
+	// ErrCAMisplaced: the CA in the home's CA directory, or the roots it
+	// trusts beside its own, are not what the recorded rotation state puts
+	// there (a rotation step interrupted after it recorded its phase).
+	ErrCAMisplaced = errors.New("the CA in the home does not match the CA rotation state")
 )

@@ -22,11 +22,11 @@ func WriteProm(w io.Writer, h Health) error {
 	for _, e := range h.Endpoints {
 		p.sample("daskca_cert_not_before_seconds", endpointLabels(e), unix(e.NotBefore))
 	}
-	p.help("daskca_cert_renew_at_seconds", "When the current certificate of each endpoint enters its renewal window.")
+	p.help("daskca_cert_renew_at_seconds", "When the current certificate of each endpoint enters its renewal window (a short-lived enrolled one: when daskca enroll --watch renews it).")
 	for _, e := range h.Endpoints {
 		p.sample("daskca_cert_renew_at_seconds", endpointLabels(e), unix(e.RenewAt))
 	}
-	p.help("daskca_cert_level", "Status of each endpoint: 0 ok or retired, 1 inside the renewal window, 2 expired or revoked in use.")
+	p.help("daskca_cert_level", "Status of each endpoint: 0 ok or retired, 1 inside the renewal window or overdue for renewal by its host, 2 expired or revoked in use.")
 	for _, e := range h.Endpoints {
 		p.sample("daskca_cert_level", append(endpointLabels(e), "state", string(e.State)), int64(e.Level))
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/daskca/daskca/ca"
@@ -88,18 +90,20 @@ type placement struct {
 // placementOf derives the placement from a state; nil when there is
 // nothing to place (no rotation ever ran).
 func (m *Manager) placementOf(r Rotation) *placement {
-	var p placement
+	signing, peer, ok := r.signing()
+	if !ok {
+		return nil
+	}
+	p := placement{signing: signing, peer: peer}
 	switch {
 	case r.Phase == PhaseBegun:
-		p = placement{signing: r.Old, peer: r.New, peerDir: m.Layout.CANextDir()}
+		p.peerDir = m.Layout.CANextDir()
 	case r.Phase == PhaseIssued:
-		p = placement{signing: r.New, peer: r.Old, peerDir: m.Layout.CAPreviousDir()}
+		p.peerDir = m.Layout.CAPreviousDir()
 	case r.Last == Finished:
-		p = placement{signing: r.New, retired: []string{r.Old}}
+		p.retired = []string{r.Old}
 	case r.Last == Aborted:
-		p = placement{signing: r.Old, retired: []string{r.New}}
-	default:
-		return nil
+		p.retired = []string{r.New}
 	}
 	p.dirs = map[string]string{p.signing: m.Layout.CADir()}
 	if p.peer != "" {
@@ -109,6 +113,76 @@ func (m *Manager) placementOf(r Rotation) *placement {
 		p.dirs[fp] = m.Layout.CARetiredDir(fp)
 	}
 	return &p
+}
+
+// CheckSigning reports whether a, loaded from a home's CA directory, is
+// the CA that the rotation state raw (the value under RotationKey; nil
+// when there is none) puts there, trusting beside its own root exactly
+// the other root of a rotation under way. A process that loads the CA and
+// reads the state apart (daskca serve) calls it: a rotation step
+// interrupted after it recorded its phase leaves the directories of the
+// phase before, which the state alone would not show. ErrCAMisplaced when
+// they do not match.
+func CheckSigning(raw []byte, a *ca.Authority) error {
+	if raw == nil {
+		return nil
+	}
+	var r Rotation
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("CA rotation state: %w", err)
+	}
+	signing, peer, ok := r.signing()
+	if !ok {
+		return nil
+	}
+	got := ca.Fingerprint(a.Root)
+	var overlap, want []string
+	for _, o := range a.Overlap {
+		overlap = append(overlap, ca.Fingerprint(o))
+	}
+	if peer != "" {
+		want = []string{peer}
+	}
+	if got != signing || !slices.Equal(overlap, want) {
+		return fmt.Errorf("%w: phase %s puts root %.16s in the CA directory with %s beside it; it holds %.16s with %s (re-run the last daskca ca rotate step to repair it)",
+			ErrCAMisplaced, phaseName(r), signing, rootsNamed(want), got, rootsNamed(overlap))
+	}
+	return nil
+}
+
+func phaseName(r Rotation) string {
+	if r.Phase == PhaseNone && r.Last != "" {
+		return string(r.Last)
+	}
+	return string(r.Phase)
+}
+
+func rootsNamed(fps []string) string {
+	if len(fps) == 0 {
+		return "no other root"
+	}
+	s := make([]string, len(fps))
+	for i, fp := range fps {
+		s[i] = fmt.Sprintf("%.16s", fp)
+	}
+	return "root " + strings.Join(s, ", ")
+}
+
+// signing returns the root fingerprints of the CA that signs in state r
+// and of the other CA its bundle holds ("" when none); ok is false when
+// no rotation ever ran.
+func (r Rotation) signing() (signing, peer string, ok bool) {
+	switch {
+	case r.Phase == PhaseBegun:
+		return r.Old, r.New, true
+	case r.Phase == PhaseIssued:
+		return r.New, r.Old, true
+	case r.Last == Finished:
+		return r.New, "", true
+	case r.Last == Aborted:
+		return r.Old, "", true
+	}
+	return "", "", false
 }
 
 // candidates are the directories a CA generation may be found in.

@@ -279,3 +279,58 @@ func TestNextName(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSigning: after every rotation step the CA in the CA directory
+// matches the recorded state; the CA of before the step (what a step
+// interrupted between recording its phase and moving the directories
+// leaves, or what a process loaded just before the step) does not.
+func TestCheckSigning(t *testing.T) {
+	f := newFixture(t, false)
+	state := func() []byte {
+		b, err := f.m.Store.Meta(RotationKey)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	load := func() *ca.Authority {
+		a, err := ca.LoadPublic(f.m.Layout.CADir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if err := CheckSigning(state(), load()); err != nil {
+		t.Fatalf("no rotation yet: %v", err)
+	}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"begin", func() error { _, err := f.m.Begin(BeginOptions{}); return err }},
+		{"issue", func() error { _, _, err := f.m.Reissue(context.Background()); return err }},
+		{"finish", func() error { _, err := f.m.Finish(); return err }},
+		{"begin again", func() error { _, err := f.m.Begin(BeginOptions{}); return err }},
+		{"abort", func() error { _, _, err := f.m.Abort(context.Background()); return err }},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			before := load()
+			if err := s.run(); err != nil {
+				t.Fatal(err)
+			}
+			if err := CheckSigning(state(), load()); err != nil {
+				t.Errorf("the CA after the step: %v", err)
+			}
+			if err := CheckSigning(state(), before); !errors.Is(err, ErrCAMisplaced) {
+				t.Errorf("the CA of before the step: %v, want ErrCAMisplaced", err)
+			}
+		})
+	}
+	if err := CheckSigning([]byte("{"), load()); err == nil || errors.Is(err, ErrCAMisplaced) {
+		t.Errorf("a damaged state: %v", err)
+	}
+}

@@ -16,7 +16,7 @@ type Level int
 // The levels.
 const (
 	OK       Level = 0 // nothing to do
-	Warning  Level = 1 // something is inside the renewal window (or needs a run of daskca)
+	Warning  Level = 1 // something is inside the renewal window, overdue for renewal by its host, or needs a run of daskca
 	Critical Level = 2 // something is expired, or revoked and still in use
 )
 
@@ -27,6 +27,7 @@ type State string
 const (
 	StateOK      State = "ok"      // active, outside the window
 	StateRenew   State = "renew"   // active, inside the window
+	StateOverdue State = "overdue" // active, short-lived and enrolled: its host did not renew it in time (OverdueAt)
 	StateExpired State = "expired" // active and past NotAfter
 	StateRevoked State = "revoked" // revoked, unexpired, and still in use
 	StateRetired State = "retired" // revoked or superseded with no active successor, out of use
@@ -42,8 +43,16 @@ type Endpoint struct {
 	Level     Level     `json:"level"`
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
-	RenewAt   time.Time `json:"renew_at"`
-	Issuer    string    `json:"issuer_fingerprint_sha256,omitempty"`
+	// RenewAt is when the certificate enters its renewal window; for one
+	// judged by its host's schedule (see Enrolled), when daskca enroll
+	// --watch renews it (WatchRenewAt without jitter).
+	RenewAt time.Time `json:"renew_at"`
+	Issuer  string    `json:"issuer_fingerprint_sha256,omitempty"`
+	// Enrolled: issued to a host that enrolled (store.Record.Enrolled),
+	// which renews it itself. A short-lived one is judged by its host's
+	// renewal schedule rather than by the renewal window or --within (see
+	// ShortLived).
+	Enrolled bool `json:"enrolled"`
 }
 
 // Report is the health of an inventory at one time.
@@ -62,9 +71,12 @@ type Problem struct {
 }
 
 // Evaluate judges recs at now. An active certificate is due when Due(...,
-// within) says so; a revoked one counts as in use unless it has expired, its
-// reason retires it (cessationOfOperation, superseded), or inUse (nil:
-// always) says it is not. Evaluate is a pure function of its arguments.
+// within) says so, except a short-lived enrolled one, which is judged by
+// its host's renewal schedule (ShortLived, OverdueAt) with a problem line
+// naming what to do on that host when it is overdue or expired; a revoked
+// one counts as in use unless it has expired, its reason retires it
+// (cessationOfOperation, superseded), or inUse (nil: always) says it is
+// not. Evaluate is a pure function of its arguments.
 func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse func(store.Record) bool) Report {
 	cur := map[[2]string]store.Record{}
 	for _, r := range recs {
@@ -74,12 +86,25 @@ func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse fu
 		}
 	}
 	rep := Report{Now: now.UTC(), Endpoints: []Endpoint{}, Problems: []Problem{}}
+	var problems []Problem // in a stable order: cur is a map
 	for _, r := range cur {
 		e := Endpoint{Role: r.Role, Name: r.Name, Serial: r.Serial, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
-			RenewAt: RenewAt(r.NotBefore, r.NotAfter), Issuer: r.Issuer}
-		e.State, e.Level = judge(r, now, within, inUse)
+			RenewAt: RenewAt(r.NotBefore, r.NotAfter), Issuer: r.Issuer, Enrolled: r.Enrolled()}
+		if r.Status == store.Active && byHost(r, within) {
+			var fix string
+			e.RenewAt = WatchRenewAt(r.NotBefore, r.NotAfter, 0)
+			if e.State, e.Level, fix = judgeByHost(r, now); fix != "" {
+				problems = append(problems, Problem{Level: e.Level, Detail: fix})
+			}
+		} else {
+			e.State, e.Level = judge(r, now, within, inUse)
+		}
 		rep.Endpoints = append(rep.Endpoints, e)
 		rep.Level = max(rep.Level, e.Level)
+	}
+	slices.SortFunc(problems, func(a, b Problem) int { return cmp.Compare(a.Detail, b.Detail) })
+	for _, p := range problems {
+		rep.Add(p.Level, p.Detail)
 	}
 	slices.SortFunc(rep.Endpoints, func(a, b Endpoint) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Name, b.Name))

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
+	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/enrol"
 	"github.com/daskca/daskca/issue"
 	"github.com/daskca/daskca/store"
@@ -75,10 +75,6 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 	if err != nil {
 		return err
 	}
-	authority, err := g.loadCA(l, o.passwordFile, cmd)
-	if err != nil {
-		return err
-	}
 	// Open the inventory once to fail early; the server then opens it
 	// while it works and lets it go when idle, so token create and other
 	// commands can run beside it.
@@ -90,16 +86,12 @@ func runServe(cmd *cobra.Command, g *globalOpts, o *serveOpts) error {
 		return err
 	}
 	openStore := func() (*store.Store, error) { return g.openStore(l, false) }
-	is := &issue.Issuer{CA: authority, Layout: l, Now: g.now, Actor: g.actor}
-	crl := func() []byte {
-		b, err := os.ReadFile(l.CRL()) // none published yet: no CRL
-		if err != nil {
-			return nil
-		}
-		return b
-	}
+	is := &issue.Issuer{Layout: l, Now: g.now, Actor: g.actor}
+	// enrol.New loads the CA once it has read the rotation state it
+	// guards on.
+	loadCA := func() (*ca.Authority, error) { return g.loadCA(l, o.passwordFile, cmd) }
 	logger := log.New(cmd.ErrOrStderr(), "daskca serve: ", log.LstdFlags)
-	srv, err := enrol.New(enrol.Config{Issuer: is, OpenStore: openStore, DNS: dns, IPs: ips, CRL: crl, Log: logger})
+	srv, err := enrol.New(enrol.Config{Issuer: is, LoadCA: loadCA, OpenStore: openStore, DNS: dns, IPs: ips, CRLFile: l.CRL(), Log: logger})
 	if err != nil {
 		return err
 	}

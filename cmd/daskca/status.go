@@ -32,13 +32,19 @@ expiry, the CRL, unfinished operations, a CA rotation under way) and exits like
 a monitoring check:
   0  everything is fine
   1  something is inside the renewal window (the last third of its lifetime,
-     or --within), or needs a run of daskca (a stale CRL, unfinished files)
+     or --within), or needs a run of daskca (a stale CRL, unfinished files);
+     a short-lived enrolled certificate its host did not renew in time
   2  something is expired, or revoked and still in use; the home or its
      inventory is missing, corrupt or not private; the CRL lists a
      certificate the inventory holds as active (an older inventory
      restored?); a trust bundle holds a CA that is not this home's
   3  unknown: status could not be judged (another daskca process kept the
      inventory past --wait, an unreadable CA, ...)
+A certificate a host enrolled with a lifetime of 7 days or less (or no
+longer than --within) is judged by its host's schedule instead: daskca
+enroll --watch renews it at two thirds of its lifetime, so it is ok until
+three quarters have passed, then "overdue" (1) with a line saying to check
+daskca enroll --renew --watch on that host, and expired (2).
 Readers are not shut out by a running bulk issue: status opens between its
 transactions. -o prom prints node-exporter textfile metrics (daskca_cert_not_after_seconds
 and friends); with --out FILE they are written atomically to FILE.`,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/daskca/daskca/internal/testkit/testtier"
+	"github.com/daskca/daskca/issue"
 )
 
 // runCLIAt runs the command tree in-process on a pinned clock, with the
@@ -89,4 +92,61 @@ func TestStatusExitCodes(t *testing.T) {
 	if code, out, _ := runCLIAt(t, home, later, "status"); code != 0 {
 		t.Errorf("after crl: exit %d\n%s", code, out)
 	}
+}
+
+// TestStatusEnrolledShortLived: status judges a certificate of a few hours
+// that a host enrolled by its host's renewal schedule: exit 0 while daskca
+// enroll --watch would still renew it in time, 1 once its renewal is
+// overdue and 2 once it expired, each with a line saying what to do on
+// that host.
+func TestStatusEnrolledShortLived(t *testing.T) {
+	dir, pw := newHome(t, "Short CA")
+	server := startServe(t, dir, pw)
+	tok := strings.TrimSpace(mustCLI(t, dir, "token", "create", "worker", "--name", "node01", "--validity", "4h"))
+	node := filepath.Join(t.TempDir(), "node01")
+	mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", "node01", "--dir", node)
+	leaf := leafCert(t, mustRead(t, filepath.Join(node, "cert.pem")))
+	issued := leaf.NotBefore.Add(issue.Backdate)
+	life := leaf.NotAfter.Sub(issued)
+	at := func(frac float64) time.Time { return issued.Add(time.Duration(frac * float64(life))) }
+	tests := []struct {
+		name  string
+		now   time.Time
+		args  []string
+		code  int
+		match []string
+	}{
+		{"fresh", at(0.1), nil, 0, []string{`worker +node01 +ok`, "status: ok"}},
+		{"past two thirds, --watch still in time", at(0.72), nil, 0, []string{`worker +node01 +ok`, "status: ok"}},
+		{"--within longer than its lifetime", at(0.1), []string{"--within", "30d"}, 0, []string{"status: ok"}},
+		{"renewal overdue", at(0.8), nil, 1, []string{`worker +node01 +overdue`, `warning: enrolled worker/node01 .* was not renewed by its host`, "check daskca enroll --renew --watch on node01"}},
+		{"overdue, json", at(0.8), []string{"-o", "json"}, 1, []string{`"state": "overdue"`, `"enrolled": true`}},
+		{"expired", at(1.01), nil, 2, []string{`worker +node01 +expired`, "enrol node01 again with a new token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := runCLIAt(t, dir, tt.now, append([]string{"status"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, stderr)
+			}
+			for _, m := range tt.match {
+				if !regexp.MustCompile(m).MatchString(out) {
+					t.Errorf("output lacks %q:\n%s", m, out)
+				}
+			}
+		})
+	}
+}
+
+func leafCert(t *testing.T, pemData string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(pemData))
+	if b == nil {
+		t.Fatal("no PEM block")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -24,27 +24,37 @@ const maxRead = 256 << 20
 // a FIFO or a directory fails with ErrNotRegular. Directories above path
 // are the caller's to check (home.Layout.SafeDir).
 func ReadRegular(path string) ([]byte, fs.FileMode, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|nonBlock, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, 0, fmt.Errorf("%s is a symbolic link; daskca does not follow links inside its home: %w", path, ErrNotRegular)
-	}
+	data, fi, err := readRegular(path)
 	if err != nil {
 		return nil, 0, err
+	}
+	return data, fi.Mode(), nil
+}
+
+// readRegular is ReadRegular returning the open file's FileInfo, taken
+// before it is read.
+func readRegular(path string) ([]byte, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|nonBlock, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, fmt.Errorf("%s is a symbolic link; daskca does not follow links inside its home: %w", path, ErrNotRegular)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxRead+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if len(data) > maxRead {
-		return nil, 0, fmt.Errorf("%s is larger than %d bytes", path, maxRead)
+		return nil, nil, fmt.Errorf("%s is larger than %d bytes", path, maxRead)
 	}
-	return data, fi.Mode(), nil
+	return data, fi, nil
 }
