@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/daskca/daskca/internal/fsutil"
@@ -55,10 +56,5 @@ func (k *keptBundles) holds(path string) bool {
 func (k *keptBundles) isKnown(fi fs.FileInfo) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, f := range k.known {
-		if os.SameFile(f, fi) && f.ModTime().Equal(fi.ModTime()) && f.Size() == fi.Size() {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(k.known, func(f fs.FileInfo) bool { return fsutil.Unchanged(f, fi) })
 }

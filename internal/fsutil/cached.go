@@ -48,7 +48,7 @@ func (c *Cached) Read() ([]byte, error) {
 		c.fi, c.data = nil, nil
 		return nil, err
 	}
-	if c.fi != nil && unchanged(c.fi, cur) {
+	if c.fi != nil && Unchanged(c.fi, cur) {
 		return c.data, nil
 	}
 	data, fi, err := c.read(c.path)
@@ -62,9 +62,10 @@ func (c *Cached) Read() ([]byte, error) {
 	return data, nil
 }
 
-// unchanged reports whether cur, from Lstat, is the same regular file as
-// was, with the same size and modification time.
-func unchanged(was, cur fs.FileInfo) bool {
+// Unchanged reports whether cur, from Lstat, is the same regular file as
+// was, with the same size and modification time: a file daskca replaced
+// (by renaming another over it) or rewrote in place is not.
+func Unchanged(was, cur fs.FileInfo) bool {
 	return cur.Mode().IsRegular() && os.SameFile(was, cur) &&
 		was.Size() == cur.Size() && was.ModTime().Equal(cur.ModTime())
 }
