@@ -42,10 +42,14 @@ func TestGroupCommitWaitsForRequestsInProgress(t *testing.T) {
 		c := watchCommits(f)
 		fl := f.srv.takeOff() // a request being decided
 		first := &pending{refusal: &store.Refusal{Client: "192.0.2.1", Reason: "first"}, done: make(chan error, 1)}
-		filled := make(chan struct{}, 1)
-		f.srv.onFilled = func() { filled <- struct{}{} }
+		waiting := make(chan struct{}, 1)
+		f.srv.onWait = func() { waiting <- struct{}{} }
 		f.srv.queue <- first
-		<-filled // the committer holds it
+		select { // the committer holds it and waits for the request
+		case <-waiting:
+		case <-first.done:
+			t.Fatal("the committer recorded a decision without waiting for the request being decided")
+		}
 		// The second decision is that request's; once it has queued it,
 		// nothing is in progress and the committer records both.
 		f.srv.refuse(fl, store.Refusal{Client: "192.0.2.2", Reason: "second"})

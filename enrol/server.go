@@ -114,7 +114,7 @@ type Server struct {
 	// flight); the committer waits for them up to CommitDelay.
 	deciding atomic.Int64
 	decided  chan struct{}             // signalled when deciding drops to zero
-	onFilled func()                    // tests: called when a batch has what was queued
+	onWait   func()                    // tests: called when the committer starts waiting for requests being decided
 	onCommit func(items, refusals int) // tests: called after each commit
 	stopped  chan struct{}
 	wg       sync.WaitGroup
@@ -337,14 +337,14 @@ func (s *Server) commitLoop() {
 				break fill
 			}
 		}
-		if s.onFilled != nil {
-			s.onFilled()
-		}
 		if s.cfg.CommitDelay > 0 && len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
 			if timer == nil {
 				timer = time.NewTimer(s.cfg.CommitDelay)
 			} else {
 				timer.Reset(s.cfg.CommitDelay)
+			}
+			if s.onWait != nil {
+				s.onWait()
 			}
 		wait:
 			for len(batch) < s.cfg.MaxBatch && s.deciding.Load() > 0 {
