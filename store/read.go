@@ -167,6 +167,9 @@ func (s *Store) List(f Filter, fn func(Record) error) error {
 		}
 		c := tx.Bucket(bucketCerts).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if st, ok := statusOf(v); ok && f.Status != "" && string(st) != string(f.Status) {
+				continue // most records of a long-lived home are superseded
+			}
 			r, err := decodeRecord(v)
 			if err != nil {
 				return fmt.Errorf("certificate key %x: %w", k, err)

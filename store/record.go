@@ -170,6 +170,26 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
+// statusOf reads the status of an encoded record without decoding the
+// rest (and without a copy: the result shares b's memory). It reports
+// false when the encoding does not give one, leaving decodeRecord to say
+// what is wrong.
+func statusOf(b []byte) ([]byte, bool) {
+	if len(b) == 0 || b[0] != recordFormat {
+		return nil, false
+	}
+	fr := fieldReader{b: b[1:], max: tagRecordMax, repeat: func(t byte) bool { return t == tagDNS || t == tagIPs }}
+	for {
+		tag, v, ok, err := fr.next()
+		if err != nil || !ok || tag > tagStatus {
+			return nil, false
+		}
+		if tag == tagStatus {
+			return v, true
+		}
+	}
+}
+
 func (r *Record) setField(tag byte, v []byte) error {
 	var err error
 	switch tag {

@@ -142,6 +142,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeRecord(nil, &Record{Serial: "1", Role: "r", Name: "n", Status: Active}))
 	f.Add([]byte{1, 1, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		st, stOK := statusOf(b)
 		r, err := decodeRecord(b)
 		if err != nil {
 			return
@@ -149,7 +150,33 @@ func FuzzDecodeRecord(f *testing.F) {
 		if again := encodeRecord(nil, &r); !bytes.Equal(again, b) {
 			t.Fatalf("decoded %x but re-encodes to %x", b, again)
 		}
+		// List skips records by statusOf: it must read what decoding does.
+		if !stOK || Status(st) != r.Status {
+			t.Fatalf("statusOf(%x) = %q, %v; the record's status is %q", b, st, stOK, r.Status)
+		}
 	})
+}
+
+func TestStatusOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string // statusOf; "" for none
+	}{
+		{"a record", func() []byte { r := sampleRecord(); return encodeRecord(nil, &r) }(), string(sampleRecord().Status)},
+		{"revoked", encodeRecord(nil, &Record{Serial: "1", Role: "r", Name: "n", Status: Revoked}), string(Revoked)},
+		{"no status", encodeRecord(nil, &Record{Serial: "1", Role: "r", Name: "n"}), ""},
+		{"unknown format", []byte{9, 1, 1, '1'}, ""},
+		{"empty", nil, ""},
+		{"fields out of order", []byte{recordFormat, 2, 1, 'r', 1, 1, '1', 4, 1, 'a'}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, ok := statusOf(tc.b)
+			if string(st) != tc.want || ok != (tc.want != "") {
+				t.Errorf("statusOf = %q, %v; want %q", st, ok, tc.want)
+			}
+		})
+	}
 }
 
 func FuzzDecodeEvent(f *testing.F) {
