@@ -1,11 +1,15 @@
 package enrol
 
 import (
+	"context"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/identity"
 	"github.com/daskca/daskca/store"
 )
 
@@ -74,4 +78,42 @@ func TestGroupCommitWaitsForRequestsInProgress(t *testing.T) {
 			t.Errorf("%d requests still counted as being decided, want 0", n)
 		}
 	})
+}
+
+// TestGroupCommitWaitsForConnections: a connection counts as a request on
+// its way from the moment it is accepted, so the committer, holding an
+// enrolment, waits for a connection that is still in its handshake (here
+// one that sends nothing) and records once it is gone; with no other
+// connection open, an enrolment is recorded without waiting.
+func TestGroupCommitWaitsForConnections(t *testing.T) {
+	f := newFixture(t, Config{CommitDelay: time.Hour}, ca.Options{})
+	c := watchCommits(f)
+	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 2, TTL: time.Hour})
+	if _, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: "node1"}); err != nil {
+		t.Fatal(err) // alone: recorded at once (CommitDelay is an hour)
+	}
+	idle, err := net.Dial("tcp", strings.TrimPrefix(f.url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	waiting := make(chan struct{}, 1)
+	f.srv.onWait = func() { waiting <- struct{}{} }
+	done := make(chan error, 1)
+	go func() {
+		_, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: "node2"})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-done:
+		t.Fatalf("enrolment recorded (%v) without waiting for the connection in its handshake", err)
+	}
+	idle.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := c.get(); len(got) != 2 || got[0] != [2]int{1, 0} || got[1] != [2]int{1, 0} {
+		t.Errorf("commits (enrolments, refusals) = %v, want two of (1, 0)", got)
+	}
 }

@@ -25,7 +25,7 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, rerr := readBody[EnrolRequest](w, r)
-	fl := s.takeOff() // counted once its body is in: a slow client delays no commit
+	fl := s.flightOf(r)
 	defer fl.land()
 	var tokenID, role, name string
 	var resp Response
@@ -133,7 +133,7 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := store.Refusal{Client: addr}
 	req, rerr := readBody[RenewRequest](w, r)
-	fl := s.takeOff()
+	fl := s.flightOf(r)
 	defer fl.land()
 	var resp Response
 	if rerr == nil {

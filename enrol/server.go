@@ -114,6 +114,7 @@ type Server struct {
 	// flight); the committer waits for them up to CommitDelay.
 	deciding atomic.Int64
 	decided  chan struct{}             // signalled when deciding drops to zero
+	conns    sync.Map                  // net.Conn -> *flight: connections whose flight may not have landed
 	onWait   func()                    // tests: called when the committer starts waiting for requests being decided
 	onCommit func(items, refusals int) // tests: called after each commit
 	stopped  chan struct{}
@@ -239,7 +240,7 @@ func (s *Server) TLSConfig() *tls.Config {
 // accepting, lets requests in flight finish (up to 10 s) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           s.landsConnection(s.handler),
 		TLSConfig:         s.TLSConfig(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -247,6 +248,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0), // handshake noise from scanners
+		ConnContext:       s.connTakesOff,
+		ConnState:         s.connState,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
@@ -419,7 +422,7 @@ func (s *Server) commit(batch []*pending) {
 // take the decision into the batch it is filling.
 type flight struct {
 	s      *Server
-	landed bool
+	landed atomic.Bool
 }
 
 func (s *Server) takeOff() *flight {
@@ -428,8 +431,7 @@ func (s *Server) takeOff() *flight {
 }
 
 func (f *flight) land() {
-	if f != nil && !f.landed {
-		f.landed = true
+	if f != nil && f.landed.CompareAndSwap(false, true) {
 		if f.s.deciding.Add(-1) == 0 {
 			select {
 			case f.s.decided <- struct{}{}:
@@ -437,6 +439,50 @@ func (f *flight) land() {
 			}
 		}
 	}
+}
+
+// A connection is a request on its way from the moment it is accepted: its
+// flight starts then (connTakesOff), so that under load the committer,
+// holding decisions, waits for the handshakes in progress and records
+// the decisions of a whole CommitDelay in one transaction instead of one
+// or two each. The connection's first request lands it by queueing its
+// decision (flightOf); a connection that closes without one lands it then
+// (connState). An idle or slow connection thus delays a commit by at most
+// CommitDelay.
+type connFlightKey struct{}
+
+func (s *Server) connTakesOff(ctx context.Context, c net.Conn) context.Context {
+	fl := s.takeOff()
+	s.conns.Store(c, fl)
+	return context.WithValue(ctx, connFlightKey{}, fl)
+}
+
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		if fl, ok := s.conns.LoadAndDelete(c); ok {
+			fl.(*flight).land()
+		}
+	}
+}
+
+// landsConnection lands the flight of a request's connection once h has
+// answered it, whatever it was (a rate-limited request, another path).
+func (s *Server) landsConnection(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if fl, ok := r.Context().Value(connFlightKey{}).(*flight); ok {
+			fl.land()
+		}
+	})
+}
+
+// flightOf returns the flight of r's connection if it has not landed
+// yet (its first request), else a new one.
+func (s *Server) flightOf(r *http.Request) *flight {
+	if fl, ok := r.Context().Value(connFlightKey{}).(*flight); ok && !fl.landed.Load() {
+		return fl
+	}
+	return s.takeOff()
 }
 
 // record queues an enrolment for the next group commit and waits for it.
