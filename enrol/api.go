@@ -57,6 +57,7 @@ const (
 	CodeRateLimited = "rate_limited"
 	CodeInternal    = "internal"
 	CodeCAChanged   = "ca_changed" // the CA was rotated since the server started: restart it
+	CodeCRL         = "crl"        // the server cannot read the CA's CRL: republish it
 )
 
 // RefusedError is a refusal by the server, as the client sees it.

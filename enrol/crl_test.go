@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,12 +20,18 @@ import (
 // TestAnswersCarryTheCurrentCRL: every answer carries the CRL the file
 // holds at that moment: none before one is published, the new one as soon
 // as a new file is renamed into place (as daskca crl and revoke publish),
-// none once it is gone, and never one read through a symbolic link.
+// none once it is gone. A crl.pem that is there but cannot be read (a
+// symbolic link, which is never followed) refuses the request, with 503
+// crl, before a token's use is spent, until a CRL is published again.
 func TestAnswersCarryTheCurrentCRL(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "crl.pem")
 	f := newFixture(t, Config{CRLFile: path}, ca.Options{})
 	tok := f.token(t, TokenSpec{Role: identity.Worker, Names: "node*", Uses: 10, TTL: time.Hour})
+	parsed, err := ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
 	crl := func(n int64) string {
 		der, err := f.ca.CRL(nil, big.NewInt(n), f.clock.now(), f.clock.now().Add(time.Hour))
 		if err != nil {
@@ -38,21 +46,22 @@ func TestAnswersCarryTheCurrentCRL(t *testing.T) {
 			}
 		}
 	}
-	first, second := crl(1), crl(2)
+	first, second, third := crl(1), crl(2), crl(3)
 	tests := []struct {
-		name   string
-		change func(t *testing.T) // nil: none
-		want   string
+		name    string
+		change  func(t *testing.T) // nil: none
+		want    string
+		refused bool
 	}{
-		{"none published", nil, ""},
-		{"published", publish(first), first},
-		{"unchanged", nil, first},
-		{"republished", publish(second), second},
+		{"none published", nil, "", false},
+		{"published", publish(first), first, false},
+		{"unchanged", nil, first, false},
+		{"republished", publish(second), second, false},
 		{"removed", func(t *testing.T) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
-		}, ""},
+		}, "", false},
 		{"a link", func(t *testing.T) {
 			other := filepath.Join(dir, "elsewhere.pem")
 			if err := os.WriteFile(other, []byte(first), 0o644); err != nil {
@@ -61,14 +70,29 @@ func TestAnswersCarryTheCurrentCRL(t *testing.T) {
 			if err := os.Symlink(other, path); err != nil {
 				t.Fatal(err)
 			}
-		}, ""},
+		}, "", true},
+		{"published over the link", publish(third), third, false},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.change != nil {
 				tc.change(t)
 			}
+			before, err := f.store.Token(parsed.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got, err := Enrol(context.Background(), Request{Server: f.url, Token: tok, Name: "node" + string(rune('a'+i))})
+			if tc.refused {
+				var re *RefusedError
+				if !errors.As(err, &re) || re.Status != http.StatusServiceUnavailable || re.Body.Code != CodeCRL {
+					t.Fatalf("Enrol = %v, want a 503 %s refusal", err, CodeCRL)
+				}
+				if after, err := f.store.Token(parsed.ID); err != nil || after.UsesLeft != before.UsesLeft {
+					t.Errorf("uses left %d -> %d (%v): a refused request spent a use", before.UsesLeft, after.UsesLeft, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

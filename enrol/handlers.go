@@ -64,6 +64,10 @@ func (s *Server) enrol(fl *flight, req EnrolRequest, addr string) (tokenID, role
 	if s.stale.Load() {
 		return tokenID, role, "", Response{}, caChanged()
 	}
+	crl, rerr := s.crl()
+	if rerr != nil {
+		return tokenID, role, "", Response{}, rerr
+	}
 	if err := t.Usable(s.now()); err != nil {
 		return tokenID, role, "", Response{}, refusal(http.StatusUnauthorized, CodeToken, "%v", err)
 	}
@@ -87,7 +91,7 @@ func (s *Server) enrol(fl *flight, req EnrolRequest, addr string) (tokenID, role
 	if err := s.record(fl, store.Enrolment{Record: rec, TokenID: tok.ID, Client: addr}); err != nil {
 		return tokenID, role, name, Response{}, storeRefusal(err)
 	}
-	return tokenID, role, name, s.response(rec, chain), nil
+	return tokenID, role, name, s.response(rec, chain, crl), nil
 }
 
 // sign signs through the issuer, turning its refusals into answers.
@@ -160,6 +164,10 @@ func (s *Server) renew(fl *flight, r *http.Request, req RenewRequest, ref *store
 	if s.stale.Load() {
 		return Response{}, caChanged()
 	}
+	crl, rerr := s.crl()
+	if rerr != nil {
+		return Response{}, rerr
+	}
 	f, err := parseCSR(req.CSR)
 	if err != nil {
 		return Response{}, refusal(http.StatusBadRequest, CodeCSR, "%v", err)
@@ -179,7 +187,7 @@ func (s *Server) renew(fl *flight, r *http.Request, req RenewRequest, ref *store
 	if err := s.record(fl, store.Enrolment{Record: rec, Renews: ref.Serial, Client: ref.Client}); err != nil {
 		return Response{}, storeRefusal(err)
 	}
-	return s.response(rec, chain), nil
+	return s.response(rec, chain, crl), nil
 }
 
 // limitedAnswer answers 429 if addr has used up its failed attempts.

@@ -510,28 +510,37 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// crl is the CRL to hand out, PEM, or "" when none is published or it
-// cannot be read (said in the log).
-func (s *Server) crl() string {
+// crl reads the CRL to hand out, PEM: "" when none is published. A CRL
+// that is there but cannot be read (a symbolic link, not a regular file,
+// unreadable) refuses the request, said in the log: a host must not be
+// left with a CRL older than the CA's while being told it has the
+// current one. Requests call it before anything is signed or a token's
+// use is spent, and again for the answer.
+func (s *Server) crl() (string, *RefusedError) {
 	if s.crlFile == nil {
-		return ""
+		return "", nil
 	}
 	b, err := s.crlFile.Read()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return ""
+		return "", nil
 	case err != nil:
-		s.logf("answering without the CRL: %v", err)
-		return ""
+		s.logf("refusing requests until the CRL can be read: %v", err)
+		return "", refusal(http.StatusServiceUnavailable, CodeCRL, "the enrolment server cannot read the CA's CRL; the CA operator must republish it (daskca crl)")
 	}
-	return string(b)
+	return string(b), nil
 }
 
-// response builds the answer for a recorded certificate.
-func (s *Server) response(rec store.Record, chain []byte) Response {
+// response builds the answer for a recorded certificate, with the CRL as
+// it is now, or as it was when the request was decided (crl) should it
+// have become unreadable since.
+func (s *Server) response(rec store.Record, chain []byte, crl string) Response {
+	if now, rerr := s.crl(); rerr == nil {
+		crl = now
+	}
 	return Response{
 		Role: rec.Role, Name: rec.Name, Serial: rec.Serial, NotAfter: rec.NotAfter,
-		Certificate: string(chain), CA: s.bundle, CRL: s.crl(),
+		Certificate: string(chain), CA: s.bundle, CRL: crl,
 	}
 }
 

@@ -188,7 +188,8 @@ func mustRead(t *testing.T, path string) string {
 // TestServeHandsOutTheCurrentCRL: a revocation published while daskca
 // serve runs (daskca revoke renames a new crl.pem into place) is in the
 // CRL of its next answer, and a crl.pem that is a symbolic link is not
-// followed.
+// followed: the enrolment is refused, in one line naming the fix, and the
+// node gets no files.
 func TestServeHandsOutTheCurrentCRL(t *testing.T) {
 	dir, pw := newHome(t, "CRL CA")
 	l, err := home.New(dir)
@@ -228,14 +229,19 @@ func TestServeHandsOutTheCurrentCRL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.change(t)
 			node := filepath.Join(t.TempDir(), "node")
-			mustCLI(t, "", "enroll", "--server", server, "--token", tok, "--name", fmt.Sprintf("node%02d", i+1), "--dir", node)
-			data, err := os.ReadFile(filepath.Join(node, "crl.pem"))
+			args := []string{"enroll", "--server", server, "--token", tok, "--name", fmt.Sprintf("node%02d", i+1), "--dir", node}
 			if tc.revoked == nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					t.Fatalf("crl.pem written (%v): the link was followed", err)
+				code, _, stderr := runCLI(t, "", nil, args...)
+				if code == 0 || !strings.Contains(stderr, "cannot read the CA's CRL") || !strings.Contains(stderr, "daskca crl") {
+					t.Fatalf("enroll with crl.pem a link: exit %d:\n%s", code, stderr)
+				}
+				if _, err := os.Stat(node); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("the node got files (%v)", err)
 				}
 				return
 			}
+			mustCLI(t, "", args...)
+			data, err := os.ReadFile(filepath.Join(node, "crl.pem"))
 			if err != nil {
 				t.Fatal(err)
 			}
