@@ -77,10 +77,18 @@ func newFixture(t testing.TB, cfg Config, caOpts ca.Options) *fixture {
 	if cfg.FailureBurst == 0 {
 		cfg.FailureBurst = 1000
 	}
+	t.Cleanup(func() { _ = s.Close() }) // after the server's (cleanups run last first)
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &fixture{url: serveOn(t, srv), srv: srv, store: s, ca: a, l: l, clock: clk}
+}
+
+// serveOn serves srv on a loopback port until the test ends, then closes
+// it, and returns its URL.
+func serveOn(t testing.TB, srv *Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,9 +102,8 @@ func newFixture(t testing.TB, cfg Config, caOpts ca.Options) *fixture {
 			t.Errorf("serve: %v", err)
 		}
 		_ = srv.Close()
-		_ = s.Close()
 	})
-	return &fixture{url: "https://" + ln.Addr().String(), srv: srv, store: s, ca: a, l: l, clock: clk}
+	return "https://" + ln.Addr().String()
 }
 
 func (f *fixture) token(t testing.TB, spec TokenSpec) string {

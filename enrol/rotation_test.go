@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,19 +59,7 @@ func TestCARotationStopsTheServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ln) }()
-		defer func() {
-			cancel()
-			<-done
-			_ = srv.Close()
-		}()
-		if _, err := Enrol(context.Background(), Request{Server: "https://" + ln.Addr().String(), Token: tok, Name: "node04"}); err != nil {
+		if _, err := Enrol(context.Background(), Request{Server: serveOn(t, srv), Token: tok, Name: "node04"}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -148,24 +135,6 @@ func TestNewNeedsOneCA(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serveOn serves srv on a loopback port until the test ends.
-func serveOn(t *testing.T, srv *Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = srv.Close()
-	})
-	return "https://" + ln.Addr().String()
 }
 
 // TestNewRefusesAMisplacedCA: a server does not start on a CA that is not

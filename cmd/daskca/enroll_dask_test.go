@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,39 +16,10 @@ import (
 func startServe(t *testing.T, home, pw string) string {
 	t.Helper()
 	addr := "127.0.0.1:" + freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var stderr bytes.Buffer
-	go func() {
-		defer close(done)
-		e := env{getenv: func(k string) string {
-			if k == "DASKCA_HOME" {
-				return home
-			}
-			return ""
-		}, now: time.Now, actor: "test"}
-		root := newRootCmd(e)
-		root.SetOut(&bytes.Buffer{})
-		root.SetErr(&stderr)
-		run(ctx, root, []string{"serve", "--listen", addr, "--ip", "127.0.0.1", "--password-file", pw})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-			return "https://" + addr
-		}
-		select {
-		case <-done:
-			t.Fatalf("daskca serve stopped: %s", stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daskca serve does not listen on %s: %s", addr, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stderr := &signalWriter{hit: make(chan struct{})}
+	done := serveInProcess(t, home, stderr, "serve", "--listen", addr, "--ip", "127.0.0.1", "--password-file", pw)
+	waitListening(t, addr, done, stderr)
+	return "https://" + addr
 }
 
 // TestRealDaskEnrolledWorker is the dask-jobqueue flow of
