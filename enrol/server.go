@@ -515,7 +515,7 @@ func (s *Server) logf(format string, args ...any) {
 // unreadable) refuses the request, said in the log: a host must not be
 // left with a CRL older than the CA's while being told it has the
 // current one. Requests call it before anything is signed or a token's
-// use is spent, and again for the answer.
+// use is spent, and answer with what it read.
 func (s *Server) crl() (string, *RefusedError) {
 	if s.crlFile == nil {
 		return "", nil
@@ -531,13 +531,9 @@ func (s *Server) crl() (string, *RefusedError) {
 	return string(b), nil
 }
 
-// response builds the answer for a recorded certificate, with the CRL as
-// it is now, or as it was when the request was decided (crl) should it
-// have become unreadable since.
+// response builds the answer for a recorded certificate with crl, the CRL
+// read when the request was decided.
 func (s *Server) response(rec store.Record, chain []byte, crl string) Response {
-	if now, rerr := s.crl(); rerr == nil {
-		crl = now
-	}
 	return Response{
 		Role: rec.Role, Name: rec.Name, Serial: rec.Serial, NotAfter: rec.NotAfter,
 		Certificate: string(chain), CA: s.bundle, CRL: crl,
