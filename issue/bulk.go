@@ -116,6 +116,10 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 			return res, err
 		}
 	}
+	wasSettled, err := unsettle(r.is.Layout)
+	if err != nil {
+		return res, err
+	}
 	if err := r.makeRoleDirs(); err != nil {
 		return res, err
 	}
@@ -134,11 +138,17 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 			}
 		})
 	}
-	err := r.commitAll(ctx)
+	err = r.commitAll(ctx)
 	cancel()
 	wg.Wait()
-	r.cleanup()
+	cleaned := r.cleanup()
 	r.stager.spares.close()
+	if err == nil || (wasSettled && cleaned && r.committed == 0) {
+		// Everything is in place, or nothing was recorded and every
+		// staged file is gone again. A run that failed otherwise leaves
+		// the next one to search for what it may have left.
+		markSettled(r.is.Layout)
+	}
 	res.Issued = r.committed
 	return res, err
 }
@@ -407,12 +417,14 @@ func (r *bulkRun) commit(bt *batch) error {
 }
 
 // cleanup removes what jobs of uncommitted batches left on disk. It runs
-// after every worker has stopped.
-func (r *bulkRun) cleanup() {
-	removeStaged(stagedOf(r.jobs))
+// after every worker has stopped, and reports whether every pending
+// directory of those jobs is gone.
+func (r *bulkRun) cleanup() bool {
+	gone := removeStaged(stagedOf(r.jobs))
 	if r.committed == 0 {
 		r.removeMadeDirs()
 	}
+	return gone
 }
 
 func stagedOf(jobs []bulkJob) []*stagedFiles {

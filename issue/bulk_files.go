@@ -199,12 +199,13 @@ func mkdirs(dir string) ([]string, error) {
 
 // removeStaged deletes the pending directories of sts, then the
 // directories made for them, deepest first; directories that are not empty
-// stay.
-func removeStaged(sts []*stagedFiles) {
+// stay. It reports whether every pending directory is gone.
+func removeStaged(sts []*stagedFiles) bool {
+	gone := true
 	var dirs []string
 	for _, st := range sts {
-		if st.pending != "" {
-			_ = os.RemoveAll(st.pending)
+		if st.pending != "" && os.RemoveAll(st.pending) != nil {
+			gone = false
 		}
 		dirs = append(dirs, st.dirs...)
 		*st = stagedFiles{}
@@ -213,6 +214,7 @@ func removeStaged(sts []*stagedFiles) {
 	for _, d := range dirs {
 		_ = os.Remove(d)
 	}
+	return gone
 }
 
 // placeAll renames every staged file into place, in placing order, and

@@ -100,7 +100,7 @@ func TestIssueBulkLeavesNoSpares(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(d.Name(), ".") {
+		if strings.HasPrefix(d.Name(), ".") && p != is.Layout.Settled() {
 			t.Errorf("left behind: %s", p)
 		}
 		if fi, _ := d.Info(); d.IsDir() && fi.Mode().Perm() != 0o700 {

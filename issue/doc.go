@@ -17,6 +17,9 @@
 // before certificate (or the new endpoint's pending directory is renamed to
 // be its directory). A crash after the commit leaves the pending directory
 // of an active serial, which Recover (run first by IssueBulk) puts in place.
+// Recover searches for pending directories only when the home's settled
+// marker (home.Layout.Settled) is missing: a run removes it, durably,
+// before it stages anything and puts it back when nothing can be left.
 // The CA (package ca) signs; the inventory (package store) records;
 // enrolment signs through the same template and signer (SignPublicKey).
 package issue

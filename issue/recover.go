@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/daskca/daskca/homefiles"
+	"github.com/daskca/daskca/internal/fsutil"
 	"github.com/daskca/daskca/internal/home"
 	"github.com/daskca/daskca/store"
 )
@@ -63,9 +65,16 @@ func FindPending(l home.Layout) ([]Pending, error) {
 // check is discarded, with a line to is.Logf, and so is one of any other
 // serial (its transaction never committed, or a newer certificate
 // replaced it since). It returns the records whose files it put in place.
+// It searches the endpoint directories only when the home's Settled
+// marker is missing: IssueBulk removes it, durably, before it stages
+// anything and puts it back when it ends without error, so the marker is
+// missing after any run that may have left something.
 // IssueBulk and Issue run it first; the caller must hold the inventory's
 // write lock, as for any write.
 func (is *Issuer) Recover() ([]store.Record, error) {
+	if settled(is.Layout) {
+		return nil, nil // no run left anything: no directory to search
+	}
 	found, err := FindPending(is.Layout)
 	if err != nil {
 		return nil, err
@@ -105,6 +114,39 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 		}
 	}
 	return done, nil
+}
+
+// settled reports whether the home's Settled marker is there: a regular
+// file, not a link.
+func settled(l home.Layout) bool {
+	fi, err := os.Lstat(l.Settled())
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// markSettled puts the Settled marker back, after a run that ended without
+// error (Recover does not: a command that only recovers, or is refused
+// after recovering, leaves the home as it found it). The marker need not
+// be durable: one lost in a crash only makes the next run search every
+// endpoint directory. Failing to make it has the same effect and is not
+// an error.
+func markSettled(l home.Layout) {
+	if f, err := os.OpenFile(l.Settled(), os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600); err == nil {
+		f.Close()
+	}
+}
+
+// unsettle removes the Settled marker, durably, before a run stages
+// anything: if the run dies, the next one searches for what it left. It
+// reports whether the marker was there.
+func unsettle(l home.Layout) (bool, error) {
+	err := os.Remove(l.Settled())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil // nothing says the home is settled
+	case err != nil:
+		return false, fmt.Errorf("removing %s: %w", l.Settled(), err)
+	}
+	return true, fsutil.SyncDir(l.CertsDir())
 }
 
 // checkPending checks a pending directory of the active record rec before

@@ -170,8 +170,12 @@ func TestIssueRecoversFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a crash after the commit of w1, before its directory was renamed
+	// (the run had removed the settled marker before staging)
 	pending := is.Layout.NewEndpointPendingDir("worker", w1.Serial)
 	if err := os.Rename(is.Layout.CertDir("worker", "w1"), pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(is.Layout.Settled()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := is.Issue(ctx, Request{Role: identity.Worker, Name: "w2"}); err != nil {

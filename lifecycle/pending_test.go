@@ -88,6 +88,7 @@ func TestRecoverChecksPending(t *testing.T) {
 			f := newFixture(t, false)
 			rec := f.active("worker", "w1")
 			good := readFile(t, rec.KeyFile)
+			interrupted(t, f)
 			pending := f.m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
 			if err := os.Mkdir(pending, 0o700); err != nil {
 				t.Fatal(err)

@@ -162,11 +162,22 @@ func crashAfterCommit(t *testing.T, f *fixture, role, name string) store.Record 
 	return rec
 }
 
+// interrupted removes the home's settled marker, as a run does before it
+// stages anything: a test that leaves pending files behind stands for a
+// run that did not end.
+func interrupted(t *testing.T, f *fixture) {
+	t.Helper()
+	if err := os.Remove(f.m.Layout.Settled()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+}
+
 // unplace moves the files of rec's endpoint into the pending directory of
 // rec's serial and writes the files saved in their place, as they were
 // before a run that was interrupted between its commit and its renames.
 func unplace(t *testing.T, f *fixture, rec store.Record, saved map[string][]byte) {
 	t.Helper()
+	interrupted(t, f)
 	dir := f.m.Layout.CertDir(rec.Role, rec.Name)
 	pending := f.m.Layout.PendingDir(rec.Role, rec.Name, rec.Serial)
 	if err := os.Mkdir(pending, 0o700); err != nil {
@@ -214,6 +225,7 @@ func TestRenewAfterCrash(t *testing.T) {
 	t.Run("before commit", func(t *testing.T) {
 		f := newFixture(t, false)
 		// the files of a renewal staged under a serial never recorded
+		interrupted(t, f)
 		w1 := f.active("worker", "w1")
 		pending := f.m.Layout.PendingDir("worker", "w1", "0badc0de")
 		if err := os.Mkdir(pending, 0o700); err != nil {
@@ -286,6 +298,7 @@ func TestRecoverNewEndpoint(t *testing.T) {
 			f := newFixture(t, false)
 			rec := f.active("worker", "w1")
 			dir := f.m.Layout.CertDir("worker", "w1")
+			interrupted(t, f)
 			pending := f.m.Layout.NewEndpointPendingDir("worker", rec.Serial)
 			if !tt.known {
 				pending = f.m.Layout.NewEndpointPendingDir("worker", "0badc0de")

@@ -105,6 +105,13 @@ func (l Layout) Plugin() string { return filepath.Join(l.Dir, "daskca_plugin.py"
 // CertsDir is the directory holding every endpoint's directory.
 func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }
 
+// Settled is a marker in CertsDir saying that no pending directory is
+// left to finish: a run that stages files removes it, durably, before it
+// writes the first, and puts it back once it ended without error; finding
+// and finishing what an interrupted run left puts it back too. Without it,
+// every endpoint directory must be searched for pending directories.
+func (l Layout) Settled() string { return filepath.Join(l.CertsDir(), ".settled") }
+
 // PendingPrefix starts the name of a pending directory (see PendingDir).
 const PendingPrefix = ".pending-"
 
