@@ -64,8 +64,9 @@ func (m *Manager) CRLs(nextUpdate time.Duration) ([]CRL, error) {
 func (m *Manager) crlFor(a *ca.Authority, nextUpdate time.Duration) (CRL, error) {
 	now := m.now().UTC().Truncate(time.Second)
 	var entries []x509.RevocationListEntry
+	by := signedBy(a)
 	err := m.Store.List(store.Filter{Status: store.Revoked}, func(r store.Record) error {
-		if !issuedBy(r, a) || now.After(r.NotAfter) {
+		if !by(r) || now.After(r.NotAfter) {
 			return nil
 		}
 		serial, ok := new(big.Int).SetString(r.Serial, 16)

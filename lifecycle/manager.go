@@ -198,15 +198,18 @@ func (m *Manager) active() ([]store.Record, error) {
 	return out, err
 }
 
-// issuedBy reports whether rec was signed by a's root or intermediate.
-func issuedBy(rec store.Record, a *ca.Authority) bool {
+// signedBy returns a test of whether a record was signed by a's root or
+// intermediate (none is, for a nil a). The fingerprints are computed once,
+// not per record of a home of thousands.
+func signedBy(a *ca.Authority) func(store.Record) bool {
 	if a == nil {
-		return false
+		return func(store.Record) bool { return false }
 	}
-	if rec.Issuer == ca.Fingerprint(a.Root) {
-		return true
+	root, inter := ca.Fingerprint(a.Root), ""
+	if a.Intermediate != nil {
+		inter = ca.Fingerprint(a.Intermediate)
 	}
-	return a.Intermediate != nil && rec.Issuer == ca.Fingerprint(a.Intermediate)
+	return func(r store.Record) bool { return r.Issuer == root || (inter != "" && r.Issuer == inter) }
 }
 
 // needCA refuses to sign without a signing CA (an interrupted rotation can

@@ -160,8 +160,9 @@ func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 	}
 	next := st
 	next.Phase, next.Changed = PhaseIssued, m.now().UTC()
+	byNew := signedBy(newCA)
 	out, n, err := m.reissueAll(ctx, newCA, func() (*ca.Authority, error) { return m.load(newDir) },
-		func(r store.Record) bool { return !issuedBy(r, newCA) }, "re-issued under the new CA")
+		func(r store.Record) bool { return !byNew(r) }, "re-issued under the new CA")
 	if err != nil {
 		return st, out, err
 	}
@@ -249,14 +250,19 @@ func (m *Manager) dependents(a *ca.Authority) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := m.now()
+	now, by := m.now(), signedBy(a)
 	var out []string
 	for _, r := range recs {
-		if issuedBy(r, a) && !now.After(r.NotAfter) {
-			out = append(out, fmt.Sprintf("%s/%s (serial %s)", r.Role, r.Name, r.Serial))
+		if by(r) && !now.After(r.NotAfter) {
+			out = append(out, dependent(r))
 		}
 	}
 	return out, nil
+}
+
+// dependent names a certificate that depends on a CA.
+func dependent(r store.Record) string {
+	return fmt.Sprintf("%s/%s (serial %s)", r.Role, r.Name, r.Serial)
 }
 
 // Abort returns to the old CA: certificates re-issued under the new CA are
@@ -286,7 +292,7 @@ func (m *Manager) Abort(ctx context.Context) (Rotation, []Renewal, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	out, n, err := m.reissueAll(ctx, oldCA, nil, func(r store.Record) bool { return issuedBy(r, newCA) }, "re-issued under the old CA (rotation aborted)")
+	out, n, err := m.reissueAll(ctx, oldCA, nil, signedBy(newCA), "re-issued under the old CA (rotation aborted)")
 	if err != nil {
 		return st, out, err
 	}

@@ -36,14 +36,21 @@ func (m *Manager) RotationStatus() (RotationStatus, error) {
 		rs.Next = "re-run the last phase (daskca ca rotate " + map[Phase]string{PhaseBegun: "begin", PhaseIssued: "issue"}[st.Phase] + "): a CA directory is not where the phase puts it"
 		return rs, nil
 	}
-	if rs.OnOld, err = m.dependents(okOld); err != nil {
-		return rs, err
-	}
-	onNew, err := m.dependents(okNew)
+	// One pass over the inventory for both counts.
+	recs, err := m.active()
 	if err != nil {
 		return rs, err
 	}
-	rs.OnNew = len(onNew)
+	now, byOld, byNew := m.now(), signedBy(okOld), signedBy(okNew)
+	for _, r := range recs {
+		switch {
+		case now.After(r.NotAfter):
+		case byOld(r):
+			rs.OnOld = append(rs.OnOld, dependent(r))
+		case byNew(r):
+			rs.OnNew++
+		}
+	}
 	switch {
 	case st.Phase == PhaseBegun:
 		rs.Next = "roll the new bundle out to every endpoint (restart real Dask), then: daskca ca rotate issue"

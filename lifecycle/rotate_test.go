@@ -50,9 +50,9 @@ func leavesOn(t *testing.T, f *fixture, a *ca.Authority) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, by := 0, signedBy(a)
 	for _, r := range recs {
-		if issuedBy(r, a) {
+		if by(r) {
 			n++
 		}
 	}
@@ -202,7 +202,7 @@ func TestRotationAfterCrash(t *testing.T) {
 		for _, n := range []string{"ca.pem", "key.pem", "cert.pem"} {
 			saved[n] = mustRead(t, filepath.Join(filepath.Dir(old.CertFile), n))
 		}
-		if _, _, err := f.m.reissueAll(context.Background(), newCA, nil, func(r store.Record) bool { return !issuedBy(r, newCA) }, ""); err != nil {
+		if _, _, err := f.m.reissueAll(context.Background(), newCA, nil, func(r store.Record) bool { return !signedBy(newCA)(r) }, ""); err != nil {
 			t.Fatal(err)
 		}
 		unplace(t, f, f.active("worker", "w1"), saved)
