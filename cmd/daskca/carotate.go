@@ -143,6 +143,7 @@ func runCARotate(cmd *cobra.Command, g *globalOpts, o *caRotateOpts, name string
 	if err := checkCAName(o.begin.Name); err != nil {
 		return err
 	}
+	defer lessGC()() // issue and abort re-issue every certificate
 	keys := withKeys
 	switch name {
 	case "status":

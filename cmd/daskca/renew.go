@@ -71,6 +71,7 @@ func runRenew(cmd *cobra.Command, g *globalOpts, o *renewOpts, names []string) e
 	if err := checkFormat(o.output, "table", "json"); err != nil {
 		return err
 	}
+	defer lessGC()()
 	keys := keysLater
 	if o.dryRun {
 		keys = noKeys
