@@ -87,4 +87,24 @@ func judgeByHost(r store.Record, now time.Time) (State, Level, string) {
 	return StateOK, OK, ""
 }
 
+// hostFix names what to do on the host of an active enrolled certificate
+// that status judges by the renewal window (one living longer than
+// ShortLived) when it is due or expired: its key is on its host, which
+// renews it, and daskca renew leaves it alone.
+func hostFix(r store.Record, st State) string {
+	if !r.Enrolled() || r.Status != store.Active {
+		return ""
+	}
+	host := fmt.Sprintf("enrolled %s/%s (serial %s)", r.Role, r.Name, r.Serial)
+	switch st {
+	case StateRenew:
+		return fmt.Sprintf("%s is due for renewal and expires at %s; its key is on its host, which renews it (daskca renew does not): run daskca enroll --renew on %s",
+			host, stamp(r.NotAfter), r.Name)
+	case StateExpired:
+		return fmt.Sprintf("%s expired at %s: an expired certificate cannot renew; enrol %s again with a new token (daskca token create)",
+			host, stamp(r.NotAfter), r.Name)
+	}
+	return ""
+}
+
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

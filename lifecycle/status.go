@@ -73,7 +73,9 @@ type Problem struct {
 // Evaluate judges recs at now. An active certificate is due when Due(...,
 // within) says so, except a short-lived enrolled one, which is judged by
 // its host's renewal schedule (ShortLived, OverdueAt) with a problem line
-// naming what to do on that host when it is overdue or expired; a revoked
+// naming what to do on that host when it is overdue or expired (a longer
+// enrolled one keeps the renewal window and gets such a line when due or
+// expired: daskca renew leaves it to its host); a revoked
 // one counts as in use unless it has expired, its reason retires it
 // (cessationOfOperation, superseded), or inUse (nil: always) says it is
 // not. Evaluate is a pure function of its arguments.
@@ -98,6 +100,9 @@ func Evaluate(recs []store.Record, now time.Time, within time.Duration, inUse fu
 			}
 		} else {
 			e.State, e.Level = judge(r, now, within, inUse)
+			if fix := hostFix(r, e.State); fix != "" {
+				problems = append(problems, Problem{Level: e.Level, Detail: fix})
+			}
 		}
 		rep.Endpoints = append(rep.Endpoints, e)
 		rep.Level = max(rep.Level, e.Level)

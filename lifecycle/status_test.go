@@ -88,7 +88,8 @@ func TestEvaluateOneEndpointPerName(t *testing.T) {
 // --watch is overdue (three quarters of its lifetime), whatever --within
 // says; then a warning, and critical once expired, each with a line naming
 // what to do on the host. Longer enrolled certificates, and the home's,
-// keep the renewal window.
+// keep the renewal window; a longer enrolled one due or expired gets the
+// line naming what to do on its host (daskca renew leaves it alone).
 func TestEvaluateEnrolled(t *testing.T) {
 	day := 24 * time.Hour
 	life := 4 * time.Hour
@@ -125,8 +126,10 @@ func TestEvaluateEnrolled(t *testing.T) {
 		{"--within longer than its lifetime", []store.Record{short}, at(0.1), 30 * day, OK, StateOK, true, ""},
 		{"renewed by its host", []store.Record{old, renewed}, at(0.9), 0, OK, StateOK, true, ""},
 		{"a week is short-lived", []store.Record{week}, issued.Add(5 * day), 0, OK, StateOK, true, ""},
-		{"eight days: the renewal window", []store.Record{eightDays}, issued.Add(6 * day), 0, Warning, StateRenew, false, ""},
-		{"a month: the renewal window", []store.Record{month}, issued.Add(21 * day), 0, Warning, StateRenew, false, ""},
+		{"eight days: the renewal window", []store.Record{eightDays}, issued.Add(6 * day), 0, Warning, StateRenew, false, "run daskca enroll --renew on node03"},
+		{"eight days, fresh", []store.Record{eightDays}, issued.Add(day), 0, OK, StateOK, false, ""},
+		{"a month: the renewal window", []store.Record{month}, issued.Add(21 * day), 0, Warning, StateRenew, false, "daskca renew does not"},
+		{"a month, expired", []store.Record{month}, issued.Add(31 * day), 0, Critical, StateExpired, false, "enrol node04 again with a new token"},
 		{"a month, --within a month: by its host", []store.Record{month}, issued.Add(21 * day), 30 * day, OK, StateOK, true, ""},
 		{"a month, --within a month, overdue", []store.Record{month}, issued.Add(23 * day), 30 * day, Warning, StateOverdue, true, "daskca enroll --renew --watch on node04"},
 		{"issued in the home: the renewal window", []store.Record{home}, at(0.7), 0, Warning, StateRenew, false, ""},
