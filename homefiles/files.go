@@ -24,7 +24,8 @@ import (
 // 0700, the certificate file parses to the end and starts with cert, the
 // key file is 0600 and holds cert's key, and the combined file (if any)
 // matches too. It returns the problems; a pending directory for the serial
-// (an interrupted replacement) turns them into one note.
+// or its files in a staging directory (an interrupted replacement) turn
+// them into one note.
 func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, as Authorities, bundle map[string]bool) (problems []string, note string) {
 	dir := l.CertDir(rec.Role, rec.Name)
 	f := l.Endpoint(rec.Role, rec.Name)
@@ -54,6 +55,9 @@ func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, as Auth
 	_, err := os.Stat(l.PendingDir(rec.Role, rec.Name, rec.Serial))
 	if err != nil {
 		_, err = os.Stat(l.NewEndpointPendingDir(rec.Role, rec.Serial))
+	}
+	if staged, _ := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*", rec.Serial+".*")); err != nil && len(staged) > 0 {
+		err = nil // files of the serial in a run's staging directory
 	}
 	if err == nil {
 		return nil, fmt.Sprintf("files of %s/%s (serial %s) are not all in place yet: run daskca renew to finish", rec.Role, rec.Name, rec.Serial)
@@ -168,7 +172,17 @@ func strayFiles(l home.Layout) (problems, notes []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	staging, err := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range staging {
+		notes = append(notes, fmt.Sprintf("%s: files of replaced certificates not in place yet: the next writing command (e.g. daskca renew) finishes or removes them", d))
+	}
 	for _, d := range dirs {
+		if strings.HasPrefix(filepath.Base(filepath.Dir(d)), home.StagingPrefix) {
+			continue // a file in a staging directory
+		}
 		base := filepath.Base(d)
 		if strings.HasPrefix(base, home.PendingPrefix) {
 			notes = append(notes, fmt.Sprintf("%s: files of a new endpoint not in place yet: the next writing command (e.g. daskca renew) finishes or removes them", d))

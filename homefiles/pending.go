@@ -30,21 +30,32 @@ var pendingModes = map[string]fs.FileMode{
 // endpoint's as a whole), which needs cert.pem, key.pem and ca.pem. An
 // error says what is wrong; the caller discards the directory.
 func CheckPending(dir string, rec store.Record, as Authorities, complete bool) error {
-	cert, err := as.Verify(rec)
-	if err != nil {
-		return err
-	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	files := make(map[string]string, len(ents))
 	for _, e := range ents {
-		if _, ok := pendingModes[e.Name()]; !ok {
-			return fmt.Errorf("unexpected %q", e.Name())
+		files[e.Name()] = filepath.Join(dir, e.Name())
+	}
+	return CheckPendingFiles(files, rec, as, complete)
+}
+
+// CheckPendingFiles is CheckPending for files given by the name each is to
+// have in the endpoint's directory (cert.pem, ...) and the path where it
+// is staged (home.Layout.StagingDir).
+func CheckPendingFiles(files map[string]string, rec store.Record, as Authorities, complete bool) error {
+	cert, err := as.Verify(rec)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for name, path := range files {
+		if _, ok := pendingModes[name]; !ok {
+			return fmt.Errorf("unexpected %q", name)
 		}
-		have[e.Name()] = true
-		if err := checkPendingFile(filepath.Join(dir, e.Name()), e.Name(), cert, as); err != nil {
+		have[name] = true
+		if err := checkPendingFile(path, name, cert, as); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,8 @@ package issue
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -120,7 +122,14 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	if err != nil {
 		return res, err
 	}
-	if err := r.makeRoleDirs(); err != nil {
+	if err := r.makeRoleDirs(); err == nil {
+		err = r.makeStaging()
+	}
+	if err != nil {
+		r.removeMadeDirs()
+		if wasSettled {
+			markSettled(r.is.Layout) // nothing was staged
+		}
 		return res, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -143,6 +152,9 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	wg.Wait()
 	cleaned := r.cleanup()
 	r.stager.spares.close()
+	if r.staging != "" && os.Remove(r.staging) != nil {
+		cleaned = false // files left for Recover
+	}
 	if err == nil || (wasSettled && cleaned && r.committed == 0) {
 		// Everything is in place, or nothing was recorded and every
 		// staged file is gone again. A run that failed otherwise leaves
@@ -168,6 +180,7 @@ type bulkRun struct {
 	kept      *keptBundles                // replaced endpoints' bundles that stay
 	existing  map[string]map[string]entry // role -> name -> what certs/<role>/<name> was at the start
 	madeDirs  []string                    // role directories made for the run, parents first
+	staging   string                      // the run's staging directory, if it replaces certificates
 	committed int                         // jobs whose batch committed (committer only)
 }
 
@@ -268,6 +281,22 @@ func (r *bulkRun) makeRoleDirs() error {
 	return nil
 }
 
+// makeStaging makes the run's staging directory (home.Layout.StagingDir)
+// if it replaces certificates of existing endpoints.
+func (r *bulkRun) makeStaging() error {
+	if !slices.ContainsFunc(r.jobs, func(j bulkJob) bool { return j.replace != "" }) {
+		return nil
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	dir := r.is.Layout.StagingDir(hex.EncodeToString(b[:]))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the staging directory: %w", err)
+	}
+	r.staging = dir
+	return nil
+}
+
 // removeMadeDirs removes the directories makeRoleDirs made that are empty.
 func (r *bulkRun) removeMadeDirs() {
 	for i := len(r.madeDirs) - 1; i >= 0; i-- {
@@ -353,7 +382,7 @@ func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 			if bundle := l.Endpoint(rec.Role, rec.Name).CA; r.kept.holds(bundle) {
 				files = slices.DeleteFunc(slices.Clone(files), func(f file) bool { return f.path == bundle })
 			}
-			j.staged, j.err = sg.stage(l.PendingDir(rec.Role, rec.Name, rec.Serial), files)
+			j.staged, j.err = sg.stageFiles(r.staging, rec.Serial, files)
 		}
 	}
 	bt := &r.batches[i/r.size]

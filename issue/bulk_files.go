@@ -152,6 +152,31 @@ func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, erro
 	return st, nil
 }
 
+// stageFiles writes one replacement's files (all for one endpoint's
+// directory) into the run's staging directory dir, each named SERIAL.FILE
+// (see home.Layout.StagingDir), with their modes, without syncing. On
+// error nothing is left.
+func (sg stager) stageFiles(dir, serial string, files []file) (stagedFiles, error) {
+	var st stagedFiles
+	files = slices.Clone(files)
+	slices.SortStableFunc(files, func(a, b file) int {
+		return placeOrder[filepath.Base(a.path)] - placeOrder[filepath.Base(b.path)]
+	})
+	for _, f := range files {
+		tmp := filepath.Join(dir, serial+"."+filepath.Base(f.path))
+		linked, err := sg.bundle.link(tmp, f.data, f.mode)
+		if err == nil && !linked {
+			err = createFile(tmp, f.data, f.mode, sg.umask)
+		}
+		if err != nil {
+			removeStaged([]*stagedFiles{&st})
+			return stagedFiles{}, fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
+	}
+	return st, nil
+}
+
 // endpointDir makes dir, from a spare if there is one, unless it exists,
 // and returns the directories it made, parents first.
 func (sg stager) endpointDir(dir string) ([]string, error) {
@@ -206,6 +231,13 @@ func removeStaged(sts []*stagedFiles) bool {
 	for _, st := range sts {
 		if st.pending != "" && os.RemoveAll(st.pending) != nil {
 			gone = false
+		}
+		if st.pending == "" { // files in the run's staging directory
+			for _, f := range st.files {
+				if err := os.Remove(f.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					gone = false
+				}
+			}
 		}
 		dirs = append(dirs, st.dirs...)
 		*st = stagedFiles{}

@@ -38,15 +38,24 @@ func syncRenames(_ string, sts []*stagedFiles) error {
 	return nil
 }
 
-// tempPaths lists the temporary files and directories of sts.
+// tempPaths lists the temporary files and directories of sts: with the
+// files of a replacement, the run's staging directory (once), whose
+// entries they are.
 func tempPaths(sts []*stagedFiles) []string {
 	var out []string
+	staging := map[string]bool{}
 	for _, st := range sts {
 		for _, f := range st.files {
 			out = append(out, f.tmp)
 		}
-		if st.pending != "" {
+		switch d := ""; {
+		case st.pending != "":
 			out = append(out, st.pending)
+		case len(st.files) > 0:
+			if d = filepath.Dir(st.files[0].tmp); !staging[d] {
+				staging[d] = true
+				out = append(out, d)
+			}
 		}
 	}
 	return out

@@ -10,13 +10,14 @@
 // CA rotation (PlanReissue) are all carried out by IssueBulk.
 //
 // The pipeline keeps files and inventory in agreement: files are staged
-// first in the certificate's pending directory
-// (certs/<role>/<name>/.pending-<serial>/, or certs/<role>/.pending-<serial>/
-// for an endpoint without a directory yet), the inventory transaction
-// commits (store.Apply), then the staged files are renamed into place, key
-// before certificate (or the new endpoint's pending directory is renamed to
-// be its directory). A crash after the commit leaves the pending directory
-// of an active serial, which Recover (run first by IssueBulk) puts in place.
+// first, a new endpoint's in its pending directory
+// (certs/<role>/.pending-<serial>/), a replacement's in the run's staging
+// directory (certs/.staging-<run>/<serial>.<file>), the inventory
+// transaction commits (store.Apply), then the staged files are renamed into
+// place, key before certificate (or the new endpoint's pending directory is
+// renamed to be its directory). A crash after the commit leaves the staged
+// files of an active serial, which Recover (run first by IssueBulk) puts in
+// place.
 // Recover searches for pending directories only when the home's settled
 // marker (home.Layout.Settled) is missing: a run removes it, durably,
 // before it stages anything and puts it back when nothing can be left.

@@ -1,6 +1,7 @@
 package issue
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/daskca/daskca/homefiles"
 	"github.com/daskca/daskca/internal/fsutil"
@@ -16,17 +16,22 @@ import (
 	"github.com/daskca/daskca/store"
 )
 
-// Pending is a pending directory found in the home (see stagedFiles). Name
-// is empty for the pending directory of a new endpoint
+// Pending is a pending directory found in the home (see stagedFiles), or
+// the files of one certificate in a run's staging directory. Name is empty
+// for the pending directory of a new endpoint
 // (home.Layout.NewEndpointPendingDir), whose name only the inventory record
-// of Serial knows.
+// of Serial knows; Role and Name both for staged files, which Files lists
+// (Dir is then the staging directory).
 type Pending struct {
 	Role, Name, Serial string
 	Dir                string
+	Files              []string
 }
 
 // FindPending lists the pending directories of the home: those of new
-// endpoints, then those inside endpoint directories, each in path order.
+// endpoints, then those inside endpoint directories, each in path order,
+// then the certificates with files in staging directories, by directory
+// and serial.
 func FindPending(l home.Layout) ([]Pending, error) {
 	news, err := filepath.Glob(filepath.Join(l.CertsDir(), "*", home.PendingPrefix+"*"))
 	if err != nil {
@@ -53,7 +58,60 @@ func FindPending(l home.Layout) ([]Pending, error) {
 			Serial: strings.TrimPrefix(filepath.Base(d), home.PendingPrefix), Dir: d,
 		})
 	}
+	staged, err := findStaged(l)
+	return append(out, staged...), err
+}
+
+// findStaged groups the files of the home's staging directories by the
+// serial their names start with. A file named otherwise is its own group,
+// of no serial, so that Recover removes it.
+func findStaged(l home.Layout) ([]Pending, error) {
+	dirs, err := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Pending
+	for _, d := range dirs {
+		names, err := readDirNames(d)
+		if err != nil {
+			return nil, err
+		}
+		at := map[string]int{}
+		for _, n := range names {
+			serial, _, ok := strings.Cut(n, ".")
+			if !ok || serial == "" {
+				serial = n
+			}
+			i, seen := at[serial]
+			if !seen {
+				i = len(out)
+				at[serial] = i
+				out = append(out, Pending{Serial: serial, Dir: d})
+			}
+			out[i].Files = append(out[i].Files, filepath.Join(d, n))
+		}
+	}
 	return out, nil
+}
+
+// readDirNames lists the names in dir, sorted; a dir that is not a
+// directory (a link, say) gives an error.
+func readDirNames(dir string) ([]string, error) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	slices.Sort(names)
+	return names, err
 }
 
 // Recover finishes what an interrupted run (issue, bulk issue, renewal,
@@ -87,7 +145,7 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
 		case err != nil:
 			return done, err
-		case rec.Status == store.Active && rec.Role == p.Role && (p.Name == "" || rec.Name == p.Name):
+		case rec.Status == store.Active && (p.Role == "" || rec.Role == p.Role) && (p.Name == "" || rec.Name == p.Name):
 			if as == nil {
 				if as, err = homefiles.LoadAuthorities(is.Layout); err != nil {
 					return done, err
@@ -109,11 +167,45 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 			done = append(done, rec)
 			continue
 		}
-		if err := os.RemoveAll(p.Dir); err != nil {
-			return done, fmt.Errorf("removing %s: %w", p.Dir, err)
+		if err := discard(p); err != nil {
+			return done, err
 		}
 	}
+	if err := removeStagingDirs(is.Layout); err != nil {
+		return done, err
+	}
 	return done, nil
+}
+
+// discard removes what p names: a pending directory, or staged files.
+func discard(p Pending) error {
+	if p.Files == nil {
+		if err := os.RemoveAll(p.Dir); err != nil {
+			return fmt.Errorf("removing %s: %w", p.Dir, err)
+		}
+		return nil
+	}
+	for _, f := range p.Files {
+		if err := os.RemoveAll(f); err != nil {
+			return fmt.Errorf("removing %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// removeStagingDirs removes the home's staging directories once Recover
+// emptied them.
+func removeStagingDirs(l home.Layout) error {
+	dirs, err := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			return fmt.Errorf("removing %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // settled reports whether the home's Settled marker is there: a regular
@@ -130,9 +222,7 @@ func settled(l home.Layout) bool {
 // endpoint directory. Failing to make it has the same effect and is not
 // an error.
 func markSettled(l home.Layout) {
-	if f, err := os.OpenFile(l.Settled(), os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600); err == nil {
-		f.Close()
-	}
+	_ = fsutil.Touch(l.Settled(), 0o600)
 }
 
 // unsettle removes the Settled marker, durably, before a run stages
@@ -163,6 +253,9 @@ func (is *Issuer) checkPending(p Pending, rec store.Record, as homefiles.Authori
 	if err := is.Layout.CheckDirs(dst); err != nil {
 		return stagedFiles{}, err
 	}
+	if p.Files != nil {
+		return checkStaged(p, rec, as, dst)
+	}
 	_, err := os.Lstat(dst)
 	whole := p.Name == "" && errors.Is(err, fs.ErrNotExist)
 	if err := homefiles.CheckPending(p.Dir, rec, as, whole); err != nil {
@@ -183,6 +276,29 @@ func (is *Issuer) checkPending(p Pending, rec store.Record, as homefiles.Authori
 		return placeOrder[filepath.Base(a.tmp)] - placeOrder[filepath.Base(b.tmp)]
 	})
 	return st, nil
+}
+
+// checkStaged checks the staged files of the active record rec (see
+// checkPending) and returns them to be placed in dst, which is made if an
+// interrupted run's endpoint directory has gone since.
+func checkStaged(p Pending, rec store.Record, as homefiles.Authorities, dst string) (stagedFiles, error) {
+	files := make(map[string]string, len(p.Files))
+	for _, f := range p.Files {
+		files[strings.TrimPrefix(filepath.Base(f), p.Serial+".")] = f
+	}
+	if err := homefiles.CheckPendingFiles(files, rec, as, false); err != nil {
+		return stagedFiles{}, err
+	}
+	var st stagedFiles
+	for name, f := range files {
+		st.files = append(st.files, stagedFile{tmp: f, dst: filepath.Join(dst, name)})
+	}
+	slices.SortStableFunc(st.files, func(a, b stagedFile) int {
+		return cmp.Or(placeOrder[filepath.Base(a.dst)]-placeOrder[filepath.Base(b.dst)], strings.Compare(a.dst, b.dst))
+	})
+	made, err := mkdirs(dst)
+	st.dirs = made
+	return st, err
 }
 
 // isRegular reports whether path is a regular file, not following a link.

@@ -3,12 +3,14 @@ package issue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/daskca/daskca/ca"
+	"github.com/daskca/daskca/store"
 )
 
 // TestSettledMarker: a run removes the home's settled marker before it
@@ -119,6 +121,120 @@ func TestSettledMarker(t *testing.T) {
 		}
 		if _, err := os.Lstat(pending); err != nil {
 			t.Errorf("pending directory: %v; want it left alone", err)
+		}
+	})
+}
+
+// TestRecoverStaged: a replacement's files wait in the run's staging
+// directory, named SERIAL.FILE; Recover puts those of an active serial in
+// place once they pass the checks, removes the others and the emptied
+// directory, and refuses a staging directory that is a link.
+func TestRecoverStaged(t *testing.T) {
+	// replaced renews w1 for real, then puts its new key and certificate
+	// back into a staging directory and the old ones in place, as a run
+	// killed after its commit leaves them.
+	replaced := func(t *testing.T, is *Issuer) (store.Record, string) {
+		t.Helper()
+		if err := is.CA.Save(is.Layout.CADir(), []byte("pw")); err != nil {
+			t.Fatal(err)
+		}
+		_, recs := mustBulk(t, is, mustHostRequests(t, "w[1-2]", ""), BulkOptions{})
+		old := map[string][]byte{"cert.pem": mustRead(t, recs[0].CertFile), "key.pem": mustRead(t, recs[0].KeyFile)}
+		reqs := mustHostRequests(t, "w1", "")
+		reqs[0].Force = true
+		_, renewed := mustBulk(t, is, reqs, BulkOptions{})
+		rec := renewed[0]
+		staging := is.Layout.StagingDir("0123456789abcdef")
+		if err := os.Mkdir(staging, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range old {
+			dst := filepath.Join(filepath.Dir(rec.CertFile), name)
+			if err := os.Rename(dst, filepath.Join(staging, rec.Serial+"."+name)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Remove(is.Layout.Settled()); err != nil {
+			t.Fatal(err)
+		}
+		return rec, staging
+	}
+	tests := []struct {
+		name   string
+		spoil  func(t *testing.T, rec store.Record, staging string)
+		placed bool
+	}{
+		{"as a killed run leaves them", func(*testing.T, store.Record, string) {}, true},
+		{"the certificate placed already", func(t *testing.T, rec store.Record, staging string) {
+			if err := os.Rename(filepath.Join(staging, rec.Serial+".cert.pem"), rec.CertFile); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"a key readable by others", func(t *testing.T, rec store.Record, staging string) {
+			if err := os.Chmod(filepath.Join(staging, rec.Serial+".key.pem"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"an unexpected file of the serial", func(t *testing.T, rec store.Record, staging string) {
+			if err := os.WriteFile(filepath.Join(staging, rec.Serial+".evil.pem"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"a key that is a link", func(t *testing.T, rec store.Record, staging string) {
+			k := filepath.Join(staging, rec.Serial+".key.pem")
+			if err := os.Rename(k, k+".real"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Base(k)+".real", k); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := mustIssuer(t, ca.Options{})
+			var logged []string
+			is.Logf = func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
+			rec, staging := replaced(t, is)
+			// files of a serial never recorded, from the same run
+			if err := os.WriteFile(filepath.Join(staging, "0badc0de.key.pem"), []byte("k"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tt.spoil(t, rec, staging)
+			done, err := is.Recover()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Lstat(staging); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("staging directory left: %v", err)
+			}
+			got := readCert(t, rec.CertFile)[0].SerialNumber.Text(16) == rec.Serial
+			if got != tt.placed || (len(done) == 1) != tt.placed {
+				t.Errorf("placed = %v (%d records), want %v; log %q", got, len(done), tt.placed, logged)
+			}
+			if !tt.placed && len(logged) != 1 {
+				t.Errorf("log %q, want one discarding line", logged)
+			}
+			if tt.placed {
+				checkFiles(t, is, rec)
+			}
+		})
+	}
+	t.Run("a staging directory that is a link", func(t *testing.T) {
+		is := mustIssuer(t, ca.Options{})
+		_, staging := replaced(t, is)
+		elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+		if err := os.Rename(staging, elsewhere); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, staging); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := is.Recover(); err == nil {
+			t.Error("Recover followed a staging directory that is a link")
 		}
 	})
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -59,11 +60,12 @@ func (m *Manager) Health(within time.Duration) (Health, error) {
 		return h, err
 	}
 	for _, p := range pend {
-		if p.Name == "" {
-			p.Name = "?"
+		if p.Role == "" || p.Name == "" { // known from the record only
+			role, name := "?", "?"
 			if rec, err := m.Store.Cert(p.Serial); err == nil {
-				p.Name = rec.Name
+				role, name = rec.Role, rec.Name
 			}
+			p.Role, p.Name = cmp.Or(p.Role, role), cmp.Or(p.Name, name)
 		}
 		h.Add(Warning, fmt.Sprintf("files of %s/%s (serial %s) are not in place yet: run daskca renew to finish", p.Role, p.Name, p.Serial))
 	}

@@ -226,7 +226,7 @@ func (h binHome) checkPhaseKilled(t *testing.T) {
 			// never lack a root the CA's bundle has (the "lacks a root"
 			// problem: endpoints refusing peers still on that CA).
 			if strings.HasPrefix(line, "problem:") && !strings.Contains(line, "which is not in the CA's trust bundle") {
-				t.Fatalf("inventory check: exit %d, a problem a re-run of the phase does not explain:\n%s", code, line)
+				t.Fatalf("inventory check: exit %d, a problem a re-run of the phase does not explain:\n%q\n(whole output: %s)", code, line, out+errOut)
 			}
 		}
 	}

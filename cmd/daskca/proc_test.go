@@ -151,6 +151,24 @@ func (h binHome) checkActive(t *testing.T, r issue.Info, strict bool) {
 		// A new endpoint's files wait beside the endpoint directories.
 		pending = filepath.Join(h.dir, "certs", r.Role, ".pending-"+r.Serial)
 	}
+	// A replacement's files wait in the run's staging directory, named
+	// SERIAL.FILE.
+	if staged, _ := filepath.Glob(filepath.Join(h.dir, "certs", ".staging-*", r.Serial+".*")); len(staged) > 0 {
+		if strict {
+			t.Errorf("%s/%s: staged files left after a complete run", r.Role, r.Name)
+		}
+		stagedOr := func(name string) string {
+			p := filepath.Join(filepath.Dir(staged[0]), r.Serial+"."+name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+			return filepath.Join(dir, name)
+		}
+		if err := matchPair(stagedOr("cert.pem"), stagedOr("key.pem"), r.Serial); err != nil {
+			t.Errorf("%s/%s: staged files: %v", r.Role, r.Name, err)
+		}
+		return
+	}
 	if _, err := os.Stat(pending); err == nil {
 		if strict {
 			t.Errorf("%s/%s: pending directory left after a complete run", r.Role, r.Name)

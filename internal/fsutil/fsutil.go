@@ -97,3 +97,14 @@ func CheckNotWritableByOthers(path string) error {
 	}
 	return nil
 }
+
+// Touch makes path an empty file with mode perm if nothing is there, and
+// leaves a file that is there as it is. It never follows a symbolic link
+// in the last element: one there is an error.
+func Touch(path string, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|noFollow, perm)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}

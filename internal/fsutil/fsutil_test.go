@@ -1,6 +1,8 @@
 package fsutil
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,5 +70,38 @@ func TestCheckNotWritableByOthers(t *testing.T) {
 		if err := CheckNotWritableByOthers(p); (err == nil) != tt.ok {
 			t.Errorf("mode %04o: err = %v, want ok=%v", tt.mode, err, tt.ok)
 		}
+	}
+}
+
+// TestTouch: Touch makes a missing file with its mode, leaves a file that
+// is there alone, and refuses a link in the last element.
+func TestTouch(t *testing.T) {
+	dir := t.TempDir()
+	made := filepath.Join(dir, "made")
+	if err := Touch(made, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(made); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || fi.Size() != 0 {
+		t.Errorf("made: %v, %v; want an empty 0600 file", fi, err)
+	}
+	kept := filepath.Join(dir, "kept")
+	if err := os.WriteFile(kept, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Touch(kept, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(kept); string(b) != "data" {
+		t.Errorf("kept holds %q, want it unchanged", b)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "target"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Touch(link, 0o600); err == nil {
+		t.Error("Touch followed a link")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "target")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the link's target: %v; want none made", err)
 	}
 }

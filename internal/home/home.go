@@ -112,6 +112,18 @@ func (l Layout) CertsDir() string { return filepath.Join(l.Dir, "certs") }
 // every endpoint directory must be searched for pending directories.
 func (l Layout) Settled() string { return filepath.Join(l.CertsDir(), ".settled") }
 
+// StagingPrefix starts the name of a staging directory (see StagingDir).
+const StagingPrefix = ".staging-"
+
+// StagingDir holds, for one run that replaces certificates of existing
+// endpoints, the files of all of them, named SERIAL.FILE (the serial, a
+// dot, the file's name: 0a1b….key.pem), between the inventory commit that
+// records a certificate and the renames that put its files in its
+// endpoint's directory. One directory for the run, rather than a pending
+// directory in each endpoint's, spares the file system a directory made
+// and removed, and an endpoint directory written twice, per certificate.
+func (l Layout) StagingDir(run string) string { return filepath.Join(l.CertsDir(), StagingPrefix+run) }
+
 // PendingPrefix starts the name of a pending directory (see PendingDir).
 const PendingPrefix = ".pending-"
 
