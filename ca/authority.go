@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -247,10 +249,18 @@ func (a *Authority) Chain() []*x509.Certificate {
 }
 
 // BundlePEM returns the trust anchors to distribute to every endpoint (the
-// Dask tls.ca-file), PEM-encoded: the root certificate, followed during a
-// CA rotation by the overlap roots (see Roots).
+// Dask tls.ca-file), PEM-encoded: the root certificate and, during a CA
+// rotation, the overlap roots (see Roots), the oldest first (by NotBefore,
+// then fingerprint). The order does not follow which CA signs, so the
+// bundle's bytes stay the same when a rotation moves signing from the old
+// root to the new one, and no endpoint's file is rewritten, or reloaded,
+// for that.
 func (a *Authority) BundlePEM() []byte {
-	return BundleOf(a.Roots()...)
+	roots := slices.DeleteFunc(a.Roots(), func(c *x509.Certificate) bool { return c == nil })
+	slices.SortStableFunc(roots, func(x, y *x509.Certificate) int {
+		return cmp.Or(x.NotBefore.Compare(y.NotBefore), strings.Compare(Fingerprint(x), Fingerprint(y)))
+	})
+	return BundleOf(roots...)
 }
 
 // Fingerprint returns the lower-case hex SHA-256 of the certificate's DER.

@@ -2,6 +2,7 @@ package ca
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,9 +22,17 @@ func TestOverlapBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := mustLoad(t, dir, pw)
-	want := append(certPEM(a.Root), certPEM(b.Root)...)
-	if !bytes.Equal(got.BundlePEM(), want) {
-		t.Errorf("overlap bundle = %q, want old root then new root", got.BundlePEM())
+	want := got.BundlePEM()
+	if !bytes.Equal(want, BundleOf(a.Root, b.Root)) && !bytes.Equal(want, BundleOf(b.Root, a.Root)) {
+		t.Errorf("overlap bundle = %q, want both roots", want)
+	}
+	// The same bytes when the new CA signs and trusts the old one: a
+	// rotation moving signing from one root to the other rewrites no
+	// endpoint's bundle.
+	swapped := *b
+	swapped.Overlap = []*x509.Certificate{a.Root}
+	if !bytes.Equal(swapped.BundlePEM(), want) {
+		t.Errorf("the new CA's bundle with the old root as overlap = %q, want %q", swapped.BundlePEM(), want)
 	}
 	pub, err := LoadPublic(dir)
 	if err != nil || !bytes.Equal(pub.BundlePEM(), want) {
@@ -41,7 +50,7 @@ func TestOverlapBundle(t *testing.T) {
 	if err := WriteOverlap(dir, a.Intermediate); !errors.Is(err, ErrBadTemplate) {
 		t.Errorf("an intermediate as overlap root: %v, want ErrBadTemplate", err)
 	}
-	if got := BundleOf(a.Root, b.Root, a.Root, nil); !bytes.Equal(got, want) {
+	if got := BundleOf(a.Root, b.Root, a.Root, nil); !bytes.Equal(got, append(certPEM(a.Root), certPEM(b.Root)...)) {
 		t.Error("BundleOf does not drop duplicates and nils")
 	}
 }
