@@ -133,21 +133,8 @@ func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, erro
 		removeStaged([]*stagedFiles{&st})
 		return stagedFiles{}, fmt.Errorf("creating %s: %w", pending, err)
 	}
-	files = slices.Clone(files)
-	slices.SortStableFunc(files, func(a, b file) int {
-		return placeOrder[filepath.Base(a.path)] - placeOrder[filepath.Base(b.path)]
-	})
-	for _, f := range files {
-		tmp := filepath.Join(pending, filepath.Base(f.path))
-		linked, err := sg.bundle.link(tmp, f.data, f.mode)
-		if err == nil && !linked {
-			err = createFile(tmp, f.data, f.mode, sg.umask)
-		}
-		if err != nil {
-			removeStaged([]*stagedFiles{&st})
-			return stagedFiles{}, fmt.Errorf("writing %s: %w", f.path, err)
-		}
-		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
+	if err := sg.write(&st, pending, "", files); err != nil {
+		return stagedFiles{}, err
 	}
 	return st, nil
 }
@@ -158,23 +145,32 @@ func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, erro
 // error nothing is left.
 func (sg stager) stageFiles(dir, serial string, files []file) (stagedFiles, error) {
 	var st stagedFiles
+	if err := sg.write(&st, dir, serial+".", files); err != nil {
+		return stagedFiles{}, err
+	}
+	return st, nil
+}
+
+// write writes files into dir, each named prefix and its own name, in
+// placing order, and adds them to st. On error it removes what st holds.
+func (sg stager) write(st *stagedFiles, dir, prefix string, files []file) error {
 	files = slices.Clone(files)
 	slices.SortStableFunc(files, func(a, b file) int {
 		return placeOrder[filepath.Base(a.path)] - placeOrder[filepath.Base(b.path)]
 	})
 	for _, f := range files {
-		tmp := filepath.Join(dir, serial+"."+filepath.Base(f.path))
+		tmp := filepath.Join(dir, prefix+filepath.Base(f.path))
 		linked, err := sg.bundle.link(tmp, f.data, f.mode)
 		if err == nil && !linked {
 			err = createFile(tmp, f.data, f.mode, sg.umask)
 		}
 		if err != nil {
-			removeStaged([]*stagedFiles{&st})
-			return stagedFiles{}, fmt.Errorf("writing %s: %w", f.path, err)
+			removeStaged([]*stagedFiles{st})
+			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
 		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
 	}
-	return st, nil
+	return nil
 }
 
 // endpointDir makes dir, from a spare if there is one, unless it exists,
