@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -112,6 +113,7 @@ func validPageSize(n int) bool { return n >= minPageSize && n <= maxPageSize && 
 // walker visits every page reachable from the root bucket exactly once.
 type walker struct {
 	r    io.ReaderAt
+	data []byte // the whole file, when mapped: pages are slices of it
 	m    boltMeta
 	seen []uint64 // bitset of visited page ids
 }
@@ -120,7 +122,16 @@ type walker struct {
 // ids in range, each page reached once, element bounds inside their page,
 // and no free page still in use.
 func walkFile(r io.ReaderAt, m boltMeta) error {
-	w := &walker{r: r, m: m, seen: make([]uint64, (m.hwm+63)/64)}
+	return walk(&walker{r: r, m: m, seen: make([]uint64, (m.hwm+63)/64)})
+}
+
+// walkMapped is walkFile over the file's bytes (see mapFile).
+func walkMapped(data []byte, m boltMeta) error {
+	return walk(&walker{r: bytes.NewReader(data), data: data, m: m, seen: make([]uint64, (m.hwm+63)/64)})
+}
+
+func walk(w *walker) error {
+	m := w.m
 	if err := w.tree(m.root, 0); err != nil {
 		return err
 	}
@@ -143,7 +154,7 @@ func (w *walker) page(id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("page %d out of range: %w", id, ErrCorrupt)
 	}
 	ps := w.m.pageSize
-	b, err := readAt(w.r, ps, int64(id)*int64(ps))
+	b, err := w.read(ps, int64(id)*int64(ps))
 	if err != nil {
 		return nil, fmt.Errorf("reading page %d: %w: %w", id, ErrCorrupt, err)
 	}
@@ -157,11 +168,19 @@ func (w *walker) page(id uint64) ([]byte, error) {
 		}
 	}
 	if ov > 0 {
-		if b, err = readAt(w.r, ps*int(ov+1), int64(id)*int64(ps)); err != nil {
+		if b, err = w.read(ps*int(ov+1), int64(id)*int64(ps)); err != nil {
 			return nil, fmt.Errorf("reading page %d: %w: %w", id, ErrCorrupt, err)
 		}
 	}
 	return b, nil
+}
+
+// read returns n bytes at off: a slice of the mapped file, or read.
+func (w *walker) read(n int, off int64) ([]byte, error) {
+	if w.data != nil && off >= 0 && off+int64(n) <= int64(len(w.data)) {
+		return w.data[off : off+int64(n) : off+int64(n)], nil
+	}
+	return readAt(w.r, n, off)
 }
 
 func (w *walker) tree(id uint64, depth int) error {

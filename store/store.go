@@ -242,7 +242,12 @@ func (o *opener) check(f *os.File, created bool) error {
 	}
 	m, err := readLayout(f, info.Size())
 	if err == nil && (o.fullWalk || info.Size() <= openWalkLimit) {
-		err = walkFile(f, m)
+		if data, unmap := mapFile(f, info.Size()); data != nil {
+			err = walkMapped(data, m)
+			unmap()
+		} else {
+			err = walkFile(f, m)
+		}
 	}
 	return err
 }
