@@ -179,15 +179,20 @@ func (m *Manager) selectRecords(sel Selection) ([]store.Record, error) {
 		return nil, err
 	}
 	now := m.now()
-	for _, r := range all {
+	var picked []int // sorted as indexes: a record is hundreds of bytes to move
+	for i, r := range all {
 		if (sel.Role != "" && r.Role != sel.Role) || r.Enrolled() { // enrolled hosts renew themselves
 			continue
 		}
 		if sel.All || Due(r.NotBefore, r.NotAfter, now, sel.Within) {
-			out = append(out, r)
+			picked = append(picked, i)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Record) int { return a.NotAfter.Compare(b.NotAfter) })
+	slices.SortStableFunc(picked, func(a, b int) int { return all[a].NotAfter.Compare(all[b].NotAfter) })
+	out = make([]store.Record, len(picked))
+	for k, i := range picked {
+		out[k] = all[i]
+	}
 	return out, nil
 }
 

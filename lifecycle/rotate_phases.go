@@ -188,7 +188,7 @@ func (m *Manager) reissueAll(ctx context.Context, a *ca.Authority, load func() (
 		return nil, 0, err
 	}
 	now := m.now()
-	var todo []store.Record
+	todo := make([]store.Record, 0, len(recs))
 	for _, r := range recs {
 		// An enrolled certificate's key is on its host: re-issuing it here
 		// would put a key for that host in the home and supersede the
