@@ -122,7 +122,8 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	if err != nil {
 		return res, err
 	}
-	if err := r.makeRoleDirs(); err == nil {
+	err = r.makeRoleDirs()
+	if err == nil {
 		err = r.makeStaging()
 	}
 	if err != nil {
