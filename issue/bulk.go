@@ -76,11 +76,11 @@ type BulkResult struct {
 // repaired by the next run, whoever calls it.
 //
 // Keys are generated and certificates signed by Workers goroutines, which
-// also write each certificate's files into its pending directory; on Linux
-// the endpoints' copies of the trust bundle are hard links of one file
-// (see sharedFile), modes are set explicitly only where the umask would
-// narrow them, and emptied pending directories are reused instead of
-// removed (see spareDirs). Batches of
+// also write each certificate's files: a new endpoint's into its pending
+// directory, a replacement's into the run's staging directory
+// (home.Layout.StagingDir); on Linux the endpoints' copies of the trust
+// bundle are hard links of one file (see sharedFile), and modes are set
+// explicitly only where the umask would narrow them. Batches of
 // BatchSize certificates, in plan order, are then committed one at a time
 // while the workers go on with later ones: one file-system sync makes the
 // batch's temporary files durable, one inventory transaction records the
@@ -152,7 +152,6 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 	cancel()
 	wg.Wait()
 	cleaned := r.cleanup()
-	r.stager.spares.close()
 	if r.staging != "" && os.Remove(r.staging) != nil {
 		cleaned = false // files left for Recover
 	}
@@ -205,10 +204,7 @@ type batch struct {
 func (is *Issuer) newRun(p Plan, o BulkOptions) *bulkRun {
 	r := &bulkRun{is: is, o: o, workers: o.Workers, facts: is.caFacts()}
 	r.kept = &keptBundles{data: r.facts.bundle}
-	r.stager = stager{
-		umask:  processUmask(),
-		spares: newSpareDirs(is.Layout.CertsDir()),
-	}
+	r.stager = stager{umask: processUmask()}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -432,7 +428,7 @@ func (r *bulkRun) commit(bt *batch) error {
 		return err
 	}
 	r.committed += len(jobs)
-	renameErr := placeAll(stagedOf(jobs), r.stager.spares)
+	renameErr := placeAll(stagedOf(jobs))
 	if err := syncRenames(r.is.Layout.Dir, stagedOf(jobs)); err != nil && renameErr == nil {
 		renameErr = err
 	}

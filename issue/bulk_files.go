@@ -59,7 +59,6 @@ const unknownUmask fs.FileMode = fs.ModePerm
 type stager struct {
 	umask  fs.FileMode // unknownUmask: set every mode explicitly
 	bundle *sharedFile // nil: every file is a copy
-	spares *spareDirs  // nil: directories are made and removed
 }
 
 // stage writes one certificate's files (all in one directory) into the
@@ -120,10 +119,10 @@ func (sg stager) stageIn(pending, whole string, files []file) (stagedFiles, erro
 	// Without whole, pending goes inside the endpoint's directory, which
 	// exists: the run found it, or checked it. Should it be gone, it is
 	// made, and removed again on failure.
-	err := sg.mkdir(pending)
+	err := os.Mkdir(pending, 0o700)
 	if whole == "" && errors.Is(err, fs.ErrNotExist) {
-		if st.dirs, err = sg.endpointDir(filepath.Dir(pending)); err == nil {
-			err = sg.mkdir(pending)
+		if st.dirs, err = mkdirs(filepath.Dir(pending)); err == nil {
+			err = os.Mkdir(pending, 0o700)
 		}
 	}
 	if err == nil {
@@ -171,26 +170,6 @@ func (sg stager) write(st *stagedFiles, dir, prefix string, files []file) error 
 		st.files = append(st.files, stagedFile{tmp: tmp, dst: f.path})
 	}
 	return nil
-}
-
-// endpointDir makes dir, from a spare if there is one, unless it exists,
-// and returns the directories it made, parents first.
-func (sg stager) endpointDir(dir string) ([]string, error) {
-	switch made, err := sg.spares.take(dir); {
-	case made:
-		return []string{dir}, nil
-	case errors.Is(err, fs.ErrExist):
-		return nil, nil
-	}
-	return mkdirs(dir)
-}
-
-// mkdir makes the new directory dir, from a spare if there is one.
-func (sg stager) mkdir(dir string) error {
-	if made, err := sg.spares.take(dir); made || err != nil {
-		return err
-	}
-	return os.Mkdir(dir, 0o700)
 }
 
 // mkdirs is os.MkdirAll with mode 0700 that returns the directories it
@@ -246,11 +225,10 @@ func removeStaged(sts []*stagedFiles) bool {
 }
 
 // placeAll renames every staged file into place, in placing order, and
-// recycles the emptied pending directories as spares (see spareDirs) or,
-// with no spares or where that fails, removes them. A certificate whose
-// files cannot all be renamed keeps its pending directory, for Recover;
-// the errors are returned after all were tried.
-func placeAll(sts []*stagedFiles, spares *spareDirs) error {
+// removes the emptied pending directories. A certificate whose files
+// cannot all be renamed keeps them staged, for Recover; the errors are
+// returned after all were tried.
+func placeAll(sts []*stagedFiles) error {
 	var errs []error
 	for _, st := range sts {
 		if st.whole != "" {
@@ -271,7 +249,7 @@ func placeAll(sts []*stagedFiles, spares *spareDirs) error {
 				break
 			}
 		}
-		if err == nil && st.pending != "" && spares.recycle(st.pending) != nil {
+		if err == nil && st.pending != "" {
 			if err := rmdir(st.pending); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", st.pending, err))
 			}

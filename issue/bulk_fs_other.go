@@ -3,7 +3,6 @@
 package issue
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 )
@@ -53,15 +52,3 @@ func newSharedFile(string, []byte, fs.FileMode) *sharedFile { return nil }
 func (*sharedFile) link(string, []byte, fs.FileMode) (bool, error) { return false, nil }
 
 func (*sharedFile) close() {}
-
-// spareDirs recycles nothing outside Linux: directories are made and
-// removed.
-type spareDirs struct{}
-
-func newSpareDirs(string) *spareDirs { return nil }
-
-func (*spareDirs) take(string) (bool, error) { return false, nil }
-
-func (*spareDirs) recycle(string) error { return errors.ErrUnsupported }
-
-func (*spareDirs) close() {}

@@ -157,7 +157,7 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 				break
 			}
 			sts := []*stagedFiles{&st}
-			err = placeAll(sts, nil)
+			err = placeAll(sts)
 			if serr := syncRenames(is.Layout.Dir, sts); err == nil {
 				err = serr
 			}

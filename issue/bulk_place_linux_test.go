@@ -1,7 +1,6 @@
 package issue
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,77 +17,10 @@ func mustMkdir(t *testing.T, dir string) {
 	}
 }
 
-// TestSpareDirs recycles emptied directories and takes them back: the same
-// inode comes back under the new name, an existing name is never
-// replaced, and close removes what is left.
-func TestSpareDirs(t *testing.T) {
-	certs := filepath.Join(t.TempDir(), "certs")
-	mustMkdir(t, filepath.Join(certs, "worker", "a", ".pending-1"))
-	mustMkdir(t, filepath.Join(certs, "worker", "b"))
-	s := newSpareDirs(certs)
-	if made, err := s.take(filepath.Join(certs, "worker", "c")); made || err != nil {
-		t.Fatalf("take from no spares: %v %v", made, err)
-	}
-	pending := filepath.Join(certs, "worker", "a", ".pending-1")
-	ino, _ := inode(t, pending)
-	if err := s.recycle(pending); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(pending); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("recycled directory still there: %v", err)
-	}
-	if made, err := s.take(filepath.Join(certs, "worker", "b")); made || !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("take over an existing directory: %v %v, want fs.ErrExist", made, err)
-	}
-	c := filepath.Join(certs, "worker", "c")
-	if made, err := s.take(c); !made || err != nil {
-		t.Fatalf("take: %v %v", made, err)
-	}
-	if got, _ := inode(t, c); got != ino {
-		t.Errorf("took inode %d, want the recycled %d", got, ino)
-	}
-	if fi, _ := os.Stat(c); fi.Mode().Perm() != 0o700 {
-		t.Errorf("taken directory has mode %04o", fi.Mode().Perm())
-	}
-	mustMkdir(t, filepath.Join(c, ".pending-2"))
-	if err := s.recycle(filepath.Join(c, ".pending-2")); err != nil {
-		t.Fatal(err)
-	}
-	s.close()
-	if left, _ := filepath.Glob(filepath.Join(certs, sparePrefix+"*")); len(left) != 0 {
-		t.Errorf("close left %v", left)
-	}
-	var none *spareDirs
-	if made, err := none.take(filepath.Join(certs, "worker", "d")); made || err != nil || none.recycle(c) == nil {
-		t.Error("a nil spareDirs recycled something")
-	}
-}
-
-// TestSpareDirsOfDeadRuns checks that a new run removes the spares of a run
-// that died and leaves those of a run that holds its lock.
-func TestSpareDirsOfDeadRuns(t *testing.T) {
-	certs := filepath.Join(t.TempDir(), "certs")
-	dead := filepath.Join(certs, sparePrefix+"dead")
-	mustMkdir(t, filepath.Join(dead, ".1"))
-	live := newSpareDirs(certs)
-	mustMkdir(t, filepath.Join(certs, "worker", "a", ".pending-1"))
-	if err := live.recycle(filepath.Join(certs, "worker", "a", ".pending-1")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("spares of a dead run still there: %v", err)
-	}
-	newSpareDirs(certs).close()
-	if _, err := os.Stat(live.dir); err != nil {
-		t.Errorf("another run removed the spares of a live one: %v", err)
-	}
-	live.close()
-}
-
-// TestIssueBulkLeavesNoSpares checks that runs which issue, replace and
-// skip leave no spares and no pending directories behind, with the
-// recycled directories' modes right.
-func TestIssueBulkLeavesNoSpares(t *testing.T) {
+// TestIssueBulkLeavesNothingHidden checks that runs which issue, replace
+// and skip leave no pending or staging directory behind (only the settled
+// marker), with the directories' modes right.
+func TestIssueBulkLeavesNothingHidden(t *testing.T) {
 	is := mustIssuer(t, ca.Options{})
 	reqs := mustHostRequests(t, "n[1-60]", "")
 	mustBulk(t, is, reqs, BulkOptions{BatchSize: 7, Workers: 3})
@@ -162,7 +94,7 @@ func TestPlaceNewEndpointRace(t *testing.T) {
 		t.Fatalf("stageNew = %+v, %v; want a whole-directory stage", st, err)
 	}
 	mustMkdir(t, whole)
-	if err := placeAll([]*stagedFiles{&st}, nil); err != nil {
+	if err := placeAll([]*stagedFiles{&st}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range files {
