@@ -56,8 +56,10 @@ func checkFiles(l home.Layout, rec store.Record, cert *x509.Certificate, as Auth
 	if err != nil {
 		_, err = os.Stat(l.NewEndpointPendingDir(rec.Role, rec.Serial))
 	}
-	if staged, _ := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*", rec.Serial+".*")); err != nil && len(staged) > 0 {
-		err = nil // files of the serial in a run's staging directory
+	if err != nil {
+		if staged, _ := filepath.Glob(filepath.Join(l.CertsDir(), home.StagingPrefix+"*", rec.Serial+".*")); len(staged) > 0 {
+			err = nil // files of the serial in a run's staging directory
+		}
 	}
 	if err == nil {
 		return nil, fmt.Sprintf("files of %s/%s (serial %s) are not all in place yet: run daskca renew to finish", rec.Role, rec.Name, rec.Serial)

@@ -204,10 +204,11 @@ func removeStaged(sts []*stagedFiles) bool {
 	gone := true
 	var dirs []string
 	for _, st := range sts {
-		if st.pending != "" && os.RemoveAll(st.pending) != nil {
-			gone = false
-		}
-		if st.pending == "" { // files in the run's staging directory
+		if st.pending != "" {
+			if os.RemoveAll(st.pending) != nil {
+				gone = false
+			}
+		} else { // files in the run's staging directory
 			for _, f := range st.files {
 				if err := os.Remove(f.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					gone = false

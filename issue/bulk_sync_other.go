@@ -48,14 +48,11 @@ func tempPaths(sts []*stagedFiles) []string {
 		for _, f := range st.files {
 			out = append(out, f.tmp)
 		}
-		switch d := ""; {
-		case st.pending != "":
+		if st.pending != "" {
 			out = append(out, st.pending)
-		case len(st.files) > 0:
-			if d = filepath.Dir(st.files[0].tmp); !staging[d] {
-				staging[d] = true
-				out = append(out, d)
-			}
+		} else if len(st.files) > 0 && !staging[filepath.Dir(st.files[0].tmp)] {
+			staging[filepath.Dir(st.files[0].tmp)] = true
+			out = append(out, filepath.Dir(st.files[0].tmp))
 		}
 	}
 	return out

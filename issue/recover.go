@@ -20,8 +20,8 @@ import (
 // the files of one certificate in a run's staging directory. Name is empty
 // for the pending directory of a new endpoint
 // (home.Layout.NewEndpointPendingDir), whose name only the inventory record
-// of Serial knows; Role and Name both for staged files, which Files lists
-// (Dir is then the staging directory).
+// of Serial knows; both Role and Name are empty for staged files, which
+// Files lists (Dir is then the staging directory).
 type Pending struct {
 	Role, Name, Serial string
 	Dir                string
@@ -153,11 +153,18 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 			}
 			st, err := is.checkPending(p, rec, as)
 			if err != nil {
-				is.logf("discarding %s: %v", p.Dir, err)
+				is.logf("discarding %s: %v", p.what(), err)
 				break
 			}
+			if p.Files != nil {
+				// The endpoint's directory, should it have gone since:
+				// failing to make it is an error, not a reason to discard.
+				st.dirs, err = mkdirs(is.Layout.CertDir(rec.Role, rec.Name))
+			}
 			sts := []*stagedFiles{&st}
-			err = placeAll(sts)
+			if err == nil {
+				err = placeAll(sts)
+			}
 			if serr := syncRenames(is.Layout.Dir, sts); err == nil {
 				err = serr
 			}
@@ -175,6 +182,14 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 		return done, err
 	}
 	return done, nil
+}
+
+// what names p in a log line.
+func (p Pending) what() string {
+	if p.Files == nil {
+		return p.Dir
+	}
+	return fmt.Sprintf("the files of serial %s in %s", p.Serial, p.Dir)
 }
 
 // discard removes what p names: a pending directory, or staged files.
@@ -279,8 +294,7 @@ func (is *Issuer) checkPending(p Pending, rec store.Record, as homefiles.Authori
 }
 
 // checkStaged checks the staged files of the active record rec (see
-// checkPending) and returns them to be placed in dst, which is made if an
-// interrupted run's endpoint directory has gone since.
+// checkPending) and returns them to be placed in dst.
 func checkStaged(p Pending, rec store.Record, as homefiles.Authorities, dst string) (stagedFiles, error) {
 	files := make(map[string]string, len(p.Files))
 	for _, f := range p.Files {
@@ -296,9 +310,7 @@ func checkStaged(p Pending, rec store.Record, as homefiles.Authorities, dst stri
 	slices.SortStableFunc(st.files, func(a, b stagedFile) int {
 		return cmp.Or(placeOrder[filepath.Base(a.dst)]-placeOrder[filepath.Base(b.dst)], strings.Compare(a.dst, b.dst))
 	})
-	made, err := mkdirs(dst)
-	st.dirs = made
-	return st, err
+	return st, nil
 }
 
 // isRegular reports whether path is a regular file, not following a link.

@@ -166,23 +166,29 @@ func TestRecoverStaged(t *testing.T) {
 		name   string
 		spoil  func(t *testing.T, rec store.Record, staging string)
 		placed bool
+		bundle bool // the endpoint's ca.pem is still there
 	}{
-		{"as a killed run leaves them", func(*testing.T, store.Record, string) {}, true},
+		{"as a killed run leaves them", func(*testing.T, store.Record, string) {}, true, true},
 		{"the certificate placed already", func(t *testing.T, rec store.Record, staging string) {
 			if err := os.Rename(filepath.Join(staging, rec.Serial+".cert.pem"), rec.CertFile); err != nil {
 				t.Fatal(err)
 			}
-		}, true},
+		}, true, true},
+		{"the endpoint's directory gone since", func(t *testing.T, rec store.Record, _ string) {
+			if err := os.RemoveAll(filepath.Dir(rec.CertFile)); err != nil {
+				t.Fatal(err)
+			}
+		}, true, false},
 		{"a key readable by others", func(t *testing.T, rec store.Record, staging string) {
 			if err := os.Chmod(filepath.Join(staging, rec.Serial+".key.pem"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, false},
+		}, false, true},
 		{"an unexpected file of the serial", func(t *testing.T, rec store.Record, staging string) {
 			if err := os.WriteFile(filepath.Join(staging, rec.Serial+".evil.pem"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, false},
+		}, false, true},
 		{"a key that is a link", func(t *testing.T, rec store.Record, staging string) {
 			k := filepath.Join(staging, rec.Serial+".key.pem")
 			if err := os.Rename(k, k+".real"); err != nil {
@@ -191,7 +197,7 @@ func TestRecoverStaged(t *testing.T) {
 			if err := os.Symlink(filepath.Base(k)+".real", k); err != nil {
 				t.Fatal(err)
 			}
-		}, false},
+		}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,6 +225,11 @@ func TestRecoverStaged(t *testing.T) {
 				t.Errorf("log %q, want one discarding line", logged)
 			}
 			if tt.placed {
+				if !tt.bundle { // gone with its directory, and never staged
+					if err := os.WriteFile(rec.CAFile, is.CA.BundlePEM(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
 				checkFiles(t, is, rec)
 			}
 		})

@@ -190,14 +190,8 @@ func sameCA(a, b *ca.Authority) bool {
 
 // active returns every record with status Active.
 func (m *Manager) active() ([]store.Record, error) {
-	// Room for every record up front: a home of thousands would otherwise
-	// copy its records over and over as the slice grows.
-	n, err := m.Store.Count()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Record, 0, n)
-	err = m.Store.List(store.Filter{Status: store.Active}, func(r store.Record) error {
+	var out []store.Record
+	err := m.Store.List(store.Filter{Status: store.Active}, func(r store.Record) error {
 		out = append(out, r)
 		return nil
 	})
