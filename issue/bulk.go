@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -30,8 +31,9 @@ type BulkOptions struct {
 	Workers   int // goroutines generating keys and signing; zero: runtime.GOMAXPROCS(0)
 	BatchSize int // certificates per inventory transaction; zero: DefaultBatch
 	// OnIssued, if set, is called once per issued certificate, in plan
-	// order, from one goroutine, after its batch is durably recorded and its
-	// files are in place. It must not call back into the Store for writing.
+	// order, from one goroutine, after its batch is durably recorded and
+	// its files are durably in place. It must not call back into the Store
+	// for writing.
 	OnIssued func(store.Record)
 	// LoadCA, if set, loads the CA that signs the run. Decrypting a CA key
 	// takes a while (PBKDF2) on one core, so IssueBulk calls LoadCA while
@@ -85,8 +87,9 @@ type BulkResult struct {
 // while the workers go on with later ones: one file-system sync makes the
 // batch's temporary files durable, one inventory transaction records the
 // batch (store.IssueBatch, all or nothing, superseding replaced
-// certificates), the files are renamed into place, and a second sync makes
-// the renames durable. A batch that fails at any step before its
+// certificates), and the files are renamed into place; the next batch's
+// sync, or one more after the last batch, makes the renames durable, and
+// OnIssued hears of a certificate only then. A batch that fails at any step before its
 // transaction leaves neither records nor files (its temporary files and the
 // directories made for them are removed), and no later batch is committed;
 // batches committed before it stay, so re-planning and re-running the same
@@ -148,9 +151,13 @@ func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkRes
 			}
 		})
 	}
+	if r.staging != "" {
+		r.released = newReleaser(2)
+	}
 	err = r.commitAll(ctx)
 	cancel()
 	wg.Wait()
+	r.released.wait()
 	cleaned := r.cleanup()
 	if r.staging != "" && os.Remove(r.staging) != nil {
 		cleaned = false // files left for Recover
@@ -182,6 +189,10 @@ type bulkRun struct {
 	madeDirs  []string                    // role directories made for the run, parents first
 	staging   string                      // the run's staging directory, if it replaces certificates
 	committed int                         // jobs whose batch committed (committer only)
+	released  *releaser                   // frees the files replacements replace
+	// unsynced are the certificates of the last committed batch, placed,
+	// whose renames wait for the next sync (committer only).
+	unsynced []store.Record
 }
 
 // bulkJob is one certificate to issue; a worker fills s, staged and err.
@@ -287,6 +298,7 @@ func (r *bulkRun) makeStaging() error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	dir := r.is.Layout.StagingDir(hex.EncodeToString(b[:]))
+	spreadSubdirs(filepath.Dir(dir))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("creating the staging directory: %w", err)
 	}
@@ -388,8 +400,17 @@ func (r *bulkRun) prepare(ctx context.Context, sg stager, i int) {
 	}
 }
 
-// commitAll commits the batches in order as their jobs complete.
-func (r *bulkRun) commitAll(ctx context.Context) error {
+// commitAll commits the batches in order as their jobs complete, and
+// returns once the renames of those committed are durable.
+func (r *bulkRun) commitAll(ctx context.Context) (err error) {
+	defer func() {
+		if len(r.unsynced) > 0 {
+			if serr := syncRenames(r.is.Layout.Dir, nil); err == nil {
+				err = serr
+			}
+			r.synced()
+		}
+	}()
 	for b := range r.batches {
 		bt := &r.batches[b]
 		select {
@@ -421,6 +442,7 @@ func (r *bulkRun) commit(bt *batch) error {
 	if err := syncFiles(r.is.Layout.Dir, stagedOf(jobs)); err != nil {
 		return err
 	}
+	r.synced()
 	if err := r.is.Store.Apply(store.Batch{Issue: items}, r.is.Actor); err != nil {
 		if len(jobs) == 1 {
 			return fmt.Errorf("recording %s/%s: %w", jobs[0].s.rec.Role, jobs[0].s.rec.Name, err)
@@ -428,18 +450,35 @@ func (r *bulkRun) commit(bt *batch) error {
 		return err
 	}
 	r.committed += len(jobs)
-	renameErr := placeAll(stagedOf(jobs))
-	if err := syncRenames(r.is.Layout.Dir, stagedOf(jobs)); err != nil && renameErr == nil {
-		renameErr = err
-	}
+	renameErr := placeAll(stagedOf(jobs), r.released)
 	for i := range jobs {
-		if r.o.OnIssued != nil {
-			r.o.OnIssued(jobs[i].s.rec)
+		r.unsynced = append(r.unsynced, jobs[i].s.rec)
+	}
+	if !syncCoversHome {
+		if err := syncRenames(r.is.Layout.Dir, stagedOf(jobs)); err != nil && renameErr == nil {
+			renameErr = err
 		}
+		r.synced()
+	}
+	// Otherwise the next batch's first sync, or commitAll's last, makes
+	// the renames durable: a crash before it leaves this batch's files
+	// staged under active serials, which Recover places.
+	for i := range jobs {
 		jobs[i] = bulkJob{} // release the keys and certificates
 		<-r.window
 	}
 	return renameErr
+}
+
+// synced reports, to OnIssued, the certificates whose renames a sync has
+// just made durable.
+func (r *bulkRun) synced() {
+	if r.o.OnIssued != nil {
+		for _, rec := range r.unsynced {
+			r.o.OnIssued(rec)
+		}
+	}
+	r.unsynced = r.unsynced[:0]
 }
 
 // cleanup removes what jobs of uncommitted batches left on disk. It runs

@@ -14,8 +14,8 @@ import (
 
 // Files of a run of the pipeline. A run writes the files of a whole batch
 // unsynced and makes them durable with one file-system sync before the
-// inventory commit, and the renames with one more after it (see
-// syncFiles): nothing is recorded before its files are on disk, and
+// inventory commit; that sync also makes the previous batch's renames
+// durable, and the last batch's get one more (see syncFiles): nothing is recorded before its files are on disk, and
 // nothing replaces an old file before the record exists.
 
 // stagedFiles are the files of one certificate, written into its pending
@@ -229,7 +229,7 @@ func removeStaged(sts []*stagedFiles) bool {
 // removes the emptied pending directories. A certificate whose files
 // cannot all be renamed keeps them staged, for Recover; the errors are
 // returned after all were tried.
-func placeAll(sts []*stagedFiles) error {
+func placeAll(sts []*stagedFiles, rl *releaser) error {
 	var errs []error
 	for _, st := range sts {
 		if st.whole != "" {
@@ -245,7 +245,10 @@ func placeAll(sts []*stagedFiles) error {
 		}
 		var err error
 		for _, f := range st.files {
-			if err = rename(f.tmp, f.dst); err != nil {
+			fd := rl.hold(f.dst)
+			err = rename(f.tmp, f.dst)
+			rl.release(fd)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("writing %s: %w", f.dst, err))
 				break
 			}

@@ -52,7 +52,7 @@ func TestStageModes(t *testing.T) {
 			}
 			st, err := sg.stage(filepath.Join(dir, ".pending-1"), files(dir))
 			if err == nil {
-				err = placeAll([]*stagedFiles{&st})
+				err = placeAll([]*stagedFiles{&st}, nil)
 			}
 			syscall.Umask(old)
 			if err != nil {

@@ -52,3 +52,16 @@ func newSharedFile(string, []byte, fs.FileMode) *sharedFile { return nil }
 func (*sharedFile) link(string, []byte, fs.FileMode) (bool, error) { return false, nil }
 
 func (*sharedFile) close() {}
+
+// releaser frees replaced files within their renames outside Linux.
+type releaser struct{}
+
+func newReleaser(int) *releaser { return nil }
+
+func (*releaser) hold(string) int { return -1 }
+
+func (*releaser) release(int) {}
+
+func (*releaser) wait() {}
+
+func spreadSubdirs(string) {}

@@ -94,7 +94,7 @@ func TestPlaceNewEndpointRace(t *testing.T) {
 		t.Fatalf("stageNew = %+v, %v; want a whole-directory stage", st, err)
 	}
 	mustMkdir(t, whole)
-	if err := placeAll([]*stagedFiles{&st}); err != nil {
+	if err := placeAll([]*stagedFiles{&st}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range files {

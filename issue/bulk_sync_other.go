@@ -28,6 +28,10 @@ func syncFiles(_ string, sts []*stagedFiles) error {
 	return nil
 }
 
+// syncCoversHome is false: a sync covers only the files and directories
+// it names, so every batch syncs its renames itself.
+const syncCoversHome = false
+
 // syncRenames fsyncs each directory that gained a file or a directory once.
 func syncRenames(_ string, sts []*stagedFiles) error {
 	for _, d := range dirsOf(sts) {

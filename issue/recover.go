@@ -163,7 +163,7 @@ func (is *Issuer) Recover() ([]store.Record, error) {
 			}
 			sts := []*stagedFiles{&st}
 			if err == nil {
-				err = placeAll(sts)
+				err = placeAll(sts, nil)
 			}
 			if serr := syncRenames(is.Layout.Dir, sts); err == nil {
 				err = serr
