@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 )
 
@@ -49,7 +50,21 @@ func readRegular(path string) ([]byte, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	// Read into a buffer of the size the file has (one more byte to see
+	// it end), growing only if it grows meanwhile, never past maxRead+1.
+	data := make([]byte, 0, min(max(fi.Size(), 0), maxRead)+1)
+	err = nil
+	for err == nil && len(data) <= maxRead {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, min(cap(data), maxRead+1-len(data)))
+		}
+		var n int
+		n, err = f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+	}
+	if err == io.EOF {
+		err = nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
 	}

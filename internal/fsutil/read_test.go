@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -46,5 +47,29 @@ func TestReadRegular(t *testing.T) {
 				t.Fatalf("ReadRegular = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadRegularSizes reads files of several sizes whole, and a file
+// whose size says 0 (as /proc files do) whole too.
+func TestReadRegularSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 4096, 100_000} {
+		p := filepath.Join(dir, "f")
+		want := bytes.Repeat([]byte("x"), n)
+		if err := os.WriteFile(p, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := ReadRegular(p)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("size %d: read %d bytes, %v", n, len(got), err)
+		}
+	}
+	want, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	if got, _, err := ReadRegular("/proc/self/cmdline"); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("/proc/self/cmdline: read %q, %v; want %q", got, err, want)
 	}
 }
