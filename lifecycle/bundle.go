@@ -3,10 +3,12 @@ package lifecycle
 import (
 	"bytes"
 	"os"
-	"path/filepath"
+	"slices"
 
 	"github.com/daskca/daskca/ca"
 	"github.com/daskca/daskca/internal/fsutil"
+	"github.com/daskca/daskca/issue"
+	"github.com/daskca/daskca/store"
 )
 
 // WriteBundles writes the signing CA's trust bundle (ca.Authority.BundlePEM:
@@ -37,7 +39,8 @@ func (m *Manager) freshBundles(a *ca.Authority, out []Renewal) *freshBundles {
 }
 
 // writeBundles is WriteBundles, which leaves alone the files of fresh
-// (nil: none) when fresh's bundle is the one to write.
+// (nil: none) when fresh's bundle is the one to write. The endpoints'
+// files go through the pipeline's staging (issue.PlaceBundle).
 func (m *Manager) writeBundles(fresh *freshBundles) (int, error) {
 	if err := m.needCA(); err != nil {
 		return 0, err
@@ -46,34 +49,26 @@ func (m *Manager) writeBundles(fresh *freshBundles) (int, error) {
 	if fresh != nil && !bytes.Equal(fresh.bundle, data) {
 		fresh = nil
 	}
-	paths := []string{m.Layout.Bundle()}
-	recs, err := m.active()
-	if err != nil {
-		return 0, err
-	}
-	seen := map[string]bool{}
-	for _, r := range recs {
-		p := m.Layout.Endpoint(r.Role, r.Name).CA
-		if r.CAFile != "" && !seen[p] && (fresh == nil || !fresh.paths[p]) {
-			seen[p] = true
-			paths = append(paths, p)
-		}
-	}
 	n := 0
-	for _, p := range paths {
-		// Never write through a link inside the home.
-		if err := m.Layout.CheckDirs(filepath.Dir(p)); err != nil {
-			return n, err
-		}
-		if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, data) {
-			continue
-		}
-		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
+	// Never write through a link inside the home.
+	if err := m.Layout.CheckDirs(m.Layout.Dir); err != nil {
+		return n, err
+	}
+	if cur, err := os.ReadFile(m.Layout.Bundle()); err != nil || !bytes.Equal(cur, data) {
+		if err := fsutil.WriteFile(m.Layout.Bundle(), data, 0o644); err != nil {
 			return n, err
 		}
 		n++
 	}
-	return n, nil
+	recs, err := m.active()
+	if err != nil {
+		return n, err
+	}
+	if fresh != nil {
+		recs = slices.DeleteFunc(recs, func(r store.Record) bool { return fresh.paths[m.Layout.Endpoint(r.Role, r.Name).CA] })
+	}
+	placed, err := issue.PlaceBundle(m.Layout, data, recs)
+	return n + placed, err
 }
 
 func syncDir(dir string) error { return fsutil.SyncDir(dir) }
