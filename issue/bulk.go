@@ -295,15 +295,22 @@ func (r *bulkRun) makeStaging() error {
 	if !slices.ContainsFunc(r.jobs, func(j bulkJob) bool { return j.replace != "" }) {
 		return nil
 	}
+	dir, err := makeStagingDir(r.is.Layout)
+	r.staging = dir
+	return err
+}
+
+// makeStagingDir makes a staging directory of a new random name, in a
+// block group of its own where the file system allows (spreadSubdirs).
+func makeStagingDir(l home.Layout) (string, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	dir := r.is.Layout.StagingDir(hex.EncodeToString(b[:]))
+	dir := l.StagingDir(hex.EncodeToString(b[:]))
 	spreadSubdirs(filepath.Dir(dir))
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("creating the staging directory: %w", err)
+		return "", fmt.Errorf("creating the staging directory: %w", err)
 	}
-	r.staging = dir
-	return nil
+	return dir, nil
 }
 
 // removeMadeDirs removes the directories makeRoleDirs made that are empty.

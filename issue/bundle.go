@@ -1,8 +1,6 @@
 package issue
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -74,18 +72,14 @@ func PlaceBundle(l home.Layout, data []byte, recs []store.Record) (int, error) {
 
 // placeBundle stages data for every path of todo, then places them.
 func placeBundle(l home.Layout, data []byte, todo []string) (int, error) {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	staging := l.StagingDir(hex.EncodeToString(b[:]))
-	spreadSubdirs(filepath.Dir(staging))
-	if err := os.Mkdir(staging, 0o700); err != nil {
-		return 0, fmt.Errorf("creating the staging directory: %w", err)
+	staging, err := makeStagingDir(l)
+	if err != nil {
+		return 0, err
 	}
 	sg := stager{umask: processUmask(), bundle: newSharedFile(l.Dir, data, 0o644)}
 	defer sg.bundle.close()
 	sts := make([]stagedFiles, 0, len(todo))
 	ptrs := make([]*stagedFiles, 0, len(todo))
-	var err error
 	for i, p := range todo {
 		var dirs []string
 		if dirs, err = mkdirs(filepath.Dir(p)); err != nil {
