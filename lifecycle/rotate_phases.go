@@ -152,6 +152,13 @@ func (m *Manager) Reissue(ctx context.Context) (Rotation, []Renewal, error) {
 	if st.Phase == PhaseNone {
 		return st, nil, fmt.Errorf("%w: run daskca ca rotate begin first", ErrNoRotation)
 	}
+	// A begin killed while it wrote the bundles leaves some endpoints
+	// without the new root; they would refuse the peers re-issued under
+	// it. Every bundle holds both roots before anything is signed (files
+	// that do already are only looked at).
+	if _, err := m.writeBundles(nil); err != nil {
+		return st, nil, err
+	}
 	// The new CA's keys are decrypted while the first keys are generated.
 	newDir := m.locate(st.New)
 	newCA, err := ca.LoadPublic(newDir)

@@ -338,3 +338,40 @@ func TestCheckSigning(t *testing.T) {
 		t.Errorf("a damaged state: %v", err)
 	}
 }
+
+// TestReissueRepairsBundlesFirst checks that ca rotate issue gives every
+// endpoint the bundle of both roots before it signs anything, as a begin
+// killed while writing the bundles leaves some with the old root alone:
+// here the run cannot sign (a wrong password), and the bundles are whole
+// all the same.
+func TestReissueRepairsBundlesFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	oldBundle := mustRead(t, f.m.Layout.Bundle())
+	if _, err := f.m.Begin(BeginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w1 := f.active("worker", "w1")
+	if err := os.Remove(w1.CAFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w1.CAFile, oldBundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ca.LoadPublic(f.m.Layout.CADir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.m.keys, f.m.CA, f.m.Password = nil, pub, []byte("not the password")
+	if _, _, err := f.m.Reissue(context.Background()); !errors.Is(err, ca.ErrWrongPassword) {
+		t.Fatalf("Reissue with a wrong password = %v, want ErrWrongPassword", err)
+	}
+	if f.active("worker", "w1").Serial != w1.Serial {
+		t.Fatal("w1 was re-issued")
+	}
+	newCA, err := ca.LoadPublic(f.m.Layout.CANextDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBundles(t, f, pub, newCA)
+}

@@ -29,6 +29,11 @@ type crashScenario struct {
 	// removes. That problem, and only that one, is accepted after a kill;
 	// after the re-run the home must be strictly consistent.
 	phase bool
+	// widens marks the phase that widens the bundles (begin): killed
+	// while it writes them, some ca.pem lack the new root, which nothing
+	// signs yet (ca rotate issue first gives every bundle both roots);
+	// re-running the phase adds it. That problem is accepted too.
+	widens bool
 }
 
 var crashScenarios = []crashScenario{
@@ -57,6 +62,21 @@ var crashScenarios = []crashScenario{
 		phase: true,
 	},
 	{
+		name:   "rotate begin",
+		setup:  [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"issue", "client", "alice"}},
+		kill:   []string{"ca", "rotate", "begin"},
+		rerun:  []string{"ca", "rotate", "begin"},
+		phase:  true,
+		widens: true,
+	},
+	{
+		name:  "rotate finish",
+		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"ca", "rotate", "begin"}, {"ca", "rotate", "issue"}},
+		kill:  []string{"ca", "rotate", "finish"},
+		rerun: []string{"ca", "rotate", "finish"},
+		phase: true,
+	},
+	{
 		name:  "rotate abort",
 		setup: [][]string{{"issue", "worker", "--hosts", "node[001-300].dask.internal"}, {"ca", "rotate", "begin"}, {"ca", "rotate", "issue"}},
 		kill:  []string{"ca", "rotate", "abort"},
@@ -74,7 +94,7 @@ func envInt(name string, def int) int {
 }
 
 // TestCrashKill kills real daskca processes (bulk issue, bulk replacement
-// with --force, renew --all, ca rotate issue and abort) with SIGKILL at random moments, several times
+// with --force, renew --all, ca rotate begin, issue, finish and abort) with SIGKILL at random moments, several times
 // in a row on the same home, and checks after every kill that the home is
 // consistent (checkConsistent: inventory check passes, every active
 // certificate's files are its own or complete old ones awaiting a pending
@@ -130,7 +150,7 @@ func runCrashChain(t *testing.T, bin string, sc crashScenario, rng *rand.Rand, n
 			finished++
 		}
 		if sc.phase {
-			h.checkPhaseKilled(t)
+			h.checkPhaseKilled(t, sc.widens)
 		} else {
 			h.checkConsistent(t, false)
 		}
@@ -216,7 +236,7 @@ func mustRestoreTree(t *testing.T, src, dst string) {
 // checkPhaseKilled is checkConsistent after a CA rotation phase was
 // killed: inventory check may report bundles that do not match the CA yet
 // (see crashScenario.phase), and nothing else.
-func (h binHome) checkPhaseKilled(t *testing.T) {
+func (h binHome) checkPhaseKilled(t *testing.T, widens bool) {
 	t.Helper()
 	code, out, errOut := h.run("inventory", "check")
 	if code != 0 {
@@ -224,8 +244,11 @@ func (h binHome) checkPhaseKilled(t *testing.T) {
 			line = strings.TrimSpace(line)
 			// A bundle may still trust the CA the phase retired; it must
 			// never lack a root the CA's bundle has (the "lacks a root"
-			// problem: endpoints refusing peers still on that CA).
-			if strings.HasPrefix(line, "problem:") && !strings.Contains(line, "which is not in the CA's trust bundle") {
+			// problem: endpoints refusing peers still on that CA), except
+			// the new root during begin, which signs nothing yet.
+			explained := strings.Contains(line, "which is not in the CA's trust bundle") ||
+				(widens && strings.Contains(line, "lacks a root of the CA's trust bundle"))
+			if strings.HasPrefix(line, "problem:") && !explained {
 				t.Fatalf("inventory check: exit %d, a problem a re-run of the phase does not explain:\n%q\n(whole output: %s)", code, line, out+errOut)
 			}
 		}
