@@ -89,11 +89,12 @@ type BulkResult struct {
 // batch (store.IssueBatch, all or nothing, superseding replaced
 // certificates), and the files are renamed into place; the next batch's
 // sync, or one more after the last batch, makes the renames durable, and
-// OnIssued hears of a certificate only then. A batch that fails at any step before its
-// transaction leaves neither records nor files (its temporary files and the
-// directories made for them are removed), and no later batch is committed;
-// batches committed before it stay, so re-planning and re-running the same
-// requests finishes the job. Cancelling ctx stops the run the same way.
+// OnIssued hears of a certificate only then. A batch that fails at any
+// step before its transaction leaves neither records nor files (its
+// temporary files and the directories made for them are removed), and no
+// later batch is committed; batches committed before it stay, so
+// re-planning and re-running the same requests finishes the job.
+// Cancelling ctx stops the run the same way.
 func (is *Issuer) IssueBulk(ctx context.Context, p Plan, o BulkOptions) (BulkResult, error) {
 	res := BulkResult{Skipped: p.Count(ActionSkip)}
 	if n := p.Count(ActionRefuse); n > 0 {

@@ -15,8 +15,9 @@ import (
 // Files of a run of the pipeline. A run writes the files of a whole batch
 // unsynced and makes them durable with one file-system sync before the
 // inventory commit; that sync also makes the previous batch's renames
-// durable, and the last batch's get one more (see syncFiles): nothing is recorded before its files are on disk, and
-// nothing replaces an old file before the record exists.
+// durable, and the last batch's get one more (see syncFiles): nothing is
+// recorded before its files are on disk, and nothing replaces an old file
+// before the record exists.
 
 // stagedFiles are the files of one certificate, written into its pending
 // directory (home.Layout.PendingDir: certs/<role>/<name>/.pending-<serial>/)

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"bytes"
-	"os"
 	"slices"
 
 	"github.com/daskca/daskca/ca"
@@ -54,7 +53,8 @@ func (m *Manager) writeBundles(fresh *freshBundles) (int, error) {
 	if err := m.Layout.CheckDirs(m.Layout.Dir); err != nil {
 		return n, err
 	}
-	if cur, err := os.ReadFile(m.Layout.Bundle()); err != nil || !bytes.Equal(cur, data) {
+	// A link or another kind of file there is replaced, never followed.
+	if cur, mode, err := fsutil.ReadRegular(m.Layout.Bundle()); err != nil || mode.Perm() != 0o644 || !bytes.Equal(cur, data) {
 		if err := fsutil.WriteFile(m.Layout.Bundle(), data, 0o644); err != nil {
 			return n, err
 		}

@@ -32,3 +32,32 @@ func TestWriteBundlesRefusesLinks(t *testing.T) {
 		t.Errorf("a bundle was written through the link: %v", err)
 	}
 }
+
+// TestWriteBundlesReplacesALinkedHomeBundle: a ca-bundle.pem that is a
+// link is replaced by a regular file, even when its target holds the
+// bundle, and the target is left alone.
+func TestWriteBundlesReplacesALinkedHomeBundle(t *testing.T) {
+	f := newFixture(t, false)
+	p := f.m.Layout.Bundle()
+	data := mustRead(t, p)
+	target := filepath.Join(t.TempDir(), "bundle.pem")
+	if err := os.WriteFile(target, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.m.WriteBundles()
+	if err != nil || n != 1 {
+		t.Fatalf("WriteBundles = %d, %v; want 1 file written", n, err)
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s: %v, %v; want a regular 0644 file", p, fi.Mode(), err)
+	}
+	if got := mustRead(t, p); string(got) != string(data) {
+		t.Errorf("%s holds %q", p, got)
+	}
+}
