@@ -81,19 +81,23 @@ func placeBundle(l home.Layout, data []byte, todo []string) (int, error) {
 	sts := make([]stagedFiles, 0, len(todo))
 	ptrs := make([]*stagedFiles, 0, len(todo))
 	for i, p := range todo {
+		var st stagedFiles
 		var dirs []string
 		if dirs, err = mkdirs(filepath.Dir(p)); err != nil {
 			err = fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
-			break
+		} else {
+			// Named by index: no serial, so Recover discards what a crash
+			// leaves.
+			st, err = sg.stageFiles(staging, "bundle-"+strconv.Itoa(i), []file{{p, data, 0o644}})
 		}
-		var st stagedFiles
-		// Named by index: no serial, so Recover discards what a crash leaves.
-		if st, err = sg.stageFiles(staging, "bundle-"+strconv.Itoa(i), []file{{p, data, 0o644}}); err != nil {
-			break
-		}
+		// The directories made are removed with the staged files should
+		// this or a later one fail.
 		st.dirs = dirs
 		sts = append(sts, st)
 		ptrs = append(ptrs, &sts[len(sts)-1])
+		if err != nil {
+			break
+		}
 	}
 	if err == nil {
 		err = syncFiles(l.Dir, ptrs)
