@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,8 +112,22 @@ func (m *Manager) nextCA(opts BeginOptions) (*ca.Authority, error) {
 		return nil, fmt.Errorf("creating the new CA: %w", err)
 	}
 	a.Insecure = cur.Insecure
-	if err := a.Save(dir, m.Password); err != nil {
-		_ = os.RemoveAll(dir)
+	// Saved beside ca-next and renamed to it whole: a begin killed while
+	// it saved leaves only the partial directory, which the next begin
+	// removes, never a ca-next that does not load.
+	partial := dir + ".partial"
+	if err := os.RemoveAll(partial); err != nil {
+		return nil, err
+	}
+	if err := a.Save(partial, m.Password); err != nil {
+		_ = os.RemoveAll(partial)
+		return nil, err
+	}
+	if err := os.Rename(partial, dir); err != nil {
+		_ = os.RemoveAll(partial)
+		return nil, fmt.Errorf("saving the new CA: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
 	return a, nil

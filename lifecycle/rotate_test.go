@@ -375,3 +375,27 @@ func TestReissueRepairsBundlesFirst(t *testing.T) {
 	}
 	checkBundles(t, f, pub, newCA)
 }
+
+// TestBeginAfterAKilledSave: a begin killed while it saved the new CA
+// leaves a partial directory beside ca-next, never a ca-next that does not
+// load; the next begin removes it and goes on.
+func TestBeginAfterAKilledSave(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	partial := f.m.Layout.CANextDir() + ".partial"
+	if err := os.MkdirAll(partial, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, ca.RootCertFile), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Begin(BeginOptions{}); err != nil {
+		t.Fatalf("Begin after a killed save: %v", err)
+	}
+	if _, err := os.Lstat(partial); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left: %v", partial, err)
+	}
+	if _, err := ca.LoadPublic(f.m.Layout.CANextDir()); err != nil {
+		t.Errorf("ca-next does not load: %v", err)
+	}
+}
